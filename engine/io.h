@@ -1,0 +1,80 @@
+// The I/O seam: every file operation of the engine goes through FileSystem
+// and File, so tests can swap in a fault-injecting implementation and the
+// io_uring backend can replace the pwrite one.
+#pragma once
+
+#include <cairn/status.h>
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace cairn::engine {
+
+// A read-only memory mapping of a file. Bytes past the file's end must not be
+// touched (SIGBUS); the engine reads only what it has written or verified.
+class Mapping {
+ public:
+  virtual ~Mapping() = default;
+  virtual const char* data() const = 0;
+  virtual uint64_t size() const = 0;  // bytes mapped (may exceed the file)
+};
+
+class File {
+ public:
+  virtual ~File() = default;
+  // Writes every byte of `parts`, in order, starting at `offset`; retries
+  // short writes and EINTR. Any failure is kIOError naming the file.
+  virtual Status write_at(uint64_t offset, std::span<const std::string_view> parts) = 0;
+  Status write_at(uint64_t offset, std::string_view bytes) {
+    return write_at(offset, std::span<const std::string_view>(&bytes, 1));
+  }
+  // Reads up to n bytes; returns how many were read (fewer only at EOF).
+  virtual Result<size_t> read_at(uint64_t offset, char* buf, size_t n) const = 0;
+  // fdatasync: file data (and the size, when it changed) are durable.
+  virtual Status sync() = 0;
+  virtual Status truncate(uint64_t size) = 0;
+  virtual Result<uint64_t> size() const = 0;
+  virtual Result<std::shared_ptr<Mapping>> map(uint64_t length) const = 0;
+  virtual const std::string& path() const = 0;
+};
+
+// An exclusive advisory lock, released when destroyed.
+class FileLock {
+ public:
+  virtual ~FileLock() = default;
+};
+
+enum class OpenMode : uint8_t { kRead, kReadWrite, kCreate /* read-write, created if missing */ };
+
+class FileSystem {
+ public:
+  virtual ~FileSystem() = default;
+  virtual Result<std::unique_ptr<File>> open(const std::string& path, OpenMode mode) = 0;
+  // Names in `dir` (no "." or ".."); kNotFound when dir is missing.
+  virtual Result<std::vector<std::string>> list(const std::string& dir) = 0;
+  virtual Status create_dirs(const std::string& dir) = 0;
+  // fsync of a directory: entries created or renamed in it are durable.
+  virtual Status sync_dir(const std::string& dir) = 0;
+  virtual Status rename(const std::string& from, const std::string& to) = 0;
+  virtual Status remove(const std::string& path) = 0;
+  // kLocked when another holder has it.
+  virtual Result<std::unique_ptr<FileLock>> lock(const std::string& path) = 0;
+  // kNotFound, or whether `path` is a directory.
+  virtual Result<bool> is_dir(const std::string& path) = 0;
+};
+
+// The process-wide pwrite/fdatasync backend.
+FileSystem& posix_file_system();
+
+// Reads the whole file (small files only).
+Result<std::string> read_file(FileSystem& fs, const std::string& path);
+// Writes `bytes` to `path` durably and atomically: a temporary file, synced,
+// renamed over `path`, directory synced.
+Status write_file_atomically(FileSystem& fs, const std::string& dir, const std::string& name,
+                             std::string_view bytes);
+
+}  // namespace cairn::engine

@@ -1,0 +1,238 @@
+// pwrite/fdatasync backend of the I/O seam.
+#include "engine/io.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <cstring>
+
+namespace cairn::engine {
+namespace {
+
+Status errno_status(const std::string& what, const std::string& path, int err) {
+  std::string msg = path + ": " + what + ": " + std::strerror(err);
+  if (err == ENOENT) return Status::not_found(msg);
+  return Status::io_error(msg);
+}
+
+class PosixMapping final : public Mapping {
+ public:
+  PosixMapping(void* addr, uint64_t size) : addr_(addr), size_(size) {}
+  ~PosixMapping() override {
+    if (size_ > 0) munmap(addr_, size_);
+  }
+  const char* data() const override { return static_cast<const char*>(addr_); }
+  uint64_t size() const override { return size_; }
+
+ private:
+  void* addr_;
+  uint64_t size_;
+};
+
+class PosixFile final : public File {
+ public:
+  PosixFile(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
+  ~PosixFile() override { ::close(fd_); }
+
+  Status write_at(uint64_t offset, std::span<const std::string_view> parts) override {
+    std::vector<iovec> iov;
+    iov.reserve(parts.size());
+    for (std::string_view p : parts) {
+      if (!p.empty()) iov.push_back({const_cast<char*>(p.data()), p.size()});
+    }
+    size_t next = 0;  // first iovec not yet fully written
+    while (next < iov.size()) {
+      int count = static_cast<int>(std::min<size_t>(iov.size() - next, IOV_MAX));
+      ssize_t n = ::pwritev(fd_, iov.data() + next, count, static_cast<off_t>(offset));
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return errno_status("write at offset " + std::to_string(offset), path_, errno);
+      }
+      offset += static_cast<uint64_t>(n);
+      auto left = static_cast<size_t>(n);
+      while (next < iov.size() && left >= iov[next].iov_len) left -= iov[next++].iov_len;
+      if (left > 0) {  // short write inside an iovec: continue after it
+        iov[next].iov_base = static_cast<char*>(iov[next].iov_base) + left;
+        iov[next].iov_len -= left;
+      }
+    }
+    return Status();
+  }
+
+  Result<size_t> read_at(uint64_t offset, char* buf, size_t n) const override {
+    size_t done = 0;
+    while (done < n) {
+      ssize_t r = ::pread(fd_, buf + done, n - done, static_cast<off_t>(offset + done));
+      if (r < 0) {
+        if (errno == EINTR) continue;
+        return errno_status("read at offset " + std::to_string(offset + done), path_, errno);
+      }
+      if (r == 0) break;
+      done += static_cast<size_t>(r);
+    }
+    return done;
+  }
+
+  Status sync() override {
+    if (::fdatasync(fd_) != 0) return errno_status("fdatasync", path_, errno);
+    return Status();
+  }
+
+  Status truncate(uint64_t size) override {
+    if (::ftruncate(fd_, static_cast<off_t>(size)) != 0) {
+      return errno_status("truncate to " + std::to_string(size), path_, errno);
+    }
+    return Status();
+  }
+
+  Result<uint64_t> size() const override {
+    struct stat st {};
+    if (::fstat(fd_, &st) != 0) return errno_status("fstat", path_, errno);
+    return static_cast<uint64_t>(st.st_size);
+  }
+
+  Result<std::shared_ptr<Mapping>> map(uint64_t length) const override {
+    if (length == 0) return std::shared_ptr<Mapping>(std::make_shared<PosixMapping>(nullptr, 0));
+    void* addr = ::mmap(nullptr, length, PROT_READ, MAP_SHARED, fd_, 0);
+    if (addr == MAP_FAILED) return errno_status("mmap", path_, errno);
+    return std::shared_ptr<Mapping>(std::make_shared<PosixMapping>(addr, length));
+  }
+
+  const std::string& path() const override { return path_; }
+
+ private:
+  int fd_;
+  std::string path_;
+};
+
+class PosixLock final : public FileLock {
+ public:
+  explicit PosixLock(int fd) : fd_(fd) {}
+  ~PosixLock() override {
+    ::flock(fd_, LOCK_UN);
+    ::close(fd_);
+  }
+
+ private:
+  int fd_;
+};
+
+class PosixFileSystem final : public FileSystem {
+ public:
+  Result<std::unique_ptr<File>> open(const std::string& path, OpenMode mode) override {
+    int flags = O_CLOEXEC;
+    switch (mode) {
+      case OpenMode::kRead: flags |= O_RDONLY; break;
+      case OpenMode::kReadWrite: flags |= O_RDWR; break;
+      case OpenMode::kCreate: flags |= O_RDWR | O_CREAT; break;
+    }
+    int fd = ::open(path.c_str(), flags, 0644);
+    if (fd < 0) return errno_status("open", path, errno);
+    return std::unique_ptr<File>(std::make_unique<PosixFile>(fd, path));
+  }
+
+  Result<std::vector<std::string>> list(const std::string& dir) override {
+    DIR* d = ::opendir(dir.c_str());
+    if (d == nullptr) return errno_status("list directory", dir, errno);
+    std::vector<std::string> names;
+    while (dirent* e = ::readdir(d)) {
+      std::string_view n = e->d_name;
+      if (n != "." && n != "..") names.emplace_back(n);
+    }
+    ::closedir(d);
+    return names;
+  }
+
+  Status create_dirs(const std::string& dir) override {
+    for (size_t i = 1; i <= dir.size(); ++i) {
+      if (i < dir.size() && dir[i] != '/') continue;
+      std::string prefix = dir.substr(0, i);
+      if (::mkdir(prefix.c_str(), 0755) != 0 && errno != EEXIST) {
+        return errno_status("create directory", prefix, errno);
+      }
+    }
+    return Status();
+  }
+
+  Status sync_dir(const std::string& dir) override {
+    int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return errno_status("open directory", dir, errno);
+    int rc = ::fsync(fd);
+    int err = errno;
+    ::close(fd);
+    if (rc != 0) return errno_status("fsync directory", dir, err);
+    return Status();
+  }
+
+  Status rename(const std::string& from, const std::string& to) override {
+    if (::rename(from.c_str(), to.c_str()) != 0) return errno_status("rename to " + to, from, errno);
+    return Status();
+  }
+
+  Status remove(const std::string& path) override {
+    if (::unlink(path.c_str()) != 0) return errno_status("remove", path, errno);
+    return Status();
+  }
+
+  Result<std::unique_ptr<FileLock>> lock(const std::string& path) override {
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) return errno_status("open lock file", path, errno);
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      int err = errno;
+      ::close(fd);
+      if (err == EWOULDBLOCK) {
+        return Status::locked(path + ": locked: another process (or Store) has this store open for writing");
+      }
+      return errno_status("flock", path, err);
+    }
+    return std::unique_ptr<FileLock>(std::make_unique<PosixLock>(fd));
+  }
+
+  Result<bool> is_dir(const std::string& path) override {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) return errno_status("stat", path, errno);
+    return S_ISDIR(st.st_mode);
+  }
+};
+
+}  // namespace
+
+FileSystem& posix_file_system() {
+  static PosixFileSystem fs;
+  return fs;
+}
+
+Result<std::string> read_file(FileSystem& fs, const std::string& path) {
+  auto file = fs.open(path, OpenMode::kRead);
+  if (!file.ok()) return file.status();
+  auto size = (*file)->size();
+  if (!size.ok()) return size.status();
+  std::string bytes(*size, '\0');
+  auto n = (*file)->read_at(0, bytes.data(), bytes.size());
+  if (!n.ok()) return n.status();
+  bytes.resize(*n);
+  return bytes;
+}
+
+Status write_file_atomically(FileSystem& fs, const std::string& dir, const std::string& name,
+                             std::string_view bytes) {
+  std::string tmp = dir + "/" + name + ".tmp";
+  {
+    auto file = fs.open(tmp, OpenMode::kCreate);
+    if (!file.ok()) return file.status();
+    if (Status s = (*file)->truncate(0); !s.ok()) return s;
+    if (Status s = (*file)->write_at(0, bytes); !s.ok()) return s;
+    if (Status s = (*file)->sync(); !s.ok()) return s;
+  }
+  if (Status s = fs.rename(tmp, dir + "/" + name); !s.ok()) return s;
+  return fs.sync_dir(dir);
+}
+
+}  // namespace cairn::engine

@@ -1,0 +1,197 @@
+#include "engine/recovery.h"
+
+#include "format/segment_name.h"
+#include "format/segment_scan.h"
+
+#include <algorithm>
+#include <chrono>
+#include <random>
+
+namespace cairn::engine {
+namespace {
+
+int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+format::StoreId new_store_id() {
+  EventId id = EventId::random();
+  return id.bytes;
+}
+
+struct NamedSegment {
+  format::SegmentName name;
+  std::string file;
+};
+
+bool ends_with(const std::string& s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// Finds the STORE file, or creates a new store in an empty directory.
+Status open_identity(FileSystem& fs, const std::string& dir, const Options& options,
+                     const std::vector<std::string>& names, Recovered& out) {
+  std::string store_file = dir + "/" + std::string(format::kStoreFileName);
+  bool has_store = std::find(names.begin(), names.end(), format::kStoreFileName) != names.end();
+  if (!has_store) {
+    bool empty = std::all_of(names.begin(), names.end(), [](const std::string& n) {
+      return n == format::kLockFileName || n == std::string(format::kStoreFileName) + ".tmp";
+    });
+    if (!empty) {
+      return Status::not_a_store(dir + ": not a Cairn store: the directory holds files but no " +
+                                 std::string(format::kStoreFileName) + " file");
+    }
+    if (options.read_only || !options.create_if_missing) {
+      return Status::not_found(dir + ": no Cairn store here (" + std::string(format::kStoreFileName) +
+                               " is missing)");
+    }
+    out.identity = format::StoreIdentity{new_store_id(), now_ns()};
+    return write_file_atomically(fs, dir, std::string(format::kStoreFileName),
+                                 format::encode_store_file(out.identity));
+  }
+  auto bytes = read_file(fs, store_file);
+  if (!bytes.ok()) return bytes.status();
+  auto identity = format::decode_store_file(*bytes, store_file);
+  if (!identity.ok()) return identity.status();
+  out.identity = *identity;
+  return Status();
+}
+
+Result<std::vector<NamedSegment>> list_segments(FileSystem& fs, const std::string& dir,
+                                                const std::vector<std::string>& names,
+                                                bool read_only) {
+  std::vector<NamedSegment> segments;
+  for (const std::string& n : names) {
+    if (ends_with(n, ".seg.tmp") && !read_only) {
+      // A segment whose creation did not finish: it never held an event.
+      if (Status s = fs.remove(dir + "/" + n); !s.ok()) return s;
+      continue;
+    }
+    if (auto parsed = format::parse_segment_file_name(n)) segments.push_back({*parsed, n});
+  }
+  std::sort(segments.begin(), segments.end(), [](const NamedSegment& a, const NamedSegment& b) {
+    return a.name.sequence < b.name.sequence;
+  });
+  for (size_t i = 0; i < segments.size(); ++i) {
+    uint64_t expected = i == 0 ? 1 : segments[i - 1].name.sequence + 1;
+    if (segments[i].name.sequence != expected) {
+      std::string after = i == 0 ? "the start of the log" : segments[i - 1].file;
+      return Status::corruption(dir + "/" + segments[i].file + ": segment " +
+                                std::to_string(expected) + " is missing (expected after " + after + ")");
+    }
+  }
+  return segments;
+}
+
+Status check_header(const format::SegmentHeader& h, const NamedSegment& seg, const std::string& path,
+                    const format::StoreIdentity& identity, uint64_t expected_first) {
+  if (h.sequence != seg.name.sequence || h.first_position != seg.name.first_position) {
+    return Status::corruption(format::file_offset(path, 16) + ": header says segment " +
+                              std::to_string(h.sequence) + " from position " +
+                              std::to_string(h.first_position) + ", unlike its name");
+  }
+  if (h.store_id != identity.store_id) {
+    return Status::corruption(format::file_offset(path, 32) + ": segment belongs to another store");
+  }
+  if (h.first_position != expected_first) {
+    return Status::corruption(path + ": starts at position " + std::to_string(h.first_position) +
+                              ", but the previous segment ends at " + std::to_string(expected_first) +
+                              " (a segment is missing or was replaced)");
+  }
+  return Status();
+}
+
+}  // namespace
+
+Result<Recovered> recover(FileSystem& fs, const std::string& dir, const Options& options) {
+  Recovered out;
+  out.read_only = options.read_only;
+  auto is_dir = fs.is_dir(dir);
+  if (!is_dir.ok()) {
+    if (is_dir.status().code() != Code::kNotFound || options.read_only || !options.create_if_missing) {
+      return is_dir.status();
+    }
+    if (Status s = fs.create_dirs(dir); !s.ok()) return s;
+  } else if (!*is_dir) {
+    return Status::not_a_store(dir + ": not a Cairn store: not a directory");
+  }
+  auto names = fs.list(dir);
+  if (!names.ok()) return names.status();
+  if (!options.read_only) {
+    bool is_store = std::find(names->begin(), names->end(), format::kStoreFileName) != names->end();
+    bool empty = names->empty();
+    if (is_store || empty) {  // never drop a LOCK file into somebody else's directory
+      auto lock = fs.lock(dir + "/" + std::string(format::kLockFileName));
+      if (!lock.ok()) return lock.status();
+      out.lock = std::move(*lock);
+    }
+  }
+  if (Status s = open_identity(fs, dir, options, *names, out); !s.ok()) return s;
+  if (!out.lock && !options.read_only) {
+    return Status::not_a_store(dir + ": not a Cairn store");
+  }
+  auto segments = list_segments(fs, dir, *names, options.read_only);
+  if (!segments.ok()) return segments.status();
+
+  out.log = std::make_unique<Log>(options.idempotency_window);
+  uint64_t next_position = 0;
+  bool sealed = true;  // no segment yet counts as sealed: a new one is needed
+  for (size_t i = 0; i < segments->size(); ++i) {
+    const NamedSegment& seg = (*segments)[i];
+    std::string path = dir + "/" + seg.file;
+    bool is_last = i + 1 == segments->size();
+    bool read_only = out.read_only || !is_last;
+    auto segment = Segment::open(fs, path, read_only, is_last ? options.segment_bytes : 0);
+    if (!segment.ok()) return segment.status();
+    std::string_view bytes = (*segment)->bytes(0, (*segment)->file_size_at_open());
+    auto header = format::decode_segment_header(bytes, path);
+    if (!header.ok()) return header.status();
+    if (Status s = check_header(*header, seg, path, out.identity, next_position); !s.ok()) return s;
+
+    Segment* raw = segment->get();
+    uint32_t ordinal = out.log->add_segment(std::move(*segment));
+    format::ScanOptions scan_options{is_last, options.open_intact_prefix};
+    auto scan = format::scan_segment(bytes, path, scan_options, [&](const format::ScannedBatch& b) {
+      return out.log->index_batch(ordinal, b.offset, b.frame_size, b.batch);
+    });
+    if (!scan.ok()) return scan.status();
+    next_position = header->first_position + scan->event_count;
+    sealed = scan->footer.has_value();
+    bool corrupt = scan->torn && scan->torn_reason.rfind("corruption", 0) == 0;
+    if (corrupt) {
+      out.read_only = true;
+      out.notes.push_back(format::file_offset(path, scan->data_end) + ": " + scan->torn_reason +
+                          "; opened the intact prefix read-only");
+      break;
+    }
+    if (scan->torn) {
+      out.notes.push_back(format::file_offset(path, scan->data_end) + ": torn tail (" +
+                          scan->torn_reason + ") of " +
+                          std::to_string(bytes.size() - scan->data_end) + " bytes" +
+                          (out.read_only ? " ignored" : " cut off"));
+      if (!out.read_only) {
+        if (Status s = raw->file().truncate(scan->data_end); !s.ok()) return s;
+        if (Status s = raw->file().sync(); !s.ok()) return s;
+      }
+    }
+    out.active = ActiveSegment{raw, ordinal, header->sequence, header->first_position,
+                               scan->data_end, scan->batch_count, scan->event_count};
+  }
+  out.log->publish(next_position);
+  if (out.read_only || !sealed) return out;
+
+  // The last segment is sealed (or there is none): start the next one.
+  format::SegmentHeader header{out.active.sequence + 1, next_position, out.identity.store_id, now_ns()};
+  std::string name = format::segment_file_name({header.sequence, header.first_position});
+  auto segment = Segment::create(fs, dir, name, header, options.segment_bytes);
+  if (!segment.ok()) return segment.status();
+  Segment* raw = segment->get();
+  uint32_t ordinal = out.log->add_segment(std::move(*segment));
+  out.active = ActiveSegment{raw, ordinal, header.sequence, header.first_position,
+                             format::kSegmentHeaderSize, 0, 0};
+  return out;
+}
+
+}  // namespace cairn::engine

@@ -1,0 +1,30 @@
+// Opening a store directory: identity, lock, segments checked in order, the
+// indexes rebuilt, a torn tail cut off, an active segment ready for the writer.
+#pragma once
+
+#include "engine/io.h"
+#include "engine/log.h"
+#include "engine/writer.h"
+#include "format/segment_header.h"
+
+#include <cairn/options.h>
+#include <cairn/status.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace cairn::engine {
+
+struct Recovered {
+  format::StoreIdentity identity;
+  std::unique_ptr<FileLock> lock;  // null when read-only
+  std::unique_ptr<Log> log;
+  ActiveSegment active;            // the segment to continue (writable opens only)
+  bool read_only = false;          // read_only asked, or an intact prefix opened
+  std::vector<std::string> notes;  // what recovery did (torn tail cut, ...)
+};
+
+Result<Recovered> recover(FileSystem& fs, const std::string& dir, const Options& options);
+
+}  // namespace cairn::engine

@@ -1,0 +1,215 @@
+#include "engine/writer.h"
+
+#include "engine/append_check.h"
+#include "format/batch.h"
+#include "format/footer.h"
+#include "format/frame.h"
+#include "format/segment_name.h"
+
+#include <chrono>
+
+namespace cairn::engine {
+namespace {
+
+int64_t now_ns() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+void finish(AppendRequest& r) {
+  try {
+    r.done(std::move(r.result));
+  } catch (...) {  // deliberate swallow: a throwing callback must not stop the writer
+  }
+}
+
+}  // namespace
+
+Writer::Writer(FileSystem& fs, std::string dir, const Options& options, format::StoreId store_id,
+               Log& log, ActiveSegment active)
+    : fs_(fs),
+      dir_(std::move(dir)),
+      options_(options),
+      store_id_(store_id),
+      log_(log),
+      active_(active),
+      next_position_(log.indexed_end_position()) {
+  uint64_t begin = format::kSegmentHeaderSize;
+  content_.update(active_.segment->bytes(begin, active_.data_end - begin));
+  thread_ = std::thread([this] { run(); });
+}
+
+Writer::~Writer() { close(); }
+
+void Writer::submit(std::unique_ptr<AppendRequest> request) {
+  {
+    std::lock_guard lock(mu_);
+    if (!closing_) {
+      queue_.push_back(std::move(request));
+      wake_.notify_one();
+      return;
+    }
+  }
+  request->result = Status::closed("store is closed");
+  finish(*request);
+}
+
+void Writer::close() {
+  {
+    std::lock_guard lock(mu_);
+    if (closing_ && !thread_.joinable()) return;
+    closing_ = true;
+    wake_.notify_one();
+  }
+  if (thread_.joinable() && !on_writer_thread()) thread_.join();
+}
+
+void Writer::run() {
+  Batch taken;
+  while (true) {
+    {
+      std::unique_lock lock(mu_);
+      wake_.wait(lock, [&] { return closing_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // closing and drained
+      uint64_t bytes = 0;
+      while (!queue_.empty() && (taken.empty() || bytes + queue_.front()->frame.size() <= options_.max_group_bytes)) {
+        bytes += queue_.front()->frame.size();
+        taken.push_back(std::move(queue_.front()));
+        queue_.pop_front();
+      }
+    }
+    commit(taken);
+    for (auto& r : taken) finish(*r);
+    taken.clear();
+  }
+}
+
+void Writer::commit(Batch& taken) {
+  for (auto& request : taken) {
+    AppendRequest& r = *request;
+    if (failed_.ok()) {
+      r.result = admit(r);
+    } else {
+      r.result = Status::read_only("store stopped accepting appends after an I/O error: " +
+                                   failed_.message());
+    }
+  }
+  if (failed_.ok()) (void)flush();  // a failure is recorded in failed_
+  if (failed_.ok()) return;
+  // Whatever is not durable now never will be: fail every success past it.
+  uint64_t durable = log_.published();
+  for (auto& request : taken) {
+    Result<AppendResult>& result = request->result;
+    if (result.ok() && result->last_position() >= durable) result = failed_;
+  }
+}
+
+std::optional<Result<AppendResult>> Writer::check_retry(const AppendRequest& r) {
+  std::vector<std::optional<Log::IdHit>> hits;
+  hits.reserve(r.ids.size());
+  bool any = false;
+  for (const EventId& id : r.ids) {
+    hits.push_back(log_.find_id(id));
+    any = any || hits.back().has_value();
+  }
+  if (!any) return std::nullopt;
+  auto stream = log_.find_stream(r.stream);
+  bool retry = stream && hits[0] && hits[0]->stream == *stream;
+  for (size_t i = 1; retry && i < hits.size(); ++i) {
+    retry = hits[i] && hits[i]->stream == *stream && hits[i]->position == hits[0]->position + i &&
+            hits[i]->version == hits[0]->version + i;
+  }
+  if (retry) {
+    AppendResult original{hits[0]->version, hits[0]->position, static_cast<uint32_t>(r.ids.size()), true};
+    return Result<AppendResult>(original);
+  }
+  size_t j = 0;
+  while (!hits[j]) ++j;
+  return Result<AppendResult>(Status::duplicate_event(
+      "event id " + r.ids[j].to_hex() + " (event " + std::to_string(j) + " of the append to '" +
+      r.stream + "') is already stored at position " + std::to_string(hits[j]->position) +
+      ", and the append is not a retry of the append that stored it"));
+}
+
+Result<AppendResult> Writer::admit(AppendRequest& r) {
+  if (auto retry = check_retry(r)) {
+    if (retry->ok()) stats_.deduplicated.fetch_add(1, std::memory_order_relaxed);
+    return std::move(*retry);
+  }
+  uint64_t next_version = log_.indexed_next_version(r.stream);
+  if (Status s = check_expected(r.stream, next_version, r.expected, r.ids.size()); !s.ok()) return s;
+
+  uint64_t limit = options_.segment_bytes;
+  if (active_.data_end + group_.bytes + segment_bytes_needed(r.frame.size()) > limit) {
+    if (Status s = flush(); !s.ok()) return s;
+    if (Status s = roll(); !s.ok()) return s;
+  }
+  format::BatchStamp stamp{next_position_, next_version, log_.published(), now_ns()};
+  format::restamp_batch(r.frame.data(), r.frame.size(), stamp);
+  uint64_t offset = active_.data_end + group_.bytes;
+  format::Frame frame = format::parse_frame(r.frame);
+  auto batch = format::BatchView::decode(frame.body, "pending append");
+  if (!batch.ok()) return batch.status();
+  if (Status s = log_.index_batch(active_.ordinal, offset, static_cast<uint32_t>(r.frame.size()), *batch); !s.ok()) {
+    return s;
+  }
+  group_.frames.push_back(r.frame);
+  group_.bytes += r.frame.size();
+  group_.events += r.ids.size();
+  next_position_ += r.ids.size();
+  return AppendResult{next_version, stamp.first_position, static_cast<uint32_t>(r.ids.size()), false};
+}
+
+Status Writer::flush() {
+  if (group_.frames.empty()) return Status();
+  File& file = active_.segment->file();
+  Status s = file.write_at(active_.data_end, group_.frames);
+  if (s.ok()) s = file.sync();
+  if (!s.ok()) {
+    fail(s);
+    return s;
+  }
+  for (std::string_view frame : group_.frames) content_.update(frame);
+  active_.data_end += group_.bytes;
+  active_.batch_count += group_.frames.size();
+  active_.event_count += group_.events;
+  stats_.group_commits.fetch_add(1, std::memory_order_relaxed);
+  stats_.bytes_written.fetch_add(group_.bytes, std::memory_order_relaxed);
+  stats_.events.fetch_add(group_.events, std::memory_order_relaxed);
+  stats_.appends.fetch_add(group_.frames.size(), std::memory_order_relaxed);
+  group_ = Group{};
+  log_.publish(next_position_);
+  return Status();
+}
+
+Status Writer::roll() {
+  format::Footer footer{active_.first_position, active_.event_count, active_.batch_count,
+                        active_.data_end, content_.digest()};
+  std::string bytes;
+  format::encode_footer(bytes, footer);
+  File& file = active_.segment->file();
+  Status s = file.write_at(active_.data_end, bytes);
+  if (s.ok()) s = file.sync();
+  if (!s.ok()) {
+    fail(s);
+    return s;
+  }
+  format::SegmentHeader header{active_.sequence + 1, next_position_, store_id_, now_ns()};
+  std::string name = format::segment_file_name({header.sequence, header.first_position});
+  auto segment = Segment::create(fs_, dir_, name, header, options_.segment_bytes);
+  if (!segment.ok()) {
+    fail(segment.status());
+    return segment.status();
+  }
+  Segment* raw = segment->get();
+  uint32_t ordinal = log_.add_segment(std::move(*segment));
+  active_ = ActiveSegment{raw, ordinal, header.sequence, header.first_position,
+                          format::kSegmentHeaderSize, 0, 0};
+  content_.reset();
+  return Status();
+}
+
+void Writer::fail(const Status& error) { failed_ = error; }
+
+}  // namespace cairn::engine

@@ -1,0 +1,112 @@
+// Writer: the group-commit thread. Appenders queue requests (already encoded
+// on their own threads); the writer takes every request waiting, checks each
+// in log order against the index, stamps positions and versions, writes the
+// whole group with one write and makes it durable with one fdatasync, then
+// publishes the new end and acknowledges every request of the group.
+//
+// Threading: one writer thread owns the active segment and is the only
+// mutator of the Log. submit() may be called from any thread.
+// Failure: after a failed write or fdatasync nothing more is acknowledged;
+// the group fails with kIOError and later appends with kReadOnly (fail-stop:
+// an fdatasync is never retried, see DESIGN.md).
+#pragma once
+
+#include "engine/io.h"
+#include "engine/log.h"
+#include "format/checksum.h"
+#include "format/segment_header.h"
+
+#include <cairn/options.h>
+#include <cairn/store.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace cairn::engine {
+
+struct AppendRequest {
+  std::string stream;
+  ExpectedVersion expected = ExpectedVersion::any();
+  std::string frame;  // an encoded events frame; the writer restamps it
+  std::vector<EventId> ids;
+  Store::AppendCallback done;
+  Result<AppendResult> result = Status::closed("not processed");
+};
+
+// The active segment as the writer continues it.
+struct ActiveSegment {
+  Segment* segment = nullptr;
+  uint32_t ordinal = 0;
+  uint64_t sequence = 0;
+  uint64_t first_position = 0;
+  uint64_t data_end = 0;
+  uint64_t batch_count = 0;
+  uint64_t event_count = 0;
+};
+
+struct WriterStats {
+  std::atomic<uint64_t> appends{0};
+  std::atomic<uint64_t> deduplicated{0};
+  std::atomic<uint64_t> events{0};
+  std::atomic<uint64_t> group_commits{0};
+  std::atomic<uint64_t> bytes_written{0};
+};
+
+class Writer {
+ public:
+  // Re-hashes the active segment's content so its footer can be written later.
+  Writer(FileSystem& fs, std::string dir, const Options& options, format::StoreId store_id,
+         Log& log, ActiveSegment active);
+  ~Writer();
+
+  // Queues `request`; its callback runs exactly once.
+  void submit(std::unique_ptr<AppendRequest> request);
+  // Finishes every queued request, then stops the thread. Idempotent.
+  void close();
+  bool on_writer_thread() const { return std::this_thread::get_id() == thread_.get_id(); }
+  const WriterStats& stats() const { return stats_; }
+
+ private:
+  using Batch = std::vector<std::unique_ptr<AppendRequest>>;
+  void run();
+  void commit(Batch& taken);
+  // The idempotency and version checks; on success stamps and indexes the
+  // request's batch at the end of the pending group.
+  Result<AppendResult> admit(AppendRequest& r);
+  std::optional<Result<AppendResult>> check_retry(const AppendRequest& r);
+  // Writes and syncs the pending group, then publishes its end.
+  Status flush();
+  Status roll();
+  void fail(const Status& error);
+
+  FileSystem& fs_;
+  const std::string dir_;
+  const Options options_;
+  const format::StoreId store_id_;
+  Log& log_;
+  ActiveSegment active_;
+  format::StreamingChecksum content_;  // of the active segment's batches
+  uint64_t next_position_;             // indexed end, including the pending group
+  struct Group {                       // admitted, not yet written
+    std::vector<std::string_view> frames;
+    uint64_t bytes = 0;
+    uint64_t events = 0;
+  };
+  Group group_;
+  Status failed_;                      // writer thread only
+
+  std::mutex mu_;
+  std::condition_variable wake_;
+  std::deque<std::unique_ptr<AppendRequest>> queue_;  // guarded by mu_
+  bool closing_ = false;                               // guarded by mu_
+  WriterStats stats_;
+  std::thread thread_;
+};
+
+}  // namespace cairn::engine

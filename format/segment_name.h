@@ -1,0 +1,24 @@
+// Segment file names: "<sequence:8 digits>-<first_position:20 digits>.seg",
+// e.g. 00000001-00000000000000000000.seg. Sorting names sorts segments.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace cairn::format {
+
+struct SegmentName {
+  uint64_t sequence = 0;
+  uint64_t first_position = 0;
+};
+
+std::string segment_file_name(const SegmentName& name);
+// nullopt when `file_name` is not a segment name.
+std::optional<SegmentName> parse_segment_file_name(std::string_view file_name);
+
+inline constexpr std::string_view kStoreFileName = "STORE";
+inline constexpr std::string_view kLockFileName = "LOCK";
+
+}  // namespace cairn::format

@@ -1,0 +1,101 @@
+#include "format/segment_scan.h"
+
+#include "format/checksum.h"
+#include "format/coding.h"
+#include "format/frame.h"
+
+namespace cairn::format {
+namespace {
+
+// True when a valid frame after `from` proves that the bytes at `from` had
+// been made durable before it was written: a batch whose durable_position is
+// past `next_position`, or a footer. Frames are 8-byte aligned, so the search
+// steps by 8. Only torn tails (rare, small) and corruption get here.
+bool later_frame_vouches(std::string_view file, uint64_t from, uint64_t next_position) {
+  for (uint64_t at = align8(from + 8); at + kFrameHeaderSize <= file.size(); at += 8) {
+    Frame f = parse_frame(file.substr(at));
+    if (f.status != FrameStatus::kOk) continue;
+    if (f.type == FrameType::kFooter) return true;
+    if (f.body.size() >= kBatchFixedSize && get_u64(f.body.data() + 16) > next_position) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+std::string file_offset(const std::string& path, uint64_t offset) {
+  return path + " at offset " + std::to_string(offset);
+}
+
+Result<SegmentScan> scan_segment(std::string_view file, const std::string& path,
+                                 const ScanOptions& options,
+                                 const std::function<Status(const ScannedBatch&)>& on_batch) {
+  auto header = decode_segment_header(file, path);
+  if (!header.ok()) return header.status();
+  SegmentScan scan;
+  scan.header = *header;
+  StreamingChecksum content;
+  uint64_t next_position = scan.header.first_position;
+  uint64_t at = kSegmentHeaderSize;
+
+  auto corrupt = [&](uint64_t offset, const std::string& what) -> Result<SegmentScan> {
+    if (!options.stop_at_corruption) return Status::corruption(file_offset(path, offset) + ": " + what);
+    scan.torn = true;
+    scan.torn_reason = "corruption: " + what;
+    scan.content_hash = content.digest();
+    return scan;
+  };
+
+  while (true) {
+    Frame f = parse_frame(file.substr(at));
+    if (f.status == FrameStatus::kEnd) break;
+    if (f.status != FrameStatus::kOk) {
+      std::string what = frame_status_name(f.status);
+      if (!options.is_last) return corrupt(at, what + " in a sealed segment");
+      if (later_frame_vouches(file, at, next_position)) {
+        return corrupt(at, what + " before the end of the durable data");
+      }
+      scan.torn = true;
+      scan.torn_reason = what;
+      break;
+    }
+    if (f.type == FrameType::kFooter) {
+      auto footer = decode_footer(f.body, file_offset(path, at));
+      if (!footer.ok()) return corrupt(at, footer.status().message());
+      const Footer& ft = *footer;
+      if (ft.first_position != scan.header.first_position || ft.event_count != scan.event_count ||
+          ft.batch_count != scan.batch_count || ft.data_end != at ||
+          ft.content_hash != content.digest()) {
+        return corrupt(at, "footer does not match the segment's content");
+      }
+      uint64_t end = at + f.size;
+      if (end < file.size() && parse_frame(file.substr(end)).status != FrameStatus::kEnd) {
+        return corrupt(end, "bytes after the footer");
+      }
+      scan.footer = ft;
+      break;
+    }
+    auto batch = BatchView::decode(f.body, file_offset(path, at));
+    if (!batch.ok()) return corrupt(at, batch.status().message());
+    if (batch->stamp().first_position != next_position) {
+      return corrupt(at, "batch starts at position " + std::to_string(batch->stamp().first_position) +
+                             ", expected " + std::to_string(next_position));
+    }
+    ScannedBatch sb{at, static_cast<uint32_t>(f.size), *batch};
+    if (Status s = on_batch(sb); !s.ok()) {
+      if (s.code() == Code::kCorruption) return corrupt(at, s.message());
+      return s;
+    }
+    content.update(file.data() + at, f.size);
+    next_position += batch->count();
+    scan.batch_count++;
+    scan.event_count += batch->count();
+    at += f.size;
+    scan.data_end = at;
+  }
+  if (!options.is_last && !scan.footer) return corrupt(scan.data_end, "sealed segment has no footer");
+  scan.content_hash = content.digest();
+  return scan;
+}
+
+}  // namespace cairn::format

@@ -1,0 +1,33 @@
+// Options for opening a store. Every field has a sane default.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace cairn {
+
+struct Options {
+  // Create the directory and a new store when the path is missing or empty.
+  bool create_if_missing = true;
+  // Open for reading only: no lock is taken, appends fail with kReadOnly, and
+  // a torn tail is ignored rather than cut off.
+  bool read_only = false;
+  // When open finds corruption (a checksum failure before the torn tail), open
+  // the intact prefix read-only instead of failing. Never modifies the files.
+  bool open_intact_prefix = false;
+
+  // A segment rolls over when the next batch would not fit. At least 64 KiB.
+  uint64_t segment_bytes = 256ull << 20;
+  // Largest data + metadata of one event, and largest encoded append batch.
+  uint32_t max_event_bytes = 16u << 20;
+  uint32_t max_batch_bytes = 64u << 20;
+  // Upper bound on the bytes one group commit writes with one write and one
+  // fdatasync (a single append larger than this is written alone).
+  uint32_t max_group_bytes = 4u << 20;
+  // Idempotency window: the ids of the most recent this-many events are
+  // remembered (rebuilt from the log on open); a retried append is recognised
+  // while its events are inside the window.
+  uint32_t idempotency_window = 1u << 20;
+};
+
+}  // namespace cairn

@@ -1,0 +1,113 @@
+// Store: an append-only, crash-safe event store in one directory.
+//
+//   auto store = cairn::Store::open("/var/lib/app/events");
+//   store.value()->append("Order-42", ExpectedVersion::no_stream(), events);
+//
+// Thread safety: every method may be called from any number of threads at
+// once. Appends from many threads are group-committed: one write and one
+// fdatasync cover every append waiting at that moment.
+//
+// Durability: an append is acknowledged (returns, or its callback runs) only
+// after the bytes of its batch, and of every batch before it, are durable on
+// disk (fdatasync). Readers see an event only once it is durable.
+#pragma once
+
+#include <cairn/event.h>
+#include <cairn/options.h>
+#include <cairn/status.h>
+
+#include <cstdint>
+#include <functional>
+#include <future>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace cairn {
+
+// "from the last event" for backward reads.
+inline constexpr uint64_t kEnd = UINT64_MAX;
+
+struct StoreStats {
+  uint64_t appends = 0;         // acknowledged appends that wrote events
+  uint64_t deduplicated = 0;    // appends recognised as retries
+  uint64_t events = 0;          // events written by this process
+  uint64_t group_commits = 0;   // write + fdatasync rounds
+  uint64_t bytes_written = 0;
+  uint64_t segments = 0;        // segment files in the store
+  uint64_t next_position = 0;   // positions below this are durable and readable
+};
+
+class Store {
+ public:
+  // Opens (creating if allowed) the store in `dir`. Errors: kNotAStore,
+  // kUnsupportedVersion, kCorruption (naming file and byte offset), kLocked
+  // (another process writes this store), kIOError.
+  static Result<std::unique_ptr<Store>> open(const std::string& dir, const Options& options = {});
+
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+  // Closes the store: waits for queued appends, releases the lock.
+  ~Store();
+
+  // Appends `events` to `stream` atomically if `expected` holds, after the
+  // batch is durable. All or none of the events are written.
+  //
+  // Idempotency: when the ids of `events` (in order) equal the ids of events
+  // already in this stream at consecutive versions, and those events are
+  // within Options::idempotency_window, the call writes nothing and returns the
+  // original versions and positions (deduplicated = true), whatever
+  // `expected` says. When only some ids match, the call fails with
+  // kDuplicateEvent naming the id. Nil (all-zero) ids are never deduplicated.
+  //
+  // Errors: kWrongExpectedVersion (with actual_version()), kInvalidArgument
+  // (empty batch, empty or too long stream name or type, oversized event or
+  // batch, version overflow, an id repeated inside the batch),
+  // kDuplicateEvent, kReadOnly, kClosed, kIOError.
+  Result<AppendResult> append(std::string_view stream, ExpectedVersion expected,
+                              std::span<const NewEvent> events);
+
+  // Asynchronous append: the batch is copied before the call returns; `done`
+  // runs once, on the store's writer thread, when the append is durable or has
+  // failed. `done` must not block or call append() (it would wait on itself).
+  using AppendCallback = std::function<void(Result<AppendResult>)>;
+  void append_async(std::string_view stream, ExpectedVersion expected,
+                    std::span<const NewEvent> events, AppendCallback done);
+  std::future<Result<AppendResult>> append_async(std::string_view stream, ExpectedVersion expected,
+                                                 std::span<const NewEvent> events);
+
+  // Up to `max_count` events of `stream`, starting at `from_version` and going
+  // forward (increasing versions) or backward (use kEnd for "from the last").
+  // A missing stream is kNotFound; a range past the end is an empty vector.
+  Result<std::vector<RecordedEvent>> read_stream(std::string_view stream, uint64_t from_version,
+                                                 size_t max_count,
+                                                 Direction direction = Direction::kForward) const;
+
+  // Up to `max_count` events of all streams in global position order, starting
+  // at `from_position` (kEnd with kBackward: from the last event).
+  Result<std::vector<RecordedEvent>> read_all(uint64_t from_position, size_t max_count,
+                                              Direction direction = Direction::kForward) const;
+
+  // The stream's last version, or nullopt when it has no events.
+  std::optional<uint64_t> stream_version(std::string_view stream) const;
+
+  // Positions below this are durable and readable (equals the event count).
+  uint64_t next_position() const;
+
+  StoreStats stats() const;
+  const std::string& path() const;
+
+  // Finishes queued appends, then rejects new ones with kClosed. Idempotent.
+  Status close();
+
+  class Impl;
+
+ private:
+  explicit Store(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace cairn

@@ -1,0 +1,85 @@
+// In-memory indexes over the log, rebuilt from the segments on open:
+//   PositionIndex: global position -> the batch holding it (segment, offset)
+//   StreamIndex:   stream name -> the position of each of its versions
+//   IdWindow:      event id -> position, for the most recent N positions
+// No locking here: the engine guards these with its index lock.
+#pragma once
+
+#include <cairn/event.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace cairn::index {
+
+// Where one batch (one atomic append) lives.
+struct BatchLocation {
+  uint64_t first_position = 0;
+  uint64_t first_version = 0;
+  uint64_t offset = 0;      // of the batch's frame in its segment file
+  uint32_t frame_size = 0;  // whole frame, padding included
+  uint32_t count = 0;       // events
+  uint32_t segment = 0;     // ordinal of the segment in the store (0 = oldest open)
+  uint32_t stream = 0;      // StreamIndex ordinal
+};
+
+class PositionIndex {
+ public:
+  // Batches must be added in position order, without gaps.
+  void add(const BatchLocation& batch);
+  // The ordinal of the batch holding `position`, or nullopt past the end.
+  std::optional<size_t> find(uint64_t position) const;
+  const BatchLocation& batch(size_t ordinal) const { return batches_[ordinal]; }
+  size_t batch_count() const { return batches_.size(); }
+  // One past the last indexed position.
+  uint64_t end_position() const;
+
+ private:
+  std::vector<BatchLocation> batches_;
+};
+
+class StreamIndex {
+ public:
+  struct Stream {
+    std::string name;
+    std::vector<uint64_t> positions;  // positions[v] = global position of version v
+  };
+
+  std::optional<uint32_t> find(std::string_view name) const;
+  uint32_t find_or_add(std::string_view name);
+  const Stream& stream(uint32_t ordinal) const { return streams_[ordinal]; }
+  size_t stream_count() const { return streams_.size(); }
+  // Versions next_version(ordinal) .. +count-1 at positions first_position .. +count-1.
+  void add_events(uint32_t ordinal, uint64_t first_position, uint32_t count);
+  uint64_t next_version(uint32_t ordinal) const { return streams_[ordinal].positions.size(); }
+
+ private:
+  struct NameHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  std::unordered_map<std::string, uint32_t, NameHash, std::equal_to<>> by_name_;
+  std::vector<Stream> streams_;
+};
+
+// Event ids of the last `capacity` positions. Nil ids are not remembered.
+class IdWindow {
+ public:
+  explicit IdWindow(uint32_t capacity);
+  // Positions must be added in increasing order, each once.
+  void add(const EventId& id, uint64_t position);
+  // The position of `id` if it is inside the window.
+  std::optional<uint64_t> find(const EventId& id) const;
+  uint32_t capacity() const { return static_cast<uint32_t>(ring_.size()); }
+
+ private:
+  static uint64_t key(const EventId& id);
+  std::vector<EventId> ring_;                       // ring_[p % capacity] = id at p
+  std::unordered_map<uint64_t, uint64_t> by_key_;   // key(id) -> position
+};
+
+}  // namespace cairn::index
