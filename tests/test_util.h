@@ -1,0 +1,107 @@
+// Shared helpers for Cairn's tests: temporary store directories, event
+// builders, and byte-level file surgery (truncate, flip, append garbage).
+#pragma once
+
+#include <cairn/store.h>
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+namespace cairn::test {
+
+// A fresh directory under $TMPDIR (or /tmp), removed when the object dies.
+class TempDir {
+ public:
+  TempDir() {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "cairn-test-XXXXXX").string();
+    if (::mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+    path_ = tmpl;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+  std::string sub(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+// Owns the bytes NewEvent views point at.
+struct EventSpec {
+  EventId id = EventId::random();
+  std::string type = "Happened";
+  std::string data;
+  std::string metadata;
+  NewEvent view() const { return NewEvent{id, type, data, metadata}; }
+};
+
+inline std::vector<EventSpec> make_events(size_t n, const std::string& tag = "e") {
+  std::vector<EventSpec> out(n);
+  for (size_t i = 0; i < n; ++i) {
+    out[i].type = "Type" + std::to_string(i % 3);
+    out[i].data = tag + "-data-" + std::to_string(i) + std::string(i % 7, '\0') + "\xff";
+    out[i].metadata = i % 2 ? "" : tag + "-meta-" + std::to_string(i);
+  }
+  return out;
+}
+
+inline std::vector<NewEvent> views(const std::vector<EventSpec>& specs) {
+  std::vector<NewEvent> v;
+  for (const auto& s : specs) v.push_back(s.view());
+  return v;
+}
+
+inline void expect_event(const RecordedEvent& e, const EventSpec& spec, const std::string& stream,
+                         uint64_t version, uint64_t position) {
+  EXPECT_EQ(e.stream, stream);
+  EXPECT_EQ(e.version, version);
+  EXPECT_EQ(e.position, position);
+  EXPECT_EQ(e.id, spec.id);
+  EXPECT_EQ(e.type, spec.type);
+  EXPECT_EQ(e.data, spec.data);
+  EXPECT_EQ(e.metadata, spec.metadata);
+}
+
+inline std::unique_ptr<Store> open_ok(const std::string& dir, const Options& options = {}) {
+  auto store = Store::open(dir, options);
+  EXPECT_TRUE(store.ok()) << store.status().to_string();
+  if (!store.ok()) return nullptr;
+  return std::move(store).value();
+}
+
+// Sorted *.seg files of a store directory.
+inline std::vector<std::string> segment_files(const std::string& dir) {
+  std::vector<std::string> out;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+    if (e.path().extension() == ".seg") out.push_back(e.path().string());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+inline std::string read_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+inline void write_bytes(const std::string& path, const std::string& bytes) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+inline void flip_byte(const std::string& path, uint64_t offset) {
+  std::string b = read_bytes(path);
+  b.at(offset) = static_cast<char>(b.at(offset) ^ 0x5a);
+  write_bytes(path, b);
+}
+
+}  // namespace cairn::test
