@@ -86,7 +86,13 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& dir, const Options
   }
   auto recovered = engine::recover(engine::posix_file_system(), dir, options);
   if (!recovered.ok()) return recovered.status();
-  for (const std::string& note : recovered->notes) std::fprintf(stderr, "cairn: %s\n", note.c_str());
+  for (const std::string& note : recovered->notes) {
+    if (options.info_log) {
+      options.info_log(note);
+    } else {
+      std::fprintf(stderr, "cairn: %s\n", note.c_str());
+    }
+  }
   return std::unique_ptr<Store>(new Store(std::make_unique<Impl>(dir, options, std::move(*recovered))));
 }
 

@@ -47,7 +47,7 @@ void Writer::submit(std::unique_ptr<AppendRequest> request) {
     std::lock_guard lock(mu_);
     if (!closing_) {
       queue_.push_back(std::move(request));
-      wake_.notify_one();
+      if (queue_.size() == 1 || queue_.size() >= wanted_) wake_.notify_one();
       return;
     }
   }
@@ -72,6 +72,7 @@ void Writer::run() {
       std::unique_lock lock(mu_);
       wake_.wait(lock, [&] { return closing_ || !queue_.empty(); });
       if (queue_.empty()) return;  // closing and drained
+      gather(lock);
       uint64_t bytes = 0;
       while (!queue_.empty() && (taken.empty() || bytes + queue_.front()->frame.size() <= options_.max_group_bytes)) {
         bytes += queue_.front()->frame.size();
@@ -80,9 +81,23 @@ void Writer::run() {
       }
     }
     commit(taken);
+    last_group_size_ = taken.size();
     for (auto& r : taken) finish(*r);
     taken.clear();
   }
+}
+
+// Appenders acknowledged by the last group commit usually come straight back
+// (each thread waits for its append, then makes the next). Starting the next
+// group before they are back would leave them a whole fdatasync behind, and
+// the groups would alternate between two halves of the appenders. So wait,
+// briefly, for as many requests as the last group had.
+void Writer::gather(std::unique_lock<std::mutex>& lock) {
+  if (queue_.size() >= last_group_size_ || closing_ || options_.max_commit_delay_us == 0) return;
+  auto delay = std::min(std::chrono::microseconds(options_.max_commit_delay_us), last_sync_time_ / 2);
+  wanted_ = last_group_size_;
+  wake_.wait_for(lock, delay, [&] { return closing_ || queue_.size() >= wanted_; });
+  wanted_ = SIZE_MAX;
 }
 
 void Writer::commit(Batch& taken) {
@@ -164,12 +179,14 @@ Result<AppendResult> Writer::admit(AppendRequest& r) {
 Status Writer::flush() {
   if (group_.frames.empty()) return Status();
   File& file = active_.segment->file();
+  auto start = std::chrono::steady_clock::now();
   Status s = file.write_at(active_.data_end, group_.frames);
   if (s.ok()) s = file.sync();
   if (!s.ok()) {
     fail(s);
     return s;
   }
+  last_sync_time_ = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start);
   for (std::string_view frame : group_.frames) content_.update(frame);
   active_.data_end += group_.bytes;
   active_.batch_count += group_.frames.size();

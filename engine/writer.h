@@ -20,6 +20,8 @@
 #include <cairn/store.h>
 
 #include <atomic>
+#include <chrono>
+#include <cstdint>
 #include <condition_variable>
 #include <deque>
 #include <memory>
@@ -75,6 +77,7 @@ class Writer {
  private:
   using Batch = std::vector<std::unique_ptr<AppendRequest>>;
   void run();
+  void gather(std::unique_lock<std::mutex>& lock);
   void commit(Batch& taken);
   // The idempotency and version checks; on success stamps and indexes the
   // request's batch at the end of the pending group.
@@ -100,11 +103,14 @@ class Writer {
   };
   Group group_;
   Status failed_;                      // writer thread only
+  size_t last_group_size_ = 0;         // writer thread only
+  std::chrono::microseconds last_sync_time_{0};  // writer thread only
 
   std::mutex mu_;
   std::condition_variable wake_;
   std::deque<std::unique_ptr<AppendRequest>> queue_;  // guarded by mu_
   bool closing_ = false;                               // guarded by mu_
+  size_t wanted_ = SIZE_MAX;  // guarded by mu_: queue size the gathering writer waits for
   WriterStats stats_;
   std::thread thread_;
 };

@@ -3,6 +3,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
+#include <string_view>
 
 namespace cairn {
 
@@ -24,6 +26,14 @@ struct Options {
   // Upper bound on the bytes one group commit writes with one write and one
   // fdatasync (a single append larger than this is written alone).
   uint32_t max_group_bytes = 4u << 20;
+  // Group commit: before starting the next write + fdatasync, the writer waits
+  // at most this long (and at most half the last fdatasync's time) for as many
+  // appends as the last group held, so that threads acknowledged by one group
+  // make the next one instead of waiting a whole fdatasync more. 0: never wait.
+  uint32_t max_commit_delay_us = 100;
+  // Where the store reports what recovery did (a torn tail cut off, an intact
+  // prefix opened). Default (empty): one line on standard error.
+  std::function<void(std::string_view message)> info_log;
   // Idempotency window: the ids of the most recent this-many events are
   // remembered (rebuilt from the log on open); a retried append is recognised
   // while its events are inside the window.

@@ -1,0 +1,60 @@
+// engine/posix_io: the pwrite/fdatasync backend of the I/O seam.
+#include "engine/io.h"
+
+#include "test_util.h"
+
+namespace cairn::engine {
+namespace {
+
+TEST(PosixIoTest, WriteAtGathersPartsAndReadsBack) {
+  test::TempDir dir;
+  FileSystem& fs = posix_file_system();
+  auto file = fs.open(dir.sub("f"), OpenMode::kCreate);
+  ASSERT_TRUE(file.ok());
+  std::vector<std::string_view> parts = {"abc", "", std::string_view("d\0e", 3)};
+  ASSERT_TRUE((*file)->write_at(10, parts).ok());
+  ASSERT_TRUE((*file)->sync().ok());
+  EXPECT_EQ(*(*file)->size(), 16u);
+  char buf[32] = {};
+  auto n = (*file)->read_at(8, buf, sizeof buf);
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(*n, 8u);
+  EXPECT_EQ(std::string(buf, 8), std::string("\0\0abcd\0e", 8));
+  auto mapped = (*file)->map(16);
+  ASSERT_TRUE(mapped.ok());
+  EXPECT_EQ(std::string((*mapped)->data() + 10, 6), std::string("abcd\0e", 6));
+  ASSERT_TRUE((*file)->truncate(11).ok());
+  EXPECT_EQ(*(*file)->size(), 11u);
+}
+
+TEST(PosixIoTest, ErrorsNameTheFile) {
+  test::TempDir dir;
+  FileSystem& fs = posix_file_system();
+  auto missing = fs.open(dir.sub("missing"), OpenMode::kRead);
+  EXPECT_EQ(missing.status().code(), Code::kNotFound);
+  EXPECT_NE(missing.status().message().find(dir.sub("missing")), std::string::npos);
+  EXPECT_EQ(fs.list(dir.sub("nodir")).status().code(), Code::kNotFound);
+}
+
+TEST(PosixIoTest, LockIsExclusiveUntilReleased) {
+  test::TempDir dir;
+  FileSystem& fs = posix_file_system();
+  auto first = fs.lock(dir.sub("LOCK"));
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ(fs.lock(dir.sub("LOCK")).status().code(), Code::kLocked);
+  first->reset();
+  EXPECT_TRUE(fs.lock(dir.sub("LOCK")).ok());
+}
+
+TEST(PosixIoTest, WriteFileAtomicallyReplacesContentAndLeavesNoTemp) {
+  test::TempDir dir;
+  FileSystem& fs = posix_file_system();
+  ASSERT_TRUE(write_file_atomically(fs, dir.path(), "F", "first version").ok());
+  ASSERT_TRUE(write_file_atomically(fs, dir.path(), "F", "second").ok());
+  EXPECT_EQ(*read_file(fs, dir.sub("F")), "second");
+  auto names = fs.list(dir.path());
+  EXPECT_EQ(*names, std::vector<std::string>{"F"});
+}
+
+}  // namespace
+}  // namespace cairn::engine

@@ -1,0 +1,82 @@
+// index/: position lookups, stream versions, and the idempotency id window.
+#include "index/stream_index.h"
+
+#include <gtest/gtest.h>
+
+namespace cairn::index {
+namespace {
+
+BatchLocation batch(uint64_t first_position, uint32_t count, uint32_t stream = 0) {
+  BatchLocation b;
+  b.first_position = first_position;
+  b.count = count;
+  b.stream = stream;
+  b.offset = 64 + first_position * 100;
+  return b;
+}
+
+TEST(PositionIndexTest, FindsTheBatchHoldingEveryPosition) {
+  PositionIndex index;
+  EXPECT_EQ(index.find(0), std::nullopt);
+  EXPECT_EQ(index.end_position(), 0u);
+  index.add(batch(0, 3));
+  index.add(batch(3, 1));
+  index.add(batch(4, 5));
+  EXPECT_EQ(index.end_position(), 9u);
+  std::vector<size_t> expected = {0, 0, 0, 1, 2, 2, 2, 2, 2};
+  for (uint64_t p = 0; p < expected.size(); ++p) EXPECT_EQ(index.find(p), expected[p]) << p;
+  EXPECT_EQ(index.find(9), std::nullopt);
+  EXPECT_EQ(index.batch(2).offset, 64u + 400u);
+}
+
+TEST(StreamIndexTest, StreamsKeepTheirPositionsPerVersion) {
+  StreamIndex streams;
+  EXPECT_EQ(streams.find("a"), std::nullopt);
+  uint32_t a = streams.find_or_add("a");
+  uint32_t b = streams.find_or_add("b");
+  EXPECT_NE(a, b);
+  EXPECT_EQ(streams.find_or_add("a"), a);
+  streams.add_events(a, 0, 2);
+  streams.add_events(b, 2, 1);
+  streams.add_events(a, 3, 2);
+  EXPECT_EQ(streams.next_version(a), 4u);
+  EXPECT_EQ(streams.stream(a).positions, (std::vector<uint64_t>{0, 1, 3, 4}));
+  EXPECT_EQ(streams.stream(b).name, "b");
+  EXPECT_EQ(streams.stream_count(), 2u);
+}
+
+EventId id_of(uint8_t n) {
+  EventId id;
+  id.bytes.fill(n);
+  return id;
+}
+
+TEST(IdWindowTest, RemembersTheLastCapacityPositions) {
+  IdWindow window(3);
+  for (uint8_t p = 0; p < 5; ++p) window.add(id_of(p + 1), p);
+  EXPECT_EQ(window.find(id_of(1)), std::nullopt);
+  EXPECT_EQ(window.find(id_of(2)), std::nullopt);
+  EXPECT_EQ(window.find(id_of(3)), 2u);
+  EXPECT_EQ(window.find(id_of(5)), 4u);
+  EXPECT_EQ(window.find(id_of(9)), std::nullopt);
+}
+
+TEST(IdWindowTest, NilIdsAreNotRemembered) {
+  IdWindow window(4);
+  window.add(EventId{}, 0);
+  EXPECT_EQ(window.find(EventId{}), std::nullopt);
+}
+
+TEST(IdWindowTest, AnIdReusedLaterPointsAtItsLatestPosition) {
+  IdWindow window(4);
+  window.add(id_of(7), 0);
+  window.add(id_of(7), 1);
+  EXPECT_EQ(window.find(id_of(7)), 1u);
+  for (uint64_t p = 2; p < 5; ++p) window.add(id_of(static_cast<uint8_t>(20 + p)), p);
+  EXPECT_EQ(window.find(id_of(7)), 1u);  // evicting position 0 kept position 1
+  window.add(id_of(30), 5);
+  EXPECT_EQ(window.find(id_of(7)), std::nullopt);
+}
+
+}  // namespace
+}  // namespace cairn::index
