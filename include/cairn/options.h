@@ -37,7 +37,7 @@ struct Options {
   // Idempotency window: the ids of the most recent this-many events are
   // remembered (rebuilt from the log on open); a retried append is recognised
   // while its events are inside the window.
-  uint32_t idempotency_window = 1u << 20;
+  uint32_t idempotency_window = 1u << 18;
 };
 
 }  // namespace cairn
