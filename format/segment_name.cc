@@ -33,7 +33,9 @@ std::optional<SegmentName> parse_segment_file_name(std::string_view f) {
   auto seq = parse_digits(f.substr(0, dash));
   auto pos = parse_digits(f.substr(dash + 1, 20));
   if (!seq || !pos) return std::nullopt;
-  return SegmentName{*seq, *pos};
+  SegmentName name{*seq, *pos};
+  if (segment_file_name(name) != f) return std::nullopt;  // one name per segment
+  return name;
 }
 
 }  // namespace cairn::format

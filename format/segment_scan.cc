@@ -9,14 +9,25 @@ namespace {
 
 // True when a valid frame after `from` proves that the bytes at `from` had
 // been made durable before it was written: a batch whose durable_position is
-// past `next_position`, or a footer. Frames are 8-byte aligned, so the search
-// steps by 8. Only torn tails (rare, small) and corruption get here.
-bool later_frame_vouches(std::string_view file, uint64_t from, uint64_t next_position) {
+// past `next_position`, or the segment's footer. Frames are 8-byte aligned, so
+// the search steps by 8; a candidate must be self-consistent (a batch stamped
+// durable no further than its own start, a footer at its own data_end), so
+// frame-like bytes inside an event's data do not count. Only torn tails (rare,
+// small) and corruption get here.
+bool later_frame_vouches(std::string_view file, uint64_t from, uint64_t next_position,
+                         uint64_t first_position) {
   for (uint64_t at = align8(from + 8); at + kFrameHeaderSize <= file.size(); at += 8) {
     Frame f = parse_frame(file.substr(at));
     if (f.status != FrameStatus::kOk) continue;
-    if (f.type == FrameType::kFooter) return true;
-    if (f.body.size() >= kBatchFixedSize && get_u64(f.body.data() + 16) > next_position) return true;
+    if (f.type == FrameType::kFooter) {
+      auto footer = decode_footer(f.body, "");
+      if (footer.ok() && footer->data_end == at && footer->first_position == first_position) return true;
+      continue;
+    }
+    auto batch = BatchView::decode(f.body, "");
+    if (!batch.ok()) continue;
+    const BatchStamp& stamp = batch->stamp();
+    if (stamp.durable_position <= stamp.first_position && stamp.durable_position > next_position) return true;
   }
   return false;
 }
@@ -38,21 +49,38 @@ Result<SegmentScan> scan_segment(std::string_view file, const std::string& path,
   uint64_t next_position = scan.header.first_position;
   uint64_t at = kSegmentHeaderSize;
 
-  auto corrupt = [&](uint64_t offset, const std::string& what) -> Result<SegmentScan> {
-    if (!options.stop_at_corruption) return Status::corruption(file_offset(path, offset) + ": " + what);
+  // `message` already names the file and offset.
+  auto corrupt_at = [&](const std::string& message) -> Result<SegmentScan> {
+    if (!options.stop_at_corruption) return Status::corruption(message);
     scan.torn = true;
-    scan.torn_reason = "corruption: " + what;
+    scan.corruption = true;
+    scan.torn_reason = message;
     scan.content_hash = content.digest();
     return scan;
+  };
+  auto corrupt = [&](uint64_t offset, const std::string& what) {
+    return corrupt_at(file_offset(path, offset) + ": " + what);
+  };
+  auto vouched = [&](uint64_t offset) {
+    return later_frame_vouches(file, offset, next_position, scan.header.first_position);
   };
 
   while (true) {
     Frame f = parse_frame(file.substr(at));
-    if (f.status == FrameStatus::kEnd) break;
+    if (f.status == FrameStatus::kEnd) {
+      // Zeros, then data: a torn write whose first sectors did not persist,
+      // or a zeroed block inside durable data.
+      if (options.is_last && file.find_first_not_of('\0', at) != std::string_view::npos) {
+        if (vouched(at)) return corrupt(at, "zeroed frame header before the end of the durable data");
+        scan.torn = true;
+        scan.torn_reason = "zeroed frame header followed by data";
+      }
+      break;
+    }
     if (f.status != FrameStatus::kOk) {
       std::string what = frame_status_name(f.status);
       if (!options.is_last) return corrupt(at, what + " in a sealed segment");
-      if (later_frame_vouches(file, at, next_position)) {
+      if (vouched(at)) {
         return corrupt(at, what + " before the end of the durable data");
       }
       scan.torn = true;
@@ -61,7 +89,7 @@ Result<SegmentScan> scan_segment(std::string_view file, const std::string& path,
     }
     if (f.type == FrameType::kFooter) {
       auto footer = decode_footer(f.body, file_offset(path, at));
-      if (!footer.ok()) return corrupt(at, footer.status().message());
+      if (!footer.ok()) return corrupt_at(footer.status().message());
       const Footer& ft = *footer;
       if (ft.first_position != scan.header.first_position || ft.event_count != scan.event_count ||
           ft.batch_count != scan.batch_count || ft.data_end != at ||
@@ -76,7 +104,7 @@ Result<SegmentScan> scan_segment(std::string_view file, const std::string& path,
       break;
     }
     auto batch = BatchView::decode(f.body, file_offset(path, at));
-    if (!batch.ok()) return corrupt(at, batch.status().message());
+    if (!batch.ok()) return corrupt_at(batch.status().message());
     if (batch->stamp().first_position != next_position) {
       return corrupt(at, "batch starts at position " + std::to_string(batch->stamp().first_position) +
                              ", expected " + std::to_string(next_position));

@@ -35,13 +35,16 @@ struct SegmentScan {
   // may have one; `torn_reason` says what was found at data_end.
   bool torn = false;
   std::string torn_reason;
+  // With ScanOptions::stop_at_corruption: the scan stopped at corruption
+  // (torn_reason says where and what); data_end ends the intact prefix.
+  bool corruption = false;
 };
 
 struct ScanOptions {
   // The last segment of a store may end in a torn tail and need not be sealed.
   bool is_last = false;
-  // Stop at the first corruption and report what came before it as a torn
-  // tail, with `corruption` set (to open the intact prefix).
+  // Stop at the first corruption and report what came before it, with
+  // SegmentScan::corruption set (to open the intact prefix).
   bool stop_at_corruption = false;
 };
 

@@ -1,0 +1,99 @@
+# Cairn: a thin wrapper around CMake/CTest.
+#
+# Quick start on a fresh Debian 12 machine, as root:
+#   make demo     # install missing build dependencies, build (Release), run cairn-demo
+#   make test     # ... and run the test suite (without the long crash runs)
+#
+# Other targets: deps build crash-test bench asan tsan install clean help
+
+# Debian packages needed to build and test. `make deps` installs the missing ones.
+DEB_PACKAGES := cmake g++ make pkg-config libxxhash-dev libgtest-dev libbenchmark-dev
+
+BUILD_DIR  ?= build
+BUILD_TYPE ?= Release
+PREFIX     ?= /usr/local
+JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
+CMAKE      ?= cmake
+CTEST      ?= ctest
+# Extra arguments for the demo / benchmark binaries, e.g. make bench BENCH_ARGS=--benchmark_filter=Group
+DEMO_ARGS  ?=
+BENCH_ARGS ?=
+
+.DEFAULT_GOAL := build
+# Also quiets the "Entering directory" lines of the make that CMake runs.
+MAKEFLAGS += --no-print-directory
+.PHONY: help deps configure build demo test crash-test bench asan tsan install clean
+
+help:
+	@echo "make demo        deps + Release build in $(BUILD_DIR)/ + run $(BUILD_DIR)/tools/cairn-demo"
+	@echo "make test        deps + build + ctest -LE long (quick suite)"
+	@echo "make crash-test  deps + build + ctest -L long (CAIRN_CRASH_CYCLES=N CAIRN_CRASH_SEED=S)"
+	@echo "make bench       deps + build + run $(BUILD_DIR)/bench/cairn-append-bench"
+	@echo "make asan|tsan   sanitizer build in build-asan/ or build-tsan/ (CMake presets) + ctest -LE long"
+	@echo "make install     cmake --install $(BUILD_DIR) --prefix \$$PREFIX (now $(PREFIX))"
+	@echo "make deps        apt-get install the missing ones of: $(DEB_PACKAGES)"
+	@echo "make clean       remove the build directories"
+
+# Installs only what is missing; does nothing (no apt-get update) when all are present.
+deps:
+	@if ! command -v dpkg-query >/dev/null 2>&1; then \
+	  echo "deps: dpkg-query not found (not Debian?); make sure these or their equivalents are installed: $(DEB_PACKAGES)" >&2; \
+	  exit 0; \
+	fi; \
+	missing=""; \
+	for p in $(DEB_PACKAGES); do \
+	  case "$$(dpkg-query -W -f='$${Status}\n' "$$p" 2>/dev/null)" in \
+	    *"install ok installed"*) ;; \
+	    *) missing="$$missing $$p" ;; \
+	  esac; \
+	done; \
+	[ -n "$$missing" ] || exit 0; \
+	if [ "$$(id -u)" -ne 0 ]; then \
+	  echo "deps: missing Debian packages:$$missing" >&2; \
+	  echo "deps: run 'make deps' as root, or: sudo apt-get install --no-install-recommends$$missing" >&2; \
+	  exit 1; \
+	fi; \
+	echo "deps: installing$$missing"; \
+	apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $$missing
+
+configure: deps
+	$(CMAKE) -S . -B $(BUILD_DIR) -DCMAKE_BUILD_TYPE=$(BUILD_TYPE)
+
+build: configure
+	$(CMAKE) --build $(BUILD_DIR) -j $(JOBS)
+
+demo: deps build
+	@if [ ! -x $(BUILD_DIR)/tools/cairn-demo ]; then \
+	  echo "demo: $(BUILD_DIR)/tools/cairn-demo was not built (tools/CMakeLists.txt defines target cairn-demo)" >&2; \
+	  exit 1; \
+	fi
+	$(BUILD_DIR)/tools/cairn-demo $(DEMO_ARGS)
+
+test: deps build
+	$(CTEST) --test-dir $(BUILD_DIR) --output-on-failure -j2 -LE long
+
+# CAIRN_CRASH_CYCLES / CAIRN_CRASH_SEED may come from the environment or the make command line.
+CRASH_ENV = $(if $(CAIRN_CRASH_CYCLES),CAIRN_CRASH_CYCLES=$(CAIRN_CRASH_CYCLES)) \
+            $(if $(CAIRN_CRASH_SEED),CAIRN_CRASH_SEED=$(CAIRN_CRASH_SEED))
+crash-test: deps build
+	$(strip $(CRASH_ENV) $(CTEST) --test-dir $(BUILD_DIR) --output-on-failure -L long)
+
+bench: deps build
+	@if [ -x $(BUILD_DIR)/bench/cairn-append-bench ]; then \
+	  echo "$(BUILD_DIR)/bench/cairn-append-bench $(BENCH_ARGS)"; \
+	  $(BUILD_DIR)/bench/cairn-append-bench $(BENCH_ARGS); \
+	else \
+	  echo "bench: $(BUILD_DIR)/bench/cairn-append-bench was not built; nothing to run"; \
+	fi
+
+# Sanitizer builds use the CMake presets (CMakePresets.json): build-asan/, build-tsan/.
+asan tsan: deps
+	$(CMAKE) --preset $@
+	$(CMAKE) --build --preset $@ -j $(JOBS)
+	$(CTEST) --preset $@
+
+install: deps build
+	$(if $(DESTDIR),DESTDIR=$(DESTDIR)) $(CMAKE) --install $(BUILD_DIR) --prefix $(PREFIX)
+
+clean:
+	rm -rf $(BUILD_DIR) build-debug build-asan build-tsan
