@@ -30,16 +30,20 @@ bool ends_with(const std::string& s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
+// A directory holding nothing but what an unfinished store creation leaves.
+bool holds_no_store_files(const std::vector<std::string>& names) {
+  return std::all_of(names.begin(), names.end(), [](const std::string& n) {
+    return n == format::kLockFileName || n == std::string(format::kStoreFileName) + ".tmp";
+  });
+}
+
 // Finds the STORE file, or creates a new store in an empty directory.
 Status open_identity(FileSystem& fs, const std::string& dir, const Options& options,
                      const std::vector<std::string>& names, Recovered& out) {
   std::string store_file = dir + "/" + std::string(format::kStoreFileName);
   bool has_store = std::find(names.begin(), names.end(), format::kStoreFileName) != names.end();
   if (!has_store) {
-    bool empty = std::all_of(names.begin(), names.end(), [](const std::string& n) {
-      return n == format::kLockFileName || n == std::string(format::kStoreFileName) + ".tmp";
-    });
-    if (!empty) {
+    if (!holds_no_store_files(names)) {
       return Status::not_a_store(dir + ": not a Cairn store: the directory holds files but no " +
                                  std::string(format::kStoreFileName) + " file");
     }
@@ -121,8 +125,7 @@ Result<Recovered> recover(FileSystem& fs, const std::string& dir, const Options&
   if (!names.ok()) return names.status();
   if (!options.read_only) {
     bool is_store = std::find(names->begin(), names->end(), format::kStoreFileName) != names->end();
-    bool empty = names->empty();
-    if (is_store || empty) {  // never drop a LOCK file into somebody else's directory
+    if (is_store || holds_no_store_files(*names)) {  // never drop a LOCK file into somebody else's directory
       auto lock = fs.lock(dir + "/" + std::string(format::kLockFileName));
       if (!lock.ok()) return lock.status();
       out.lock = std::move(*lock);
@@ -159,11 +162,9 @@ Result<Recovered> recover(FileSystem& fs, const std::string& dir, const Options&
     if (!scan.ok()) return scan.status();
     next_position = header->first_position + scan->event_count;
     sealed = scan->footer.has_value();
-    bool corrupt = scan->torn && scan->torn_reason.rfind("corruption", 0) == 0;
-    if (corrupt) {
+    if (scan->corruption) {
       out.read_only = true;
-      out.notes.push_back(format::file_offset(path, scan->data_end) + ": " + scan->torn_reason +
-                          "; opened the intact prefix read-only");
+      out.notes.push_back("corruption: " + scan->torn_reason + "; opened the intact prefix read-only");
       break;
     }
     if (scan->torn) {

@@ -58,11 +58,12 @@ void Writer::submit(std::unique_ptr<AppendRequest> request) {
 void Writer::close() {
   {
     std::lock_guard lock(mu_);
-    if (closing_ && !thread_.joinable()) return;
     closing_ = true;
     wake_.notify_one();
   }
-  if (thread_.joinable() && !on_writer_thread()) thread_.join();
+  if (on_writer_thread()) return;  // from a callback: the thread ends after this group
+  std::lock_guard join(join_mu_);
+  if (thread_.joinable()) thread_.join();
 }
 
 void Writer::run() {

@@ -112,6 +112,7 @@ class Writer {
   bool closing_ = false;                               // guarded by mu_
   size_t wanted_ = SIZE_MAX;  // guarded by mu_: queue size the gathering writer waits for
   WriterStats stats_;
+  std::mutex join_mu_;  // serialises close() calls joining thread_
   std::thread thread_;
 };
 

@@ -312,7 +312,8 @@ TEST_F(StoreTest, AsyncAppendCopiesItsInputBeforeReturning) {
 }
 
 TEST_F(StoreTest, ThrowingCallbackDoesNotStopTheWriter) {
-  auto views = test::views(test::make_events(1));
+  auto events = test::make_events(1);
+  auto views = test::views(events);
   std::atomic<bool> ran{false};
   store_->append_async("s", ExpectedVersion::any(), views, [&](Result<AppendResult>) {
     ran = true;
