@@ -22,18 +22,27 @@ class Store::Impl {
     }
   }
 
-  void append_async(std::string_view stream, ExpectedVersion expected,
-                    std::span<const NewEvent> events, AppendCallback done) {
-    if (Status s = engine::validate_append(stream, events, options_); !s.ok()) return done(s);
-    if (!writer_) return done(Status::read_only(dir_ + ": store is open read-only"));
+  // Validates and encodes an append on the caller's thread.
+  Result<std::unique_ptr<engine::AppendRequest>> make_request(std::string_view stream,
+                                                              ExpectedVersion expected,
+                                                              std::span<const NewEvent> events) {
+    if (Status s = engine::validate_append(stream, events, options_); !s.ok()) return s;
+    if (!writer_) return Status::read_only(dir_ + ": store is open read-only");
     auto request = std::make_unique<engine::AppendRequest>();
     request->stream = stream;
     request->expected = expected;
     request->ids.reserve(events.size());
     for (const NewEvent& e : events) request->ids.push_back(e.id);
     format::encode_batch(request->frame, stream, events, {});
-    request->done = std::move(done);
-    writer_->submit(std::move(request));
+    return request;
+  }
+
+  void append_async(std::string_view stream, ExpectedVersion expected,
+                    std::span<const NewEvent> events, AppendCallback done) {
+    auto request = make_request(stream, expected, events);
+    if (!request.ok()) return done(request.status());
+    (*request)->done = std::move(done);
+    writer_->submit(std::move(*request));
   }
 
   Result<AppendResult> append(std::string_view stream, ExpectedVersion expected,
@@ -41,11 +50,13 @@ class Store::Impl {
     if (writer_ && writer_->on_writer_thread()) {
       return Status::invalid_argument("append() called from an append callback would wait on itself");
     }
-    std::promise<Result<AppendResult>> promise;
-    auto future = promise.get_future();
-    append_async(stream, expected, events,
-                 [&promise](Result<AppendResult> r) { promise.set_value(std::move(r)); });
-    return future.get();
+    auto request = make_request(stream, expected, events);
+    if (!request.ok()) return request.status();
+    engine::SyncWaiter waiter;
+    (*request)->waiter = &waiter;
+    writer_->submit(std::move(*request));
+    writer_->wait(waiter);
+    return std::move(waiter.result);
   }
 
   Status close() {

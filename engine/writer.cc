@@ -17,13 +17,6 @@ int64_t now_ns() {
       .count();
 }
 
-void finish(AppendRequest& r) {
-  try {
-    r.done(std::move(r.result));
-  } catch (...) {  // deliberate swallow: a throwing callback must not stop the writer
-  }
-}
-
 }  // namespace
 
 Writer::Writer(FileSystem& fs, std::string dir, const Options& options, format::StoreId store_id,
@@ -53,6 +46,32 @@ void Writer::submit(std::unique_ptr<AppendRequest> request) {
   }
   request->result = Status::closed("store is closed");
   finish(*request);
+  release_waiters();
+}
+
+void Writer::finish(AppendRequest& r) {
+  if (r.waiter != nullptr) {
+    r.waiter->result = std::move(r.result);
+    r.waiter->done.store(true, std::memory_order_release);
+    return;
+  }
+  try {
+    r.done(std::move(r.result));
+  } catch (...) {  // deliberate swallow: a throwing callback must not stop the writer
+  }
+}
+
+void Writer::release_waiters() {
+  completions_.fetch_add(1, std::memory_order_release);
+  completions_.notify_all();
+}
+
+void Writer::wait(SyncWaiter& waiter) {
+  while (true) {
+    uint64_t seen = completions_.load(std::memory_order_acquire);
+    if (waiter.done.load(std::memory_order_acquire)) return;
+    completions_.wait(seen, std::memory_order_acquire);
+  }
 }
 
 void Writer::close() {
@@ -83,7 +102,12 @@ void Writer::run() {
     }
     commit(taken);
     last_group_size_ = taken.size();
-    for (auto& r : taken) finish(*r);
+    bool any_waiter = false;
+    for (auto& r : taken) {
+      any_waiter = any_waiter || r->waiter != nullptr;
+      finish(*r);
+    }
+    if (any_waiter) release_waiters();
     taken.clear();
   }
 }

@@ -32,12 +32,21 @@
 
 namespace cairn::engine {
 
+// Where a synchronous append waits: the writer sets `result`, then `done`,
+// then wakes every sync waiter at once (one futex wake per group commit
+// instead of one per append).
+struct SyncWaiter {
+  Result<AppendResult> result = Status::closed("not processed");
+  std::atomic<bool> done{false};
+};
+
 struct AppendRequest {
   std::string stream;
   ExpectedVersion expected = ExpectedVersion::any();
   std::string frame;  // an encoded events frame; the writer restamps it
   std::vector<EventId> ids;
-  Store::AppendCallback done;
+  Store::AppendCallback done;  // for async appends
+  SyncWaiter* waiter = nullptr;  // for sync appends: instead of `done`
   Result<AppendResult> result = Status::closed("not processed");
 };
 
@@ -67,8 +76,10 @@ class Writer {
          Log& log, ActiveSegment active);
   ~Writer();
 
-  // Queues `request`; its callback runs exactly once.
+  // Queues `request`; its callback runs (or its waiter is released) exactly once.
   void submit(std::unique_ptr<AppendRequest> request);
+  // Blocks until the writer has finished `waiter`'s request.
+  void wait(SyncWaiter& waiter);
   // Finishes every queued request, then stops the thread. Idempotent.
   void close();
   bool on_writer_thread() const { return std::this_thread::get_id() == thread_.get_id(); }
@@ -79,6 +90,8 @@ class Writer {
   void run();
   void gather(std::unique_lock<std::mutex>& lock);
   void commit(Batch& taken);
+  void finish(AppendRequest& r);
+  void release_waiters();
   // The idempotency and version checks; on success stamps and indexes the
   // request's batch at the end of the pending group.
   Result<AppendResult> admit(AppendRequest& r);
@@ -112,6 +125,7 @@ class Writer {
   bool closing_ = false;                               // guarded by mu_
   size_t wanted_ = SIZE_MAX;  // guarded by mu_: queue size the gathering writer waits for
   WriterStats stats_;
+  std::atomic<uint64_t> completions_{0};  // bumped after each group's waiters are done
   std::mutex join_mu_;  // serialises close() calls joining thread_
   std::thread thread_;
 };
