@@ -174,8 +174,12 @@ Result<Recovered> recover(FileSystem& fs, const std::string& dir, const Options&
                           (out.read_only ? " ignored" : " cut off"));
       if (!out.read_only) {
         if (Status s = raw->file().truncate(scan->data_end); !s.ok()) return s;
-        if (Status s = raw->file().sync(); !s.ok()) return s;
       }
+    }
+    // A crashed writer may have left written but unsynced batches: make them
+    // durable before readers can see them (and before the cut is relied on).
+    if (is_last && !out.read_only) {
+      if (Status s = raw->file().sync(); !s.ok()) return s;
     }
     out.active = ActiveSegment{raw, ordinal, header->sequence, header->first_position,
                                scan->data_end, scan->batch_count, scan->event_count};
