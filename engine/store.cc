@@ -47,15 +47,14 @@ class Store::Impl {
 
   Result<AppendResult> append(std::string_view stream, ExpectedVersion expected,
                               std::span<const NewEvent> events) {
-    if (writer_ && writer_->on_writer_thread()) {
+    if (engine::Writer::in_callback()) {
       return Status::invalid_argument("append() called from an append callback would wait on itself");
     }
     auto request = make_request(stream, expected, events);
     if (!request.ok()) return request.status();
     engine::SyncWaiter waiter;
     (*request)->waiter = &waiter;
-    writer_->submit(std::move(*request));
-    writer_->wait(waiter);
+    writer_->submit_and_wait(std::move(*request), waiter);
     return std::move(waiter.result);
   }
 

@@ -11,6 +11,8 @@
 namespace cairn::engine {
 namespace {
 
+thread_local bool t_in_callback = false;
+
 int64_t now_ns() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -40,13 +42,82 @@ void Writer::submit(std::unique_ptr<AppendRequest> request) {
     std::lock_guard lock(mu_);
     if (!closing_) {
       queue_.push_back(std::move(request));
-      if (queue_.size() == 1 || queue_.size() >= wanted_) wake_.notify_one();
+      if (leader_ == Leader::kNone) {
+        leader_ = Leader::kThread;
+        wake_.notify_one();
+      } else if (queue_.size() >= wanted_) {
+        wake_.notify_one();
+      }
       return;
     }
   }
-  request->result = Status::closed("store is closed");
-  finish(*request);
+  reject_closed(*request);
+}
+
+void Writer::submit_and_wait(std::unique_ptr<AppendRequest> request, SyncWaiter& waiter) {
+  bool lead = false;
+  {
+    std::lock_guard lock(mu_);
+    if (closing_) {
+      reject_closed(*request);
+      return;
+    }
+    queue_.push_back(std::move(request));
+    if (leader_ == Leader::kNone) {
+      leader_ = Leader::kCaller;
+      lead = true;
+    } else if (queue_.size() >= wanted_) {
+      wake_.notify_one();
+    }
+  }
+  if (lead) lead_one_group();
+  wait(waiter);
+}
+
+void Writer::reject_closed(AppendRequest& r) {
+  r.result = Status::closed("store is closed");
+  finish(r);
   release_waiters();
+}
+
+// A synchronous appender that found no leader commits the queue itself (its
+// own request, usually alone): no thread hand-off, which costs tens of
+// microseconds twice per append on an idle machine. Whatever queued up
+// meanwhile goes to the writer thread.
+void Writer::lead_one_group() {
+  Batch taken;
+  {
+    std::lock_guard lock(mu_);
+    take(taken);
+  }
+  process(taken);
+  std::lock_guard lock(mu_);
+  leader_ = queue_.empty() ? Leader::kNone : Leader::kThread;
+  if (leader_ == Leader::kThread || closing_) wake_.notify_one();
+}
+
+void Writer::take(Batch& taken) {
+  uint64_t bytes = 0;
+  while (!queue_.empty() &&
+         (taken.empty() || bytes + queue_.front()->frame.size() <= options_.max_group_bytes)) {
+    bytes += queue_.front()->frame.size();
+    taken.push_back(std::move(queue_.front()));
+    queue_.pop_front();
+  }
+}
+
+void Writer::process(Batch& taken) {
+  commit(taken);
+  last_group_size_ = taken.size();
+  bool any_waiter = false;
+  t_in_callback = true;
+  for (auto& r : taken) {
+    any_waiter = any_waiter || r->waiter != nullptr;
+    finish(*r);
+  }
+  t_in_callback = false;
+  if (any_waiter) release_waiters();
+  taken.clear();
 }
 
 void Writer::finish(AppendRequest& r) {
@@ -80,35 +151,29 @@ void Writer::close() {
     closing_ = true;
     wake_.notify_one();
   }
-  if (on_writer_thread()) return;  // from a callback: the thread ends after this group
+  if (in_callback()) return;  // the writer finishes the current group, then stops
   std::lock_guard join(join_mu_);
   if (thread_.joinable()) thread_.join();
 }
 
+// The writer thread leads while there is work, then hands leadership back.
 void Writer::run() {
   Batch taken;
+  std::unique_lock lock(mu_);
   while (true) {
-    {
-      std::unique_lock lock(mu_);
-      wake_.wait(lock, [&] { return closing_ || !queue_.empty(); });
-      if (queue_.empty()) return;  // closing and drained
-      gather(lock);
-      uint64_t bytes = 0;
-      while (!queue_.empty() && (taken.empty() || bytes + queue_.front()->frame.size() <= options_.max_group_bytes)) {
-        bytes += queue_.front()->frame.size();
-        taken.push_back(std::move(queue_.front()));
-        queue_.pop_front();
-      }
+    wake_.wait(lock, [&] {
+      return leader_ == Leader::kThread || (closing_ && leader_ == Leader::kNone && queue_.empty());
+    });
+    if (leader_ != Leader::kThread) return;  // closing, nothing queued, nobody leading
+    gather(lock);
+    if (queue_.empty()) {
+      leader_ = Leader::kNone;
+      continue;
     }
-    commit(taken);
-    last_group_size_ = taken.size();
-    bool any_waiter = false;
-    for (auto& r : taken) {
-      any_waiter = any_waiter || r->waiter != nullptr;
-      finish(*r);
-    }
-    if (any_waiter) release_waiters();
-    taken.clear();
+    take(taken);
+    lock.unlock();
+    process(taken);
+    lock.lock();
   }
 }
 
@@ -118,7 +183,10 @@ void Writer::run() {
 // the groups would alternate between two halves of the appenders. So wait,
 // briefly, for as many requests as the last group had.
 void Writer::gather(std::unique_lock<std::mutex>& lock) {
-  if (queue_.size() >= last_group_size_ || closing_ || options_.max_commit_delay_us == 0) return;
+  if (last_group_size_ <= 1 || queue_.size() >= last_group_size_ || closing_ ||
+      options_.max_commit_delay_us == 0) {
+    return;
+  }
   auto delay = std::min(std::chrono::microseconds(options_.max_commit_delay_us), last_sync_time_ / 2);
   wanted_ = last_group_size_;
   wake_.wait_for(lock, delay, [&] { return closing_ || queue_.size() >= wanted_; });
@@ -253,5 +321,7 @@ Status Writer::roll() {
 }
 
 void Writer::fail(const Status& error) { failed_ = error; }
+
+bool Writer::in_callback() { return t_in_callback; }
 
 }  // namespace cairn::engine

@@ -1,11 +1,15 @@
-// Writer: the group-commit thread. Appenders queue requests (already encoded
-// on their own threads); the writer takes every request waiting, checks each
-// in log order against the index, stamps positions and versions, writes the
-// whole group with one write and makes it durable with one fdatasync, then
+// Writer: group commit. Appenders queue requests (already encoded on their
+// own threads); the leader takes every request waiting, checks each in log
+// order against the index, stamps positions and versions, writes the whole
+// group with one write and makes it durable with one fdatasync, then
 // publishes the new end and acknowledges every request of the group.
 //
-// Threading: one writer thread owns the active segment and is the only
-// mutator of the Log. submit() may be called from any thread.
+// Threading: exactly one leader at a time owns the active segment and is the
+// only mutator of the Log. The leader is a synchronous appender that found
+// nobody leading (it commits the queue on its own thread: no hand-off), or
+// else the writer thread, which leads while work keeps coming (gathering
+// returning appenders) and serves every asynchronous append. Leadership
+// changes hands under mu_, so the leader's state needs no lock of its own.
 // Failure: after a failed write or fdatasync nothing more is acknowledged;
 // the group fails with kIOError and later appends with kReadOnly (fail-stop:
 // an fdatasync is never retried, see DESIGN.md).
@@ -76,22 +80,29 @@ class Writer {
          Log& log, ActiveSegment active);
   ~Writer();
 
-  // Queues `request`; its callback runs (or its waiter is released) exactly once.
+  // Queues an asynchronous request; its callback runs exactly once.
   void submit(std::unique_ptr<AppendRequest> request);
-  // Blocks until the writer has finished `waiter`'s request.
-  void wait(SyncWaiter& waiter);
+  // Queues a synchronous request (request->waiter == &waiter) and returns when
+  // it is finished; commits it on the calling thread when nobody else leads.
+  void submit_and_wait(std::unique_ptr<AppendRequest> request, SyncWaiter& waiter);
   // Finishes every queued request, then stops the thread. Idempotent.
   void close();
-  bool on_writer_thread() const { return std::this_thread::get_id() == thread_.get_id(); }
+  // True inside an append callback (on whichever thread committed its group).
+  static bool in_callback();
   const WriterStats& stats() const { return stats_; }
 
  private:
   using Batch = std::vector<std::unique_ptr<AppendRequest>>;
   void run();
+  void lead_one_group();
   void gather(std::unique_lock<std::mutex>& lock);
+  void take(Batch& taken);  // under mu_
+  void process(Batch& taken);
   void commit(Batch& taken);
   void finish(AppendRequest& r);
+  void reject_closed(AppendRequest& r);
   void release_waiters();
+  void wait(SyncWaiter& waiter);
   // The idempotency and version checks; on success stamps and indexes the
   // request's batch at the end of the pending group.
   Result<AppendResult> admit(AppendRequest& r);
@@ -115,14 +126,19 @@ class Writer {
     uint64_t events = 0;
   };
   Group group_;
-  Status failed_;                      // writer thread only
-  size_t last_group_size_ = 0;         // writer thread only
-  std::chrono::microseconds last_sync_time_{0};  // writer thread only
+  // The leader's state: touched only by the current leader (handed over under mu_).
+  Status failed_;
+  size_t last_group_size_ = 0;
+  std::chrono::microseconds last_sync_time_{0};
 
   std::mutex mu_;
   std::condition_variable wake_;
   std::deque<std::unique_ptr<AppendRequest>> queue_;  // guarded by mu_
   bool closing_ = false;                               // guarded by mu_
+  // Who commits queued requests: nobody (the next appender will), a
+  // synchronous appender on its own thread, or the writer thread.
+  enum class Leader : uint8_t { kNone, kCaller, kThread };
+  Leader leader_ = Leader::kNone;                      // guarded by mu_
   size_t wanted_ = SIZE_MAX;  // guarded by mu_: queue size the gathering writer waits for
   WriterStats stats_;
   std::atomic<uint64_t> completions_{0};  // bumped after each group's waiters are done

@@ -71,8 +71,10 @@ class Store {
                               std::span<const NewEvent> events);
 
   // Asynchronous append: the batch is copied before the call returns; `done`
-  // runs once, on the store's writer thread, when the append is durable or has
-  // failed. `done` must not block or call append() (it would wait on itself).
+  // runs once, when the append is durable or has failed, on the thread that
+  // committed it (the store's writer thread, or a thread inside a synchronous
+  // append()). `done` must not block or call append() (refused: it would wait
+  // on itself). An exception thrown by `done` is ignored.
   using AppendCallback = std::function<void(Result<AppendResult>)>;
   void append_async(std::string_view stream, ExpectedVersion expected,
                     std::span<const NewEvent> events, AppendCallback done);

@@ -408,5 +408,80 @@ TEST_F(StoreTest, ManyThreadsAppendAndReadConcurrently) {
   EXPECT_LE(stats.group_commits, stats.appends);
 }
 
+TEST_F(StoreTest, SyncAndAsyncAppendersTogetherKeepEveryStreamWhole) {
+  constexpr int kSync = 4;
+  constexpr int kAsync = 2;
+  constexpr int kAppends = 150;
+  std::vector<std::vector<std::vector<EventSpec>>> written(kSync + kAsync);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kSync + kAsync; ++t) {
+    threads.emplace_back([&, t] {
+      std::string stream = "mixed-" + std::to_string(t);
+      std::vector<std::future<Result<AppendResult>>> pending;
+      for (int i = 0; i < kAppends; ++i) {
+        written[t].push_back(test::make_events(1 + i % 4, stream + "/" + std::to_string(i)));
+      }
+      for (int i = 0; i < kAppends; ++i) {
+        auto views = test::views(written[t][i]);
+        if (t < kSync) {
+          ASSERT_TRUE(store_->append(stream, ExpectedVersion::any(), views).ok());
+        } else {
+          pending.push_back(store_->append_async(stream, ExpectedVersion::any(), views));
+        }
+      }
+      for (auto& f : pending) ASSERT_TRUE(f.get().ok());
+    });
+  }
+  for (auto& th : threads) th.join();
+  for (int t = 0; t < kSync + kAsync; ++t) {
+    std::string stream = "mixed-" + std::to_string(t);
+    auto events = store_->read_stream(stream, 0, SIZE_MAX);
+    ASSERT_TRUE(events.ok());
+    size_t k = 0;
+    for (const auto& batch : written[t]) {
+      for (const auto& spec : batch) {
+        ASSERT_LT(k, events->size());
+        EXPECT_EQ((*events)[k].version, k);
+        EXPECT_EQ((*events)[k].id, spec.id);
+        EXPECT_EQ((*events)[k].data, spec.data);
+        ++k;
+      }
+    }
+    EXPECT_EQ(k, events->size());
+  }
+  auto all = store_->read_all(0, SIZE_MAX);
+  for (uint64_t p = 0; p < all->size(); ++p) ASSERT_EQ((*all)[p].position, p);
+}
+
+TEST_F(StoreTest, CloseWhileAppendingFinishesOrRefusesEveryAppend) {
+  std::atomic<int> ok{0};
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 6; ++t) {
+    threads.emplace_back([&, t] {
+      std::string stream = "c" + std::to_string(t);
+      while (!stop) {
+        auto events = test::make_events(1);
+        Result<AppendResult> r = t % 2 ? store_->append(stream, ExpectedVersion::any(), test::views(events))
+                                       : store_->append_async(stream, ExpectedVersion::any(), test::views(events)).get();
+        if (r.ok()) {
+          ok++;
+        } else {
+          ASSERT_EQ(r.status().code(), Code::kClosed) << r.status().to_string();
+          return;
+        }
+      }
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  ASSERT_TRUE(store_->close().ok());
+  stop = true;
+  for (auto& th : threads) th.join();
+  uint64_t acknowledged = static_cast<uint64_t>(ok.load());
+  store_.reset();
+  store_ = test::open_ok(dir_.path());
+  EXPECT_EQ(store_->next_position(), acknowledged);
+}
+
 }  // namespace
 }  // namespace cairn
