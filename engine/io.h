@@ -56,10 +56,13 @@ class FileSystem {
   virtual Result<std::unique_ptr<File>> open(const std::string& path, OpenMode mode) = 0;
   // Names in `dir` (no "." or ".."); kNotFound when dir is missing.
   virtual Result<std::vector<std::string>> list(const std::string& dir) = 0;
+  // Creates `dir` and missing parents, each made durable in its parent.
   virtual Status create_dirs(const std::string& dir) = 0;
   // fsync of a directory: entries created or renamed in it are durable.
   virtual Status sync_dir(const std::string& dir) = 0;
-  virtual Status rename(const std::string& from, const std::string& to) = 0;
+  // With replace = false, an existing `to` is an error (kIOError, EEXIST)
+  // rather than silently replaced.
+  virtual Status rename(const std::string& from, const std::string& to, bool replace = true) = 0;
   virtual Status remove(const std::string& path) = 0;
   // kLocked when another holder has it.
   virtual Result<std::unique_ptr<FileLock>> lock(const std::string& path) = 0;
@@ -72,9 +75,10 @@ FileSystem& posix_file_system();
 
 // Reads the whole file (small files only).
 Result<std::string> read_file(FileSystem& fs, const std::string& path);
-// Writes `bytes` to `path` durably and atomically: a temporary file, synced,
-// renamed over `path`, directory synced.
+// Writes `bytes` to `dir/name` durably and atomically: a temporary file,
+// synced, renamed to `name` (over an existing one only if `replace`),
+// directory synced.
 Status write_file_atomically(FileSystem& fs, const std::string& dir, const std::string& name,
-                             std::string_view bytes);
+                             std::string_view bytes, bool replace = true);
 
 }  // namespace cairn::engine

@@ -11,6 +11,7 @@
 //     other threads. Segments are never removed while the Log lives.
 #pragma once
 
+#include "engine/rw_lock.h"
 #include "engine/segment.h"
 #include "format/batch.h"
 #include "index/stream_index.h"
@@ -21,6 +22,7 @@
 #include <atomic>
 #include <memory>
 #include <optional>
+#include <mutex>
 #include <shared_mutex>
 #include <string>
 #include <vector>
@@ -74,7 +76,7 @@ class Log {
                    std::vector<RecordedEvent>& out) const;
   Run run_at(size_t batch_ordinal, uint64_t position, uint32_t count) const;
 
-  mutable std::shared_mutex mu_;
+  mutable RwLock mu_;
   std::vector<std::unique_ptr<Segment>> segments_;
   index::PositionIndex positions_;
   index::StreamIndex streams_;

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <climits>
 #include <cstring>
 
@@ -154,9 +155,13 @@ class PosixFileSystem final : public FileSystem {
     for (size_t i = 1; i <= dir.size(); ++i) {
       if (i < dir.size() && dir[i] != '/') continue;
       std::string prefix = dir.substr(0, i);
-      if (::mkdir(prefix.c_str(), 0755) != 0 && errno != EEXIST) {
+      if (::mkdir(prefix.c_str(), 0755) != 0) {
+        if (errno == EEXIST) continue;
         return errno_status("create directory", prefix, errno);
       }
+      size_t slash = prefix.find_last_of('/');
+      std::string parent = slash == std::string::npos ? "." : slash == 0 ? "/" : prefix.substr(0, slash);
+      if (Status s = sync_dir(parent); !s.ok()) return s;
     }
     return Status();
   }
@@ -171,8 +176,10 @@ class PosixFileSystem final : public FileSystem {
     return Status();
   }
 
-  Status rename(const std::string& from, const std::string& to) override {
-    if (::rename(from.c_str(), to.c_str()) != 0) return errno_status("rename to " + to, from, errno);
+  Status rename(const std::string& from, const std::string& to, bool replace) override {
+    int rc = replace ? ::rename(from.c_str(), to.c_str())
+                     : ::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE);
+    if (rc != 0) return errno_status("rename to " + to, from, errno);
     return Status();
   }
 
@@ -222,7 +229,7 @@ Result<std::string> read_file(FileSystem& fs, const std::string& path) {
 }
 
 Status write_file_atomically(FileSystem& fs, const std::string& dir, const std::string& name,
-                             std::string_view bytes) {
+                             std::string_view bytes, bool replace) {
   std::string tmp = dir + "/" + name + ".tmp";
   {
     auto file = fs.open(tmp, OpenMode::kCreate);
@@ -231,7 +238,7 @@ Status write_file_atomically(FileSystem& fs, const std::string& dir, const std::
     if (Status s = (*file)->write_at(0, bytes); !s.ok()) return s;
     if (Status s = (*file)->sync(); !s.ok()) return s;
   }
-  if (Status s = fs.rename(tmp, dir + "/" + name); !s.ok()) return s;
+  if (Status s = fs.rename(tmp, dir + "/" + name, replace); !s.ok()) return s;
   return fs.sync_dir(dir);
 }
 

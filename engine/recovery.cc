@@ -53,7 +53,7 @@ Status open_identity(FileSystem& fs, const std::string& dir, const Options& opti
     }
     out.identity = format::StoreIdentity{new_store_id(), now_ns()};
     return write_file_atomically(fs, dir, std::string(format::kStoreFileName),
-                                 format::encode_store_file(out.identity));
+                                 format::encode_store_file(out.identity), /*replace=*/false);
   }
   auto bytes = read_file(fs, store_file);
   if (!bytes.ok()) return bytes.status();
@@ -129,6 +129,9 @@ Result<Recovered> recover(FileSystem& fs, const std::string& dir, const Options&
       auto lock = fs.lock(dir + "/" + std::string(format::kLockFileName));
       if (!lock.ok()) return lock.status();
       out.lock = std::move(*lock);
+      // What another writer did before we held the lock: list again.
+      names = fs.list(dir);
+      if (!names.ok()) return names.status();
     }
   }
   if (Status s = open_identity(fs, dir, options, *names, out); !s.ok()) return s;
@@ -138,7 +141,8 @@ Result<Recovered> recover(FileSystem& fs, const std::string& dir, const Options&
   auto segments = list_segments(fs, dir, *names, options.read_only);
   if (!segments.ok()) return segments.status();
 
-  out.log = std::make_unique<Log>(options.idempotency_window);
+  // A read-only store never appends, so it needs no idempotency window.
+  out.log = std::make_unique<Log>(options.read_only ? 0 : options.idempotency_window);
   uint64_t next_position = 0;
   bool sealed = true;  // no segment yet counts as sealed: a new one is needed
   for (size_t i = 0; i < segments->size(); ++i) {
@@ -162,6 +166,7 @@ Result<Recovered> recover(FileSystem& fs, const std::string& dir, const Options&
     if (!scan.ok()) return scan.status();
     next_position = header->first_position + scan->event_count;
     sealed = scan->footer.has_value();
+    if (!is_last) raw->close_file();
     if (scan->corruption) {
       out.read_only = true;
       out.notes.push_back("corruption: " + scan->torn_reason + "; opened the intact prefix read-only");
@@ -183,6 +188,10 @@ Result<Recovered> recover(FileSystem& fs, const std::string& dir, const Options&
     }
     out.active = ActiveSegment{raw, ordinal, header->sequence, header->first_position,
                                scan->data_end, scan->batch_count, scan->event_count};
+  }
+  if (!out.read_only) {
+    // Entries a crashed writer renamed or created may not be durable yet.
+    if (Status s = fs.sync_dir(dir); !s.ok()) return s;
   }
   out.log->publish(next_position);
   if (out.read_only || !sealed) return out;

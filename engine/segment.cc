@@ -17,7 +17,7 @@ Result<std::unique_ptr<Segment>> Segment::create(FileSystem& fs, const std::stri
     if (Status s = (*file)->sync(); !s.ok()) return s;
   }
   std::string path = dir + "/" + name;
-  if (Status s = fs.rename(tmp, path); !s.ok()) return s;
+  if (Status s = fs.rename(tmp, path, /*replace=*/false); !s.ok()) return s;
   if (Status s = fs.sync_dir(dir); !s.ok()) return s;
   return open(fs, path, /*read_only=*/false, map_bytes);
 }

@@ -33,7 +33,7 @@ class Segment {
   static Result<std::unique_ptr<Segment>> open(FileSystem& fs, const std::string& path,
                                                bool read_only, uint64_t map_bytes);
 
-  const std::string& path() const { return file_->path(); }
+  const std::string& path() const { return path_; }
   std::string_view file_name() const;
   // Mapped bytes [0, size): callers stay below what was written or verified.
   std::string_view bytes(uint64_t offset, uint64_t size) const {
@@ -41,11 +41,16 @@ class Segment {
   }
   uint64_t file_size_at_open() const { return file_size_at_open_; }
   uint64_t mapped_size() const { return mapping_->size(); }
+  // The open file: present until close_file(). Only the writer uses it.
   File& file() { return *file_; }
+  // Sealed segments keep only their mapping (which outlives the descriptor),
+  // so a store with thousands of segments does not hold thousands of files open.
+  void close_file() { file_.reset(); }
 
  private:
   Segment(std::unique_ptr<File> file, std::shared_ptr<Mapping> mapping, uint64_t file_size)
-      : file_(std::move(file)), mapping_(std::move(mapping)), file_size_at_open_(file_size) {}
+      : path_(file->path()), file_(std::move(file)), mapping_(std::move(mapping)), file_size_at_open_(file_size) {}
+  std::string path_;
   std::unique_ptr<File> file_;
   std::shared_ptr<Mapping> mapping_;
   uint64_t file_size_at_open_;

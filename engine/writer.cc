@@ -37,11 +37,24 @@ Writer::Writer(FileSystem& fs, std::string dir, const Options& options, format::
 
 Writer::~Writer() { close(); }
 
+// Backpressure: an appender waits while the queue holds max_queued_bytes
+// (never a callback on the leader's thread: it would wait for itself).
+void Writer::wait_for_room(std::unique_lock<std::mutex>& lock) {
+  if (in_callback()) return;
+  room_.wait(lock, [&] { return closing_ || queued_bytes_ < options_.max_queued_bytes; });
+}
+
+void Writer::push(std::unique_ptr<AppendRequest> request) {
+  queued_bytes_ += request->frame.size();
+  queue_.push_back(std::move(request));
+}
+
 void Writer::submit(std::unique_ptr<AppendRequest> request) {
   {
-    std::lock_guard lock(mu_);
+    std::unique_lock lock(mu_);
+    wait_for_room(lock);
     if (!closing_) {
-      queue_.push_back(std::move(request));
+      push(std::move(request));
       if (leader_ == Leader::kNone) {
         leader_ = Leader::kThread;
         wake_.notify_one();
@@ -57,12 +70,14 @@ void Writer::submit(std::unique_ptr<AppendRequest> request) {
 void Writer::submit_and_wait(std::unique_ptr<AppendRequest> request, SyncWaiter& waiter) {
   bool lead = false;
   {
-    std::lock_guard lock(mu_);
+    std::unique_lock lock(mu_);
+    wait_for_room(lock);
     if (closing_) {
+      lock.unlock();
       reject_closed(*request);
       return;
     }
-    queue_.push_back(std::move(request));
+    push(std::move(request));
     if (leader_ == Leader::kNone) {
       leader_ = Leader::kCaller;
       lead = true;
@@ -104,6 +119,8 @@ void Writer::take(Batch& taken) {
     taken.push_back(std::move(queue_.front()));
     queue_.pop_front();
   }
+  queued_bytes_ -= bytes;
+  room_.notify_all();
 }
 
 void Writer::process(Batch& taken) {
@@ -150,6 +167,7 @@ void Writer::close() {
     std::lock_guard lock(mu_);
     closing_ = true;
     wake_.notify_one();
+    room_.notify_all();
   }
   if (in_callback()) return;  // the writer finishes the current group, then stops
   std::lock_guard join(join_mu_);
@@ -205,11 +223,15 @@ void Writer::commit(Batch& taken) {
   }
   if (failed_.ok()) (void)flush();  // a failure is recorded in failed_
   if (failed_.ok()) return;
-  // Whatever is not durable now never will be: fail every success past it.
+  // Whatever is not durable now never will be: fail every success past it,
+  // and every decision made after the first of those (it may have been made
+  // against batches that will never exist).
   uint64_t durable = log_.published();
+  bool tainted = false;
   for (auto& request : taken) {
     Result<AppendResult>& result = request->result;
-    if (result.ok() && result->last_position() >= durable) result = failed_;
+    tainted = tainted || (result.ok() && result->last_position() >= durable);
+    if (tainted) result = failed_;
   }
 }
 
@@ -309,9 +331,10 @@ Status Writer::roll() {
   std::string name = format::segment_file_name({header.sequence, header.first_position});
   auto segment = Segment::create(fs_, dir_, name, header, options_.segment_bytes);
   if (!segment.ok()) {
-    fail(segment.status());
+    fail(segment.status(), /*cut_unsynced=*/false);  // the sealed segment stays sealed
     return segment.status();
   }
+  active_.segment->close_file();
   Segment* raw = segment->get();
   uint32_t ordinal = log_.add_segment(std::move(*segment));
   active_ = ActiveSegment{raw, ordinal, header.sequence, header.first_position,
@@ -320,7 +343,15 @@ Status Writer::roll() {
   return Status();
 }
 
-void Writer::fail(const Status& error) { failed_ = error; }
+// Fail-stop. After a failed write or sync the unsynced bytes past data_end
+// are cut off (best effort), so that a reopen in this boot cannot find them in
+// the page cache, take them for durable data and build on them.
+void Writer::fail(const Status& error, bool cut_unsynced) {
+  failed_ = error;
+  if (!cut_unsynced) return;
+  File& file = active_.segment->file();
+  if (file.truncate(active_.data_end).ok()) (void)file.sync();  // deliberate: best effort
+}
 
 bool Writer::in_callback() { return t_in_callback; }
 

@@ -97,6 +97,8 @@ class Writer {
   void lead_one_group();
   void gather(std::unique_lock<std::mutex>& lock);
   void take(Batch& taken);  // under mu_
+  void push(std::unique_ptr<AppendRequest> request);  // under mu_
+  void wait_for_room(std::unique_lock<std::mutex>& lock);
   void process(Batch& taken);
   void commit(Batch& taken);
   void finish(AppendRequest& r);
@@ -110,7 +112,7 @@ class Writer {
   // Writes and syncs the pending group, then publishes its end.
   Status flush();
   Status roll();
-  void fail(const Status& error);
+  void fail(const Status& error, bool cut_unsynced = true);
 
   FileSystem& fs_;
   const std::string dir_;
@@ -134,6 +136,8 @@ class Writer {
   std::mutex mu_;
   std::condition_variable wake_;
   std::deque<std::unique_ptr<AppendRequest>> queue_;  // guarded by mu_
+  uint64_t queued_bytes_ = 0;                          // guarded by mu_: frames in queue_
+  std::condition_variable room_;                       // queued_bytes_ fell, or closing
   bool closing_ = false;                               // guarded by mu_
   // Who commits queued requests: nobody (the next appender will), a
   // synchronous appender on its own thread, or the writer thread.

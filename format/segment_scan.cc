@@ -4,6 +4,8 @@
 #include "format/coding.h"
 #include "format/frame.h"
 
+#include <optional>
+
 namespace cairn::format {
 namespace {
 
@@ -14,22 +16,31 @@ namespace {
 // durable no further than its own start, a footer at its own data_end), so
 // frame-like bytes inside an event's data do not count. Only torn tails (rare,
 // small) and corruption get here.
-bool later_frame_vouches(std::string_view file, uint64_t from, uint64_t next_position,
-                         uint64_t first_position) {
+enum class Vouch : uint8_t { kNo, kYes, kUndecided };
+
+// Bytes the search may hash before it gives up: each candidate is hashed in
+// full, so crafted damage could otherwise make an open take quadratic time.
+constexpr uint64_t kVouchHashBudget = 1ull << 30;
+
+Vouch later_frame_vouches(std::string_view file, uint64_t from, uint64_t next_position,
+                          uint64_t first_position) {
+  uint64_t hashed = 0;
   for (uint64_t at = align8(from + 8); at + kFrameHeaderSize <= file.size(); at += 8) {
+    uint64_t claimed = align8(kFrameHeaderSize + uint64_t{get_u32(file.data() + at + 8)});
+    if (claimed <= file.size() - at && (hashed += claimed) > kVouchHashBudget) return Vouch::kUndecided;
     Frame f = parse_frame(file.substr(at));
     if (f.status != FrameStatus::kOk) continue;
     if (f.type == FrameType::kFooter) {
       auto footer = decode_footer(f.body, "");
-      if (footer.ok() && footer->data_end == at && footer->first_position == first_position) return true;
+      if (footer.ok() && footer->data_end == at && footer->first_position == first_position) return Vouch::kYes;
       continue;
     }
     auto batch = BatchView::decode(f.body, "");
     if (!batch.ok()) continue;
     const BatchStamp& stamp = batch->stamp();
-    if (stamp.durable_position <= stamp.first_position && stamp.durable_position > next_position) return true;
+    if (stamp.durable_position <= stamp.first_position && stamp.durable_position > next_position) return Vouch::kYes;
   }
-  return false;
+  return Vouch::kNo;
 }
 
 }  // namespace
@@ -61,8 +72,16 @@ Result<SegmentScan> scan_segment(std::string_view file, const std::string& path,
   auto corrupt = [&](uint64_t offset, const std::string& what) {
     return corrupt_at(file_offset(path, offset) + ": " + what);
   };
-  auto vouched = [&](uint64_t offset) {
-    return later_frame_vouches(file, offset, next_position, scan.header.first_position);
+  // Why the invalid bytes at `offset` are corruption rather than a torn tail
+  // (a later frame vouches for them, or the damage is too extensive to judge:
+  // never cut what cannot be judged); nullopt for a torn tail.
+  auto corruption_reason = [&](uint64_t offset) -> std::optional<std::string> {
+    switch (later_frame_vouches(file, offset, next_position, scan.header.first_position)) {
+      case Vouch::kYes: return "before the end of the durable data";
+      case Vouch::kUndecided: return "followed by too much damage to tell a torn tail from corruption";
+      case Vouch::kNo: break;
+    }
+    return std::nullopt;
   };
 
   while (true) {
@@ -71,7 +90,7 @@ Result<SegmentScan> scan_segment(std::string_view file, const std::string& path,
       // Zeros, then data: a torn write whose first sectors did not persist,
       // or a zeroed block inside durable data.
       if (options.is_last && file.find_first_not_of('\0', at) != std::string_view::npos) {
-        if (vouched(at)) return corrupt(at, "zeroed frame header before the end of the durable data");
+        if (auto why = corruption_reason(at)) return corrupt(at, "zeroed frame header " + *why);
         scan.torn = true;
         scan.torn_reason = "zeroed frame header followed by data";
       }
@@ -80,8 +99,8 @@ Result<SegmentScan> scan_segment(std::string_view file, const std::string& path,
     if (f.status != FrameStatus::kOk) {
       std::string what = frame_status_name(f.status);
       if (!options.is_last) return corrupt(at, what + " in a sealed segment");
-      if (vouched(at)) {
-        return corrupt(at, what + " before the end of the durable data");
+      if (auto why = corruption_reason(at)) {
+        return corrupt(at, what + " " + *why);
       }
       scan.torn = true;
       scan.torn_reason = what;

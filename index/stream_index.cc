@@ -39,9 +39,7 @@ void StreamIndex::add_events(uint32_t ordinal, uint64_t first_position, uint32_t
   for (uint32_t i = 0; i < count; ++i) positions.push_back(first_position + i);
 }
 
-IdWindow::IdWindow(uint32_t capacity) : ring_(std::max<uint32_t>(capacity, 1)) {
-  by_key_.reserve(std::min<size_t>(ring_.size(), 1u << 16));
-}
+IdWindow::IdWindow(uint32_t capacity) : capacity_(capacity) {}
 
 uint64_t IdWindow::key(const EventId& id) {
   uint64_t a = 0;
@@ -52,10 +50,12 @@ uint64_t IdWindow::key(const EventId& id) {
 }
 
 void IdWindow::add(const EventId& id, uint64_t position) {
-  EventId& slot = ring_[position % ring_.size()];
-  if (!slot.is_nil() && position >= ring_.size()) {
+  if (capacity_ == 0) return;
+  if (ring_.size() < capacity_) ring_.resize(std::min<uint64_t>(capacity_, position + 1));
+  EventId& slot = ring_[position % capacity_];
+  if (!slot.is_nil() && position >= capacity_) {
     auto it = by_key_.find(key(slot));
-    if (it != by_key_.end() && it->second == position - ring_.size()) by_key_.erase(it);
+    if (it != by_key_.end() && it->second == position - capacity_) by_key_.erase(it);
   }
   slot = id;
   if (!id.is_nil()) by_key_[key(id)] = position;
@@ -65,7 +65,7 @@ std::optional<uint64_t> IdWindow::find(const EventId& id) const {
   if (id.is_nil()) return std::nullopt;
   auto it = by_key_.find(key(id));
   if (it == by_key_.end()) return std::nullopt;
-  if (ring_[it->second % ring_.size()] != id) return std::nullopt;  // a different id, same key
+  if (ring_[it->second % capacity_] != id) return std::nullopt;  // a different id, same key
   return it->second;
 }
 

@@ -66,7 +66,8 @@ class StreamIndex {
   std::vector<Stream> streams_;
 };
 
-// Event ids of the last `capacity` positions. Nil ids are not remembered.
+// Event ids of the last `capacity` positions (0: none). Nil ids are not
+// remembered. Memory grows with the positions added, up to the capacity.
 class IdWindow {
  public:
   explicit IdWindow(uint32_t capacity);
@@ -74,10 +75,11 @@ class IdWindow {
   void add(const EventId& id, uint64_t position);
   // The position of `id` if it is inside the window.
   std::optional<uint64_t> find(const EventId& id) const;
-  uint32_t capacity() const { return static_cast<uint32_t>(ring_.size()); }
+  uint32_t capacity() const { return capacity_; }
 
  private:
   static uint64_t key(const EventId& id);
+  uint32_t capacity_;
   std::vector<EventId> ring_;                       // ring_[p % capacity] = id at p
   std::unordered_map<uint64_t, uint64_t> by_key_;   // key(id) -> position
 };

@@ -26,6 +26,9 @@ struct Options {
   // Upper bound on the bytes one group commit writes with one write and one
   // fdatasync (a single append larger than this is written alone).
   uint32_t max_group_bytes = 4u << 20;
+  // Backpressure: appends (async ones too) wait while this many encoded bytes
+  // are queued for the writer, so a slow disk cannot grow memory without bound.
+  uint64_t max_queued_bytes = 64ull << 20;
   // Group commit: before starting the next write + fdatasync, the writer waits
   // at most this long (and at most half the last fdatasync's time) for as many
   // appends as the last group held, so that threads acknowledged by one group
@@ -36,7 +39,7 @@ struct Options {
   std::function<void(std::string_view message)> info_log;
   // Idempotency window: the ids of the most recent this-many events are
   // remembered (rebuilt from the log on open); a retried append is recognised
-  // while its events are inside the window.
+  // while its events are inside the window. 0 turns retry detection off.
   uint32_t idempotency_window = 1u << 18;
 };
 

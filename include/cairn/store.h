@@ -73,8 +73,11 @@ class Store {
   // Asynchronous append: the batch is copied before the call returns; `done`
   // runs once, when the append is durable or has failed, on the thread that
   // committed it (the store's writer thread, or a thread inside a synchronous
-  // append()). `done` must not block or call append() (refused: it would wait
-  // on itself). An exception thrown by `done` is ignored.
+  // append()); an append refused before it is queued (bad input, read-only,
+  // closed) runs `done` on the calling thread before append_async returns.
+  // `done` must not block, call append() (refused: it would wait on itself)
+  // or destroy the Store. An exception thrown by `done` is ignored.
+  // Backpressure: the call waits while Options::max_queued_bytes are queued.
   using AppendCallback = std::function<void(Result<AppendResult>)>;
   void append_async(std::string_view stream, ExpectedVersion expected,
                     std::span<const NewEvent> events, AppendCallback done);

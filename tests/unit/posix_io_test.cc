@@ -56,5 +56,17 @@ TEST(PosixIoTest, WriteFileAtomicallyReplacesContentAndLeavesNoTemp) {
   EXPECT_EQ(*names, std::vector<std::string>{"F"});
 }
 
+TEST(PosixIoTest, RenameWithoutReplaceNeverOverwrites) {
+  test::TempDir dir;
+  FileSystem& fs = posix_file_system();
+  ASSERT_TRUE(write_file_atomically(fs, dir.path(), "A", "precious").ok());
+  Status s = write_file_atomically(fs, dir.path(), "A", "intruder", /*replace=*/false);
+  EXPECT_EQ(s.code(), Code::kIOError);
+  EXPECT_NE(s.message().find(dir.sub("A")), std::string::npos) << s.message();
+  EXPECT_EQ(*read_file(fs, dir.sub("A")), "precious");
+  ASSERT_TRUE(write_file_atomically(fs, dir.path(), "B", "new", /*replace=*/false).ok());
+  EXPECT_EQ(*read_file(fs, dir.sub("B")), "new");
+}
+
 }  // namespace
 }  // namespace cairn::engine

@@ -78,5 +78,13 @@ TEST(IdWindowTest, AnIdReusedLaterPointsAtItsLatestPosition) {
   EXPECT_EQ(window.find(id_of(7)), std::nullopt);
 }
 
+TEST(IdWindowTest, CapacityZeroRemembersNothing) {
+  IdWindow window(0);
+  window.add(id_of(1), 0);
+  window.add(id_of(2), 1);
+  EXPECT_EQ(window.find(id_of(1)), std::nullopt);
+  EXPECT_EQ(window.find(id_of(2)), std::nullopt);
+}
+
 }  // namespace
 }  // namespace cairn::index
