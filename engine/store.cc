@@ -3,6 +3,7 @@
 #include <cairn/store.h>
 
 #include "engine/append_check.h"
+#include "engine/store_open.h"
 #include "engine/recovery.h"
 #include "engine/writer.h"
 #include "format/batch.h"
@@ -13,10 +14,10 @@ namespace cairn {
 
 class Store::Impl {
  public:
-  Impl(std::string dir, const Options& options, engine::Recovered recovered)
+  Impl(engine::FileSystem& fs, std::string dir, const Options& options, engine::Recovered recovered)
       : dir_(std::move(dir)), options_(options), recovered_(std::move(recovered)) {
     if (!recovered_.read_only) {
-      writer_ = std::make_unique<engine::Writer>(engine::posix_file_system(), dir_, options_,
+      writer_ = std::make_unique<engine::Writer>(fs, dir_, options_,
                                                  recovered_.identity.store_id, *recovered_.log,
                                                  recovered_.active);
     }
@@ -89,12 +90,18 @@ class Store::Impl {
 };
 
 Result<std::unique_ptr<Store>> Store::open(const std::string& dir, const Options& options) {
+  return engine::open_store(engine::posix_file_system(), dir, options);
+}
+
+namespace engine {
+
+Result<std::unique_ptr<Store>> open_store(FileSystem& fs, const std::string& dir, const Options& options) {
   if (dir.empty()) return Status::invalid_argument("store path is empty");
   if (options.segment_bytes < (64u << 10)) {
     return Status::invalid_argument("segment_bytes " + std::to_string(options.segment_bytes) +
                                     " is below the minimum of 65536");
   }
-  auto recovered = engine::recover(engine::posix_file_system(), dir, options);
+  auto recovered = recover(fs, dir, options);
   if (!recovered.ok()) return recovered.status();
   for (const std::string& note : recovered->notes) {
     if (options.info_log) {
@@ -103,8 +110,10 @@ Result<std::unique_ptr<Store>> Store::open(const std::string& dir, const Options
       std::fprintf(stderr, "cairn: %s\n", note.c_str());
     }
   }
-  return std::unique_ptr<Store>(new Store(std::make_unique<Impl>(dir, options, std::move(*recovered))));
+  return std::make_unique<Store>(std::make_unique<Store::Impl>(fs, dir, options, std::move(*recovered)));
 }
+
+}  // namespace engine
 
 Store::Store(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Store::~Store() { (void)impl_->close(); }

@@ -109,9 +109,10 @@ class Store {
   Status close();
 
   class Impl;
+  // For the engine (an Impl can only be made there); applications call open().
+  explicit Store(std::unique_ptr<Impl> impl);
 
  private:
-  explicit Store(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
 

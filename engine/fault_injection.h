@@ -1,0 +1,58 @@
+// FaultInjectingFileSystem: a FileSystem of the I/O seam that forwards to
+// another one and fails chosen operations, for tests of the engine's error
+// paths (fail-stop after a failed write or fdatasync, ENOSPC).
+//
+// A fault is armed for the Nth next operation of a kind, counted across all
+// files opened through this file system; it fires once. Thread-safe.
+#pragma once
+
+#include "engine/io.h"
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+
+namespace cairn::engine {
+
+enum class FaultOp : uint8_t { kWrite, kSync };
+
+class FaultInjectingFileSystem final : public FileSystem {
+ public:
+  explicit FaultInjectingFileSystem(FileSystem& base) : base_(base) {}
+
+  // The `nth` next operation of kind `op` (1 = the very next) fails with
+  // `error` (an errno value such as EIO or ENOSPC) and changes nothing.
+  void fail(FaultOp op, uint64_t nth, int error);
+  // Operations of kind `op` seen so far.
+  uint64_t count(FaultOp op) const;
+  // Faults that fired so far.
+  uint64_t fired() const;
+
+  Result<std::unique_ptr<File>> open(const std::string& path, OpenMode mode) override;
+  Result<std::vector<std::string>> list(const std::string& dir) override { return base_.list(dir); }
+  Status create_dirs(const std::string& dir) override { return base_.create_dirs(dir); }
+  Status sync_dir(const std::string& dir) override { return base_.sync_dir(dir); }
+  Status rename(const std::string& from, const std::string& to, bool replace) override {
+    return base_.rename(from, to, replace);
+  }
+  Status remove(const std::string& path) override { return base_.remove(path); }
+  Result<std::unique_ptr<FileLock>> lock(const std::string& path) override { return base_.lock(path); }
+  Result<bool> is_dir(const std::string& path) override { return base_.is_dir(path); }
+
+  // Called by the files it opened: the error to inject for this operation, or 0.
+  int next(FaultOp op);
+
+ private:
+  struct Armed {
+    uint64_t at = 0;  // operation count at which it fires; 0: not armed
+    int error = 0;
+  };
+  FileSystem& base_;
+  mutable std::mutex mu_;
+  uint64_t counts_[2] = {0, 0};
+  Armed armed_[2];
+  uint64_t fired_ = 0;
+};
+
+}  // namespace cairn::engine
