@@ -1,5 +1,7 @@
 #include "engine/recovery.h"
 
+#include "engine/clock.h"
+
 #include "format/segment_name.h"
 #include "format/segment_scan.h"
 
@@ -9,12 +11,6 @@
 
 namespace cairn::engine {
 namespace {
-
-int64_t now_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 format::StoreId new_store_id() {
   EventId id = EventId::random();
@@ -51,7 +47,7 @@ Status open_identity(FileSystem& fs, const std::string& dir, const Options& opti
       return Status::not_found(dir + ": no Cairn store here (" + std::string(format::kStoreFileName) +
                                " is missing)");
     }
-    out.identity = format::StoreIdentity{new_store_id(), now_ns()};
+    out.identity = format::StoreIdentity{new_store_id(), wall_clock_ns()};
     return write_file_atomically(fs, dir, std::string(format::kStoreFileName),
                                  format::encode_store_file(out.identity), /*replace=*/false);
   }
@@ -197,14 +193,10 @@ Result<Recovered> recover(FileSystem& fs, const std::string& dir, const Options&
   if (out.read_only || !sealed) return out;
 
   // The last segment is sealed (or there is none): start the next one.
-  format::SegmentHeader header{out.active.sequence + 1, next_position, out.identity.store_id, now_ns()};
-  std::string name = format::segment_file_name({header.sequence, header.first_position});
-  auto segment = Segment::create(fs, dir, name, header, options.segment_bytes);
-  if (!segment.ok()) return segment.status();
-  Segment* raw = segment->get();
-  uint32_t ordinal = out.log->add_segment(std::move(*segment));
-  out.active = ActiveSegment{raw, ordinal, header.sequence, header.first_position,
-                             format::kSegmentHeaderSize, 0, 0};
+  auto active = start_segment(fs, dir, *out.log, out.identity.store_id, out.active.sequence + 1,
+                              next_position, options.segment_bytes);
+  if (!active.ok()) return active.status();
+  out.active = *active;
   return out;
 }
 

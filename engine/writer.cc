@@ -1,5 +1,7 @@
 #include "engine/writer.h"
 
+#include "engine/clock.h"
+
 #include "engine/append_check.h"
 #include "format/batch.h"
 #include "format/footer.h"
@@ -12,12 +14,6 @@ namespace cairn::engine {
 namespace {
 
 thread_local bool t_in_callback = false;
-
-int64_t now_ns() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 }  // namespace
 
@@ -275,7 +271,7 @@ Result<AppendResult> Writer::admit(AppendRequest& r) {
     if (Status s = flush(); !s.ok()) return s;
     if (Status s = roll(); !s.ok()) return s;
   }
-  format::BatchStamp stamp{next_position_, next_version, log_.published(), now_ns()};
+  format::BatchStamp stamp{next_position_, next_version, log_.published(), wall_clock_ns()};
   format::restamp_batch(r.frame.data(), r.frame.size(), stamp);
   uint64_t offset = active_.data_end + group_.bytes;
   format::Frame frame = format::parse_frame(r.frame);
@@ -327,18 +323,14 @@ Status Writer::roll() {
     fail(s);
     return s;
   }
-  format::SegmentHeader header{active_.sequence + 1, next_position_, store_id_, now_ns()};
-  std::string name = format::segment_file_name({header.sequence, header.first_position});
-  auto segment = Segment::create(fs_, dir_, name, header, options_.segment_bytes);
-  if (!segment.ok()) {
-    fail(segment.status(), /*cut_unsynced=*/false);  // the sealed segment stays sealed
-    return segment.status();
+  auto next = start_segment(fs_, dir_, log_, store_id_, active_.sequence + 1, next_position_,
+                            options_.segment_bytes);
+  if (!next.ok()) {
+    fail(next.status(), /*cut_unsynced=*/false);  // the sealed segment stays sealed
+    return next.status();
   }
   active_.segment->close_file();
-  Segment* raw = segment->get();
-  uint32_t ordinal = log_.add_segment(std::move(*segment));
-  active_ = ActiveSegment{raw, ordinal, header.sequence, header.first_position,
-                          format::kSegmentHeaderSize, 0, 0};
+  active_ = *next;
   content_.reset();
   return Status();
 }
@@ -346,6 +338,18 @@ Status Writer::roll() {
 // Fail-stop. After a failed write or sync the unsynced bytes past data_end
 // are cut off (best effort), so that a reopen in this boot cannot find them in
 // the page cache, take them for durable data and build on them.
+Result<ActiveSegment> start_segment(FileSystem& fs, const std::string& dir, Log& log,
+                                    const format::StoreId& store_id, uint64_t sequence,
+                                    uint64_t first_position, uint64_t segment_bytes) {
+  format::SegmentHeader header{sequence, first_position, store_id, wall_clock_ns()};
+  std::string name = format::segment_file_name({sequence, first_position});
+  auto segment = Segment::create(fs, dir, name, header, segment_bytes);
+  if (!segment.ok()) return segment.status();
+  Segment* raw = segment->get();
+  uint32_t ordinal = log.add_segment(std::move(*segment));
+  return ActiveSegment{raw, ordinal, sequence, first_position, format::kSegmentHeaderSize, 0, 0};
+}
+
 void Writer::fail(const Status& error, bool cut_unsynced) {
   failed_ = error;
   if (!cut_unsynced) return;

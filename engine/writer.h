@@ -65,6 +65,12 @@ struct ActiveSegment {
   uint64_t event_count = 0;
 };
 
+// Creates segment `sequence` starting at `first_position` (durably, see
+// Segment::create), adds it to `log`, and returns it as the active segment.
+Result<ActiveSegment> start_segment(FileSystem& fs, const std::string& dir, Log& log,
+                                    const format::StoreId& store_id, uint64_t sequence,
+                                    uint64_t first_position, uint64_t segment_bytes);
+
 struct WriterStats {
   std::atomic<uint64_t> appends{0};
   std::atomic<uint64_t> deduplicated{0};
