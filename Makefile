@@ -68,6 +68,8 @@ demo: deps build
 	  exit 1; \
 	fi
 	$(BUILD_DIR)/tools/cairn-demo $(DEMO_ARGS)
+	@echo "offline check of the demo's store with the cairn tool:"
+	$(BUILD_DIR)/tools/cairn verify $(if $(DEMO_ARGS),$(DEMO_ARGS),cairn-demo-data)
 
 test: deps build
 	$(CTEST) --test-dir $(BUILD_DIR) --output-on-failure -j2 -LE long

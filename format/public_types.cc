@@ -1,3 +1,5 @@
+// Definitions of the public value types (Status, EventId, ExpectedVersion):
+// they live in the format/ leaf so that it links alone (dump tool, fuzzers).
 #include <cairn/event.h>
 #include <cairn/status.h>
 

@@ -1,0 +1,118 @@
+// tools/inspect: `cairn dump` and `cairn verify` over real stores.
+#include "tools/inspect.h"
+
+#include "test_util.h"
+
+#include <filesystem>
+#include <sstream>
+
+namespace cairn::tools {
+namespace {
+
+using test::EventSpec;
+using test::TempDir;
+
+class InspectTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    Options options;
+    options.segment_bytes = 64 << 10;
+    auto store = test::open_ok(dir_.path(), options);
+    events_ = test::make_events(3, "dump");
+    events_[0].data = "{\"total\":42}";
+    events_[1].data = std::string("\x00\x01\xfe", 3);
+    ASSERT_TRUE(store->append("Order-42", ExpectedVersion::no_stream(), test::views(events_)).ok());
+    std::vector<EventSpec> big(1);
+    big[0].data = std::string(15000, 'b');
+    for (int i = 0; i < 10; ++i) {  // several segments
+      big[0].id = EventId::random();
+      ASSERT_TRUE(store->append("Big", ExpectedVersion::any(), test::views(big)).ok());
+    }
+    store.reset();
+    segments_ = test::segment_files(dir_.path());
+    ASSERT_GE(segments_.size(), 3u);
+  }
+
+  int dump(const std::string& path, DumpOptions options = {}) {
+    out_.str("");
+    err_.str("");
+    return dump_segment(path, options, out_, err_);
+  }
+  int verify(const std::string& path, bool json = false) {
+    out_.str("");
+    err_.str("");
+    return verify_path(path, json, out_, err_);
+  }
+
+  TempDir dir_;
+  std::vector<EventSpec> events_;
+  std::vector<std::string> segments_;
+  std::ostringstream out_;
+  std::ostringstream err_;
+};
+
+TEST_F(InspectTest, DumpShowsHeaderBatchesAndEvents) {
+  EXPECT_EQ(dump(segments_[0], DumpOptions{.data = true}), 0);
+  std::string text = out_.str();
+  EXPECT_NE(text.find("segment 1, first position 0"), std::string::npos) << text;
+  EXPECT_NE(text.find("batch at offset 64"), std::string::npos);
+  EXPECT_NE(text.find("positions 0..2, stream 'Order-42' from version 0"), std::string::npos);
+  EXPECT_NE(text.find("#1 Order-42@1 " + events_[1].type + " id " + events_[1].id.to_hex()), std::string::npos);
+  EXPECT_NE(text.find("data: {\"total\":42}"), std::string::npos);
+  EXPECT_NE(text.find("data: hex:0001fe"), std::string::npos);
+  EXPECT_NE(text.find("footer at offset"), std::string::npos);  // segment 1 is sealed
+}
+
+TEST_F(InspectTest, DumpJsonIsOneObjectPerLine) {
+  EXPECT_EQ(dump(segments_[0], DumpOptions{.data = true, .json = true}), 0);
+  std::istringstream lines(out_.str());
+  std::string line;
+  int events = 0;
+  while (std::getline(lines, line)) {
+    EXPECT_EQ(line.front(), '{');
+    EXPECT_EQ(line.back(), '}');
+    if (line.find("\"kind\":\"event\"") != std::string::npos) ++events;
+  }
+  EXPECT_GE(events, 3);
+  EXPECT_NE(out_.str().find("\"data\":\"hex:0001fe\""), std::string::npos);
+  EXPECT_NE(out_.str().find("\"stream\":\"Order-42\",\"version\":2"), std::string::npos);
+}
+
+TEST_F(InspectTest, VerifyPassesOnAHealthyStoreAndOneFile) {
+  EXPECT_EQ(verify(dir_.path()), 0);
+  EXPECT_NE(out_.str().find(std::to_string(segments_.size()) + " segment(s), 13 events, 0 problem(s)"),
+            std::string::npos) << out_.str();
+  EXPECT_EQ(verify(segments_[1]), 0);
+}
+
+TEST_F(InspectTest, VerifyReportsCorruptionWithFileAndOffset) {
+  test::flip_byte(segments_[0], 64 + 20);
+  EXPECT_EQ(verify(dir_.path()), 1);
+  EXPECT_NE(out_.str().find(segments_[0] + " at offset 64"), std::string::npos) << out_.str();
+  EXPECT_EQ(dump(segments_[0]), 1);
+  EXPECT_NE(out_.str().find("PROBLEM: Corruption"), std::string::npos);
+}
+
+TEST_F(InspectTest, VerifyReportsAMissingSegment) {
+  std::filesystem::remove(segments_[1]);
+  EXPECT_GE(verify(dir_.path(), /*json=*/true), 1);
+  EXPECT_NE(out_.str().find("segment 2 is missing"), std::string::npos) << out_.str();
+  EXPECT_NE(out_.str().find("\"kind\":\"summary\""), std::string::npos);
+}
+
+TEST_F(InspectTest, VerifyReportsATornTailOfTheLastSegment) {
+  std::string last = segments_.back();
+  std::string bytes = test::read_bytes(last);
+  test::write_bytes(last, bytes + std::string(40, '\x7f'));
+  EXPECT_EQ(verify(dir_.path()), 1);
+  EXPECT_NE(out_.str().find("torn tail"), std::string::npos) << out_.str();
+}
+
+TEST_F(InspectTest, UnreadableInputIsMinusOne) {
+  EXPECT_EQ(verify(dir_.sub("nope")), -1);
+  EXPECT_NE(err_.str().find("nope"), std::string::npos);
+  EXPECT_EQ(dump(dir_.sub("nope.seg")), -1);
+}
+
+}  // namespace
+}  // namespace cairn::tools

@@ -1,0 +1,28 @@
+// Offline inspection of segment files and store directories, over format/
+// only (the real decoder, no engine): what `cairn dump` and `cairn verify` do.
+#pragma once
+
+#include <cstdint>
+#include <ostream>
+#include <string>
+
+namespace cairn::tools {
+
+struct DumpOptions {
+  bool data = false;  // show data and metadata (text when printable, else hex)
+  bool json = false;  // one JSON object per line
+};
+
+// Prints the header of the segment file at `path`, then every batch and its
+// events. Problems found on the way (a torn tail, corruption) are printed too.
+// Returns the number of problems; -1 when the file cannot be read.
+int dump_segment(const std::string& path, const DumpOptions& options, std::ostream& out,
+                 std::ostream& err);
+
+// Checks a segment file, or every segment of a store directory (names,
+// headers, checksums, footers, position continuity across segments). Prints
+// each problem with file and byte offset, then a summary. Returns the number
+// of problems; -1 when `path` cannot be read.
+int verify_path(const std::string& path, bool json, std::ostream& out, std::ostream& err);
+
+}  // namespace cairn::tools
