@@ -1,13 +1,10 @@
 #include "engine/recovery.h"
 
 #include "engine/clock.h"
-
 #include "format/segment_name.h"
 #include "format/segment_scan.h"
 
 #include <algorithm>
-#include <chrono>
-#include <random>
 
 namespace cairn::engine {
 namespace {

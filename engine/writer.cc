@@ -1,8 +1,7 @@
 #include "engine/writer.h"
 
-#include "engine/clock.h"
-
 #include "engine/append_check.h"
+#include "engine/clock.h"
 #include "format/batch.h"
 #include "format/footer.h"
 #include "format/frame.h"
