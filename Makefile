@@ -15,7 +15,7 @@ PREFIX     ?= /usr/local
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE      ?= cmake
 CTEST      ?= ctest
-# Extra arguments for the demo / benchmark binaries, e.g. make bench BENCH_ARGS=--benchmark_filter=Group
+# Extra arguments for the demo / append benchmark, e.g. make bench BENCH_ARGS="--seconds 10"
 DEMO_ARGS  ?=
 BENCH_ARGS ?=
 
@@ -81,12 +81,8 @@ crash-test: deps build
 	$(strip $(CRASH_ENV) $(CTEST) --test-dir $(BUILD_DIR) --output-on-failure -L long)
 
 bench: deps build
-	@if [ -x $(BUILD_DIR)/bench/cairn-append-bench ]; then \
-	  echo "$(BUILD_DIR)/bench/cairn-append-bench $(BENCH_ARGS)"; \
-	  $(BUILD_DIR)/bench/cairn-append-bench $(BENCH_ARGS); \
-	else \
-	  echo "bench: $(BUILD_DIR)/bench/cairn-append-bench was not built; nothing to run"; \
-	fi
+	$(BUILD_DIR)/bench/cairn-append-bench $(BENCH_ARGS)
+	$(BUILD_DIR)/bench/cairn-micro-bench
 
 # Sanitizer builds use the CMake presets (CMakePresets.json): build-asan/, build-tsan/.
 asan tsan: deps
