@@ -1,14 +1,16 @@
 // cairn: offline inspection of Cairn segment files and stores.
 //
-//   cairn dump FILE [--data] [--json]   header, batches and events of one segment file
-//   cairn verify DIR|FILE [--json]       every check, each problem with file and offset
-//
-// Exit codes: 0 ok, 1 problems found, 2 usage or unreadable input.
-// Never modifies anything.
+// Exit codes: 0 ok, 1 problems found (or the stream does not exist), 2 usage
+// or unreadable input. Never modifies anything: stores are opened read-only,
+// without the writer's lock, so a writer process may hold them meanwhile.
 #include "tools/inspect.h"
+#include "tools/store_commands.h"
 
-#include <cstring>
+#include <algorithm>
+#include <charconv>
 #include <iostream>
+#include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,12 +18,17 @@ namespace {
 
 constexpr const char* kUsage =
     "usage: cairn <command> [arguments]\n"
-    "  cairn dump FILE [--data] [--json]   print a segment file: header, batches, events\n"
-    "        --data  show data and metadata (text when printable, else hex:...)\n"
-    "        --json  one JSON object per line\n"
-    "  cairn verify DIR|FILE [--json]       check a store directory or one segment file\n"
-    "  cairn help                           this text\n"
-    "exit codes: 0 ok, 1 problems found, 2 usage or unreadable input\n";
+    "  cairn dump FILE [--data] [--json]        a segment file: header, batches, events\n"
+    "        --data   show data and metadata (text when printable, else hex:...)\n"
+    "  cairn verify DIR|FILE [--json]            check every checksum, footer, name and position;\n"
+    "                                            each problem with file and byte offset\n"
+    "  cairn read DIR STREAM [--backward] [--from VERSION] [--max N] [--json]\n"
+    "  cairn read-all DIR [--backward] [--from POSITION] [--max N] [--type T] [--json]\n"
+    "  cairn stat DIR [--json]                   segments, events, streams, top streams and types\n"
+    "  cairn help\n"
+    "--json prints one JSON object per line; event fields: position, stream, version, type, id,\n"
+    "timestamp, data, metadata (bytes that are not UTF-8 as data_base64 / metadata_base64).\n"
+    "exit codes: 0 ok, 1 problems found or no such stream, 2 usage or unreadable input\n";
 
 int usage(const std::string& why) {
   if (!why.empty()) std::cerr << "cairn: " << why << "\n";
@@ -29,7 +36,74 @@ int usage(const std::string& why) {
   return 2;
 }
 
-int exit_code(int problems) { return problems < 0 ? 2 : problems > 0 ? 1 : 0; }
+int exit_code(int result) { return result < 0 ? 2 : result > 0 ? 1 : 0; }
+
+std::optional<uint64_t> number(const std::string& s) {
+  uint64_t v = 0;
+  auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc() || end != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+
+struct Args {
+  std::vector<std::string> positional;
+  std::map<std::string, std::string> values;  // --from, --max, --type
+  std::map<std::string, bool> flags;          // --json, --data, --backward
+};
+
+// Parses `args` allowing only the named flags and valued options.
+std::optional<Args> parse(const std::vector<std::string>& args, const std::vector<std::string>& flags,
+                          const std::vector<std::string>& valued, std::string& why) {
+  Args out;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a.rfind("--", 0) != 0) {
+      out.positional.push_back(a);
+    } else if (std::find(flags.begin(), flags.end(), a) != flags.end()) {
+      out.flags[a] = true;
+    } else if (std::find(valued.begin(), valued.end(), a) != valued.end()) {
+      if (i + 1 == args.size()) {
+        why = a + " needs a value";
+        return std::nullopt;
+      }
+      out.values[a] = args[++i];
+    } else {
+      why = "unknown option " + a;
+      return std::nullopt;
+    }
+  }
+  return out;
+}
+
+int read_command(const std::string& command, const std::vector<std::string>& rest) {
+  std::string why;
+  std::vector<std::string> valued = {"--from", "--max"};
+  if (command == "read-all") valued.push_back("--type");
+  auto args = parse(rest, {"--json", "--backward"}, valued, why);
+  if (!args) return usage(why);
+  size_t wanted = command == "read" ? 2 : 1;
+  if (args->positional.size() != wanted) return usage(command + ": wrong number of arguments");
+  cairn::tools::ReadOptions o;
+  o.json = args->flags.count("--json") > 0;
+  o.backward = args->flags.count("--backward") > 0;
+  if (auto it = args->values.find("--from"); it != args->values.end()) {
+    auto v = number(it->second);
+    if (!v) return usage("--from takes a number, not '" + it->second + "'");
+    o.has_from = true;
+    o.from = *v;
+  }
+  if (auto it = args->values.find("--max"); it != args->values.end()) {
+    auto v = number(it->second);
+    if (!v) return usage("--max takes a number, not '" + it->second + "'");
+    o.max = *v;
+  }
+  if (auto it = args->values.find("--type"); it != args->values.end()) o.type = it->second;
+  const std::string& dir = args->positional[0];
+  if (command == "read") {
+    return exit_code(cairn::tools::read_stream_command(dir, args->positional[1], o, std::cout, std::cerr));
+  }
+  return exit_code(cairn::tools::read_all_command(dir, o, std::cout, std::cerr));
+}
 
 }  // namespace
 
@@ -37,30 +111,25 @@ int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty()) return usage("no command");
   std::string command = args[0];
+  std::vector<std::string> rest(args.begin() + 1, args.end());
   if (command == "help" || command == "--help" || command == "-h") {
     std::cout << kUsage;
     return 0;
   }
-  std::vector<std::string> positional;
-  cairn::tools::DumpOptions options;
-  for (size_t i = 1; i < args.size(); ++i) {
-    if (args[i] == "--data") {
-      options.data = true;
-    } else if (args[i] == "--json") {
-      options.json = true;
-    } else if (args[i].rfind("--", 0) == 0) {
-      return usage("unknown option " + args[i]);
-    } else {
-      positional.push_back(args[i]);
-    }
-  }
-  if (positional.size() != 1) return usage(command + " takes exactly one path");
+  if (command == "read" || command == "read-all") return read_command(command, rest);
+  std::string why;
+  std::vector<std::string> flags = {"--json"};
+  if (command == "dump") flags.push_back("--data");
+  auto parsed = parse(rest, flags, {}, why);
+  if (!parsed) return usage(why);
+  if (parsed->positional.size() != 1) return usage(command + " takes exactly one path");
+  const std::string& path = parsed->positional[0];
+  bool json = parsed->flags.count("--json") > 0;
   if (command == "dump") {
-    return exit_code(cairn::tools::dump_segment(positional[0], options, std::cout, std::cerr));
+    cairn::tools::DumpOptions options{parsed->flags.count("--data") > 0, json};
+    return exit_code(cairn::tools::dump_segment(path, options, std::cout, std::cerr));
   }
-  if (command == "verify") {
-    if (options.data) return usage("verify has no --data");
-    return exit_code(cairn::tools::verify_path(positional[0], options.json, std::cout, std::cerr));
-  }
+  if (command == "verify") return exit_code(cairn::tools::verify_path(path, json, std::cout, std::cerr));
+  if (command == "stat") return exit_code(cairn::tools::stat_command(path, json, std::cout, std::cerr));
   return usage("unknown command " + command);
 }

@@ -1,5 +1,7 @@
 #include "tools/inspect.h"
 
+#include "tools/text.h"
+
 #include "format/frame.h"
 #include "format/segment_name.h"
 #include "format/segment_scan.h"
@@ -39,24 +41,6 @@ std::string hex(std::string_view s) {
     out += kDigits[u & 15];
   }
   return out;
-}
-
-std::string json_string(std::string_view s) {
-  std::string out = "\"";
-  for (char c : s) {
-    auto u = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (u < 0x20 || u >= 0x7f) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", u);
-      out += buf;
-    } else {
-      out += c;
-    }
-  }
-  return out + "\"";
 }
 
 // Payload as shown by --data: text when printable, else "hex:<digits>".
@@ -200,7 +184,8 @@ int verify_path(const std::string& path, bool json, std::ostream& out, std::ostr
   std::vector<std::string> problems;
   uint64_t events = 0;
   std::optional<format::SegmentName> previous;
-  std::optional<uint64_t> previous_end;  // unknown after a damaged segment
+  bool end_known = false;  // not after a damaged segment
+  uint64_t previous_end = 0;
   for (size_t i = 0; i < files.size(); ++i) {
     const std::string& file = files[i];
     auto name = format::parse_segment_file_name(fs::path(file).filename().string());
@@ -212,9 +197,9 @@ int verify_path(const std::string& path, bool json, std::ostream& out, std::ostr
     if (is_dir && previous && name->sequence != previous->sequence + 1) {
       problems.push_back(file + ": segment " + std::to_string(previous->sequence + 1) + " is missing before it");
     }
-    if (is_dir && previous_end && name->first_position != *previous_end) {
+    if (is_dir && end_known && name->first_position != previous_end) {
       problems.push_back(file + ": starts at position " + std::to_string(name->first_position) +
-                         ", but the previous segment ends at " + std::to_string(*previous_end));
+                         ", but the previous segment ends at " + std::to_string(previous_end));
     }
     bool is_last = !is_dir || i + 1 == files.size();
     SegmentReport report = scan_file(*bytes, file, is_last, nullptr);
@@ -227,7 +212,7 @@ int verify_path(const std::string& path, bool json, std::ostream& out, std::ostr
       events += report.scan->event_count;
       previous_end = report.scan->header.first_position + report.scan->event_count;
     }
-    if (!report.problems.empty()) previous_end.reset();
+    end_known = report.scan.has_value() && report.problems.empty();
     previous = name;
   }
   for (const std::string& p : problems) print_problem(p, json, out);

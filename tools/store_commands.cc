@@ -1,0 +1,162 @@
+#include "tools/store_commands.h"
+
+#include "tools/text.h"
+
+#include <cairn/store.h>
+
+#include <algorithm>
+#include <map>
+#include <memory>
+#include <vector>
+
+namespace cairn::tools {
+namespace {
+
+std::unique_ptr<Store> open_read_only(const std::string& dir, std::ostream& err) {
+  Options options;
+  options.read_only = true;
+  options.create_if_missing = false;
+  options.info_log = [&err](std::string_view note) { err << "cairn: " << note << "\n"; };
+  auto store = Store::open(dir, options);
+  if (!store.ok()) {
+    err << "cairn: " << store.status().to_string() << "\n";
+    return nullptr;
+  }
+  return std::move(store).value();
+}
+
+// Text for a terminal: printable UTF-8 as it is, anything else as base64.
+std::string shown(std::string_view bytes) {
+  bool text = valid_utf8(bytes) && std::none_of(bytes.begin(), bytes.end(), [](char c) {
+                return static_cast<unsigned char>(c) < 0x20 && c != '\t';
+              });
+  return text ? std::string(bytes) : "base64:" + base64(bytes);
+}
+
+void print_event(const RecordedEvent& e, bool json, std::ostream& out) {
+  if (json) {
+    out << "{\"position\":" << e.position << ",\"stream\":" << json_string(e.stream) << ",\"version\":" << e.version
+        << ",\"type\":" << json_string(e.type) << ",\"id\":\"" << e.id.to_hex() << "\",\"timestamp\":" << e.timestamp_ns
+        << "," << json_bytes_field("data", e.data) << "," << json_bytes_field("metadata", e.metadata) << "}\n";
+    return;
+  }
+  out << "#" << e.position << " " << e.stream << "@" << e.version << " " << e.type << " " << e.id.to_hex() << " "
+      << e.timestamp_ns << " " << shown(e.data);
+  if (!e.metadata.empty()) out << " metadata " << shown(e.metadata);
+  out << "\n";
+}
+
+}  // namespace
+
+int read_stream_command(const std::string& dir, const std::string& stream, const ReadOptions& o,
+                        std::ostream& out, std::ostream& err) {
+  auto store = open_read_only(dir, err);
+  if (!store) return -1;
+  Direction direction = o.backward ? Direction::kBackward : Direction::kForward;
+  uint64_t next = o.has_from ? o.from : (o.backward ? kEnd : 0);
+  uint64_t left = o.max;
+  while (left > 0) {
+    auto page = store->read_stream(stream, next, static_cast<size_t>(std::min<uint64_t>(left, 4096)), direction);
+    if (!page.ok()) {
+      if (page.status().code() == Code::kNotFound) {
+        err << "cairn: " << dir << ": " << page.status().message() << "\n";
+        return 1;
+      }
+      err << "cairn: " << page.status().to_string() << "\n";
+      return -1;
+    }
+    if (page->empty()) break;
+    for (const RecordedEvent& e : *page) print_event(e, o.json, out);
+    left -= page->size();
+    if (o.backward && page->back().version == 0) break;
+    next = o.backward ? page->back().version - 1 : page->back().version + 1;
+  }
+  return 0;
+}
+
+int read_all_command(const std::string& dir, const ReadOptions& o, std::ostream& out, std::ostream& err) {
+  auto store = open_read_only(dir, err);
+  if (!store) return -1;
+  Direction direction = o.backward ? Direction::kBackward : Direction::kForward;
+  uint64_t next = o.has_from ? o.from : (o.backward ? kEnd : 0);
+  uint64_t left = o.max;
+  while (left > 0) {
+    auto page = store->read_all(next, 4096, direction);
+    if (!page.ok()) {
+      err << "cairn: " << page.status().to_string() << "\n";
+      return -1;
+    }
+    if (page->empty()) break;
+    for (const RecordedEvent& e : *page) {
+      if (left == 0) break;
+      if (!o.type.empty() && e.type != o.type) continue;
+      print_event(e, o.json, out);
+      --left;
+    }
+    if (o.backward && page->back().position == 0) break;
+    next = o.backward ? page->back().position - 1 : page->back().position + 1;
+  }
+  return 0;
+}
+
+int stat_command(const std::string& dir, bool json, std::ostream& out, std::ostream& err) {
+  auto store = open_read_only(dir, err);
+  if (!store) return -1;
+  std::map<std::string, uint64_t> by_stream;
+  std::map<std::string, uint64_t> by_type;
+  uint64_t bytes = 0;
+  for (uint64_t next = 0;;) {
+    auto page = store->read_all(next, 4096);
+    if (!page.ok()) {
+      err << "cairn: " << page.status().to_string() << "\n";
+      return -1;
+    }
+    if (page->empty()) break;
+    for (const RecordedEvent& e : *page) {
+      by_stream[e.stream]++;
+      by_type[e.type]++;
+      bytes += e.data.size() + e.metadata.size();
+    }
+    next = page->back().position + 1;
+  }
+  auto top = [](const std::map<std::string, uint64_t>& counts) {
+    std::vector<std::pair<std::string, uint64_t>> v(counts.begin(), counts.end());
+    std::sort(v.begin(), v.end(), [](const auto& a, const auto& b) { return a.second > b.second || (a.second == b.second && a.first < b.first); });
+    if (v.size() > 5) v.resize(5);
+    return v;
+  };
+  StoreStats stats = store->stats();
+  uint64_t events = store->next_position();
+  if (json) {
+    auto list = [](const std::vector<std::pair<std::string, uint64_t>>& v) {
+      std::string s = "[";
+      for (size_t i = 0; i < v.size(); ++i) {
+        if (i > 0) s += ',';
+        s += "{\"name\":";
+        s += json_string(v[i].first);
+        s += ",\"events\":";
+        s += std::to_string(v[i].second);
+        s += '}';
+      }
+      s += ']';
+      return s;
+    };
+    out << "{\"path\":" << json_string(dir) << ",\"segments\":" << stats.segments << ",\"events\":" << events
+        << ",\"streams\":" << by_stream.size() << ",\"payload_bytes\":" << bytes
+        << ",\"first_position\":" << (events ? "0" : "null") << ",\"last_position\":"
+        << (events ? std::to_string(events - 1) : "null") << ",\"top_streams\":" << list(top(by_stream))
+        << ",\"top_types\":" << list(top(by_type)) << "}\n";
+    return 0;
+  }
+  out << dir << ": " << stats.segments << " segment(s), " << events << " events in " << by_stream.size()
+      << " streams, " << bytes << " bytes of data and metadata\n";
+  if (events > 0) out << "positions 0.." << events - 1 << "\n";
+  out << "top streams:";
+  for (const auto& [name, n] : top(by_stream)) out << " " << name << " (" << n << ")";
+  out << "\ntop types:";
+  for (const auto& [name, n] : top(by_type)) out << " " << name << " (" << n << ")";
+  out << "\n";
+  return 0;
+}
+
+}  // namespace cairn::tools
