@@ -1,10 +1,12 @@
 // cairn: offline inspection of Cairn segment files and stores.
 //
 // Exit codes: 0 ok, 1 problems found (or the stream does not exist), 2 usage
-// or unreadable input. Never modifies anything: stores are opened read-only,
-// without the writer's lock, so a writer process may hold them meanwhile.
+// or unreadable input, 3 a version conflict (append). Only `append` writes;
+// every other command opens stores read-only, without the writer's lock, so a
+// writer process may hold them meanwhile.
 #include "tools/inspect.h"
 #include "tools/store_commands.h"
+#include "tools/tail.h"
 
 #include <algorithm>
 #include <charconv>
@@ -25,10 +27,15 @@ constexpr const char* kUsage =
     "  cairn read DIR STREAM [--backward] [--from VERSION] [--max N] [--json]\n"
     "  cairn read-all DIR [--backward] [--from POSITION] [--max N] [--type T] [--json]\n"
     "  cairn stat DIR [--json]                   segments, events, streams, top streams and types\n"
+    "  cairn tail DIR [--from POSITION] [--json]  print from POSITION, then follow new events\n"
+    "  cairn append DIR STREAM --type T [--expected any|no-stream|exists|N] [--batch] [--json]\n"
+    "        one event per line of standard input (the line is its data); each line its own\n"
+    "        append, or all lines as one atomic batch; a version conflict exits 3\n"
     "  cairn help\n"
     "--json prints one JSON object per line; event fields: position, stream, version, type, id,\n"
     "timestamp, data, metadata (bytes that are not UTF-8 as data_base64 / metadata_base64).\n"
-    "exit codes: 0 ok, 1 problems found or no such stream, 2 usage or unreadable input\n";
+    "exit codes: 0 ok, 1 problems found or no such stream, 2 usage or unreadable input,\n"
+    "3 wrong expected version (append). Only append writes to a store.\n";
 
 int usage(const std::string& why) {
   if (!why.empty()) std::cerr << "cairn: " << why << "\n";
@@ -105,6 +112,37 @@ int read_command(const std::string& command, const std::vector<std::string>& res
   return exit_code(cairn::tools::read_all_command(dir, o, std::cout, std::cerr));
 }
 
+int append_main(const std::vector<std::string>& rest) {
+  std::string why;
+  auto args = parse(rest, {"--batch", "--json"}, {"--type", "--expected"}, why);
+  if (!args) return usage(why);
+  if (args->positional.size() != 2) return usage("append: wrong number of arguments");
+  cairn::tools::AppendOptions o;
+  auto type = args->values.find("--type");
+  if (type == args->values.end() || type->second.empty()) return usage("append needs --type");
+  o.type = type->second;
+  if (auto it = args->values.find("--expected"); it != args->values.end()) o.expected = it->second;
+  o.batch = args->flags.count("--batch") > 0;
+  o.json = args->flags.count("--json") > 0;
+  int r = cairn::tools::append_command(args->positional[0], args->positional[1], o, std::cin, std::cout, std::cerr);
+  return r == 3 ? 3 : exit_code(r);
+}
+
+int tail_main(const std::vector<std::string>& rest) {
+  std::string why;
+  auto args = parse(rest, {"--json"}, {"--from"}, why);
+  if (!args) return usage(why);
+  if (args->positional.size() != 1) return usage("tail takes exactly one directory");
+  cairn::tools::TailOptions o;
+  o.json = args->flags.count("--json") > 0;
+  if (auto it = args->values.find("--from"); it != args->values.end()) {
+    auto v = number(it->second);
+    if (!v) return usage("--from takes a number, not '" + it->second + "'");
+    o.from = *v;
+  }
+  return exit_code(cairn::tools::tail_command(args->positional[0], o, std::cout, std::cerr, [] { return true; }));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -117,6 +155,8 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (command == "read" || command == "read-all") return read_command(command, rest);
+  if (command == "append") return append_main(rest);
+  if (command == "tail") return tail_main(rest);
   std::string why;
   std::vector<std::string> flags = {"--json"};
   if (command == "dump") flags.push_back("--data");

@@ -3,6 +3,7 @@
 #include "tools/text.h"
 
 #include "format/frame.h"
+#include "format/segment_header.h"
 #include "format/segment_name.h"
 #include "format/segment_scan.h"
 
@@ -182,6 +183,15 @@ int verify_path(const std::string& path, bool json, std::ostream& out, std::ostr
     return -1;
   }
   std::vector<std::string> problems;
+  if (is_dir) {
+    std::string store_file = (fs::path(path) / std::string(format::kStoreFileName)).string();
+    auto identity = read_whole(store_file);
+    if (!identity) {
+      problems.push_back(path + ": not a Cairn store (no " + std::string(format::kStoreFileName) + " file)");
+    } else if (auto id = format::decode_store_file(*identity, store_file); !id.ok()) {
+      problems.push_back(id.status().to_string());
+    }
+  }
   uint64_t events = 0;
   std::optional<format::SegmentName> previous;
   bool end_known = false;  // not after a damaged segment

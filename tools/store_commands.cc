@@ -6,6 +6,8 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
+#include <span>
 #include <memory>
 #include <vector>
 
@@ -33,6 +35,8 @@ std::string shown(std::string_view bytes) {
   return text ? std::string(bytes) : "base64:" + base64(bytes);
 }
 
+}  // namespace
+
 void print_event(const RecordedEvent& e, bool json, std::ostream& out) {
   if (json) {
     out << "{\"position\":" << e.position << ",\"stream\":" << json_string(e.stream) << ",\"version\":" << e.version
@@ -45,8 +49,6 @@ void print_event(const RecordedEvent& e, bool json, std::ostream& out) {
   if (!e.metadata.empty()) out << " metadata " << shown(e.metadata);
   out << "\n";
 }
-
-}  // namespace
 
 int read_stream_command(const std::string& dir, const std::string& stream, const ReadOptions& o,
                         std::ostream& out, std::ostream& err) {
@@ -156,6 +158,67 @@ int stat_command(const std::string& dir, bool json, std::ostream& out, std::ostr
   out << "\ntop types:";
   for (const auto& [name, n] : top(by_type)) out << " " << name << " (" << n << ")";
   out << "\n";
+  return 0;
+}
+
+namespace {
+
+std::optional<ExpectedVersion> parse_expected(const std::string& s) {
+  if (s == "any") return ExpectedVersion::any();
+  if (s == "no-stream") return ExpectedVersion::no_stream();
+  if (s == "exists") return ExpectedVersion::stream_exists();
+  if (s.empty() || s.find_first_not_of("0123456789") != std::string::npos || s.size() > 19) return std::nullopt;
+  return ExpectedVersion::exactly(std::stoull(s));
+}
+
+void print_appended(const AppendResult& r, bool json, std::ostream& out) {
+  if (json) {
+    out << "{\"first_version\":" << r.first_version << ",\"first_position\":" << r.first_position
+        << ",\"count\":" << r.count << ",\"deduplicated\":" << (r.deduplicated ? "true" : "false") << "}\n";
+    return;
+  }
+  out << "versions " << r.first_version << ".." << r.last_version() << " at positions " << r.first_position
+      << ".." << r.last_position() << "\n";
+}
+
+}  // namespace
+
+int append_command(const std::string& dir, const std::string& stream, const AppendOptions& o,
+                   std::istream& in, std::ostream& out, std::ostream& err) {
+  auto expected = parse_expected(o.expected);
+  if (!expected) {
+    err << "cairn: --expected takes any, no-stream, exists or a version, not '" << o.expected << "'\n";
+    return -1;
+  }
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  if (lines.empty()) {
+    err << "cairn: no lines on standard input: nothing to append\n";
+    return -1;
+  }
+  Options options;  // append creates the store when the directory is missing or empty
+  options.info_log = [&err](std::string_view note) { err << "cairn: " << note << "\n"; };
+  auto opened = Store::open(dir, options);
+  if (!opened.ok()) {
+    err << "cairn: " << opened.status().to_string() << "\n";
+    return -1;
+  }
+  Store& store = **opened;
+  std::vector<NewEvent> events;
+  for (const std::string& line : lines) events.push_back(NewEvent{EventId::random(), o.type, line, ""});
+  size_t per_append = o.batch ? events.size() : 1;
+  for (size_t i = 0; i < events.size(); i += per_append) {
+    auto r = store.append(stream, *expected, std::span(events).subspan(i, per_append));
+    if (!r.ok()) {
+      err << "cairn: " << r.status().to_string() << "\n";
+      if (r.status().code() != Code::kWrongExpectedVersion) return -1;
+      auto actual = r.status().actual_version();
+      err << "actual version: " << (actual ? std::to_string(*actual) : "none (no stream)") << "\n";
+      return 3;
+    }
+    print_appended(*r, o.json, out);
+    expected = ExpectedVersion::exactly(r->last_version());
+  }
   return 0;
 }
 

@@ -114,5 +114,48 @@ TEST_F(InspectTest, UnreadableInputIsMinusOne) {
   EXPECT_EQ(dump(dir_.sub("nope.seg")), -1);
 }
 
+// Bad input: a clear message and a non-zero result, never a crash or a hang.
+TEST_F(InspectTest, BadFilesGiveAMessageNotACrash) {
+  std::string good = test::read_bytes(segments_[0]);
+  std::vector<std::pair<std::string, std::string>> cases = {
+      {"empty", ""},
+      {"truncated header", good.substr(0, 40)},
+      {"truncated in a batch", good.substr(0, 64 + 50)},
+      {"zeros", std::string(100000, '\0')},
+      {"random", [] {
+         std::string r;
+         uint32_t x = 12345;
+         for (int i = 0; i < 70000; ++i) r.push_back(static_cast<char>((x = x * 1103515245 + 12345) >> 16));
+         return r;
+       }()},
+      {"newer format version", [&] {
+         std::string v = good;
+         v[8] = 2;
+         return v;
+       }()},
+  };
+  for (const auto& [what, bytes] : cases) {
+    SCOPED_TRACE(what);
+    std::string path = dir_.sub("bad.seg");
+    test::write_bytes(path, bytes);
+    int d = dump(path);
+    EXPECT_GT(d, 0);
+    EXPECT_FALSE(out_.str().empty());
+    EXPECT_GT(verify(path), 0);
+    EXPECT_NE(out_.str().find("PROBLEM"), std::string::npos) << out_.str();
+  }
+  test::write_bytes(dir_.sub("bad.seg"), std::string(good).replace(8, 1, 1, '\x02'));
+  EXPECT_GT(verify(dir_.sub("bad.seg")), 0);
+  EXPECT_NE(out_.str().find("UnsupportedVersion"), std::string::npos) << out_.str();
+}
+
+TEST(InspectBadInputTest, DirectoryThatIsNotAStore) {
+  TempDir dir;
+  test::write_bytes(dir.sub("notes.txt"), "hello");
+  std::ostringstream out, err;
+  EXPECT_EQ(verify_path(dir.path(), false, out, err), 1);
+  EXPECT_NE(out.str().find("not a Cairn store"), std::string::npos) << out.str();
+}
+
 }  // namespace
 }  // namespace cairn::tools

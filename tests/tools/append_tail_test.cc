@@ -1,0 +1,142 @@
+// tools: cairn append (stdin lines to events) and cairn tail (follow).
+#include "tools/store_commands.h"
+#include "tools/tail.h"
+
+#include "test_util.h"
+
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+namespace cairn::tools {
+namespace {
+
+using test::TempDir;
+
+int append(const std::string& dir, const std::string& lines, AppendOptions o, std::string* out_text = nullptr,
+           std::string* err_text = nullptr) {
+  std::istringstream in(lines);
+  std::ostringstream out, err;
+  int r = append_command(dir, "s", o, in, out, err);
+  if (out_text) *out_text = out.str();
+  if (err_text) *err_text = err.str();
+  return r;
+}
+
+TEST(AppendCommandTest, EachLineIsAnAppendOrAllAreOneBatch) {
+  TempDir dir;
+  AppendOptions o;
+  o.type = "Line";
+  std::string out;
+  ASSERT_EQ(append(dir.path(), "one\ntwo\n", o, &out), 0);
+  EXPECT_EQ(out, "versions 0..0 at positions 0..0\nversions 1..1 at positions 1..1\n");
+  o.batch = true;
+  o.expected = "1";
+  ASSERT_EQ(append(dir.path(), "three\nfour\nfive\n", o, &out), 0);
+  EXPECT_EQ(out, "versions 2..4 at positions 2..4\n");
+  auto store = test::open_ok(dir.path());
+  auto events = store->read_stream("s", 0, 10);
+  ASSERT_EQ(events->size(), 5u);
+  EXPECT_EQ((*events)[3].data, "four");
+  EXPECT_EQ((*events)[3].type, "Line");
+}
+
+TEST(AppendCommandTest, ConflictExitsThreeWithTheActualVersion) {
+  TempDir dir;
+  AppendOptions o;
+  o.type = "T";
+  ASSERT_EQ(append(dir.path(), "a\n", o), 0);
+  o.expected = "no-stream";
+  std::string err;
+  EXPECT_EQ(append(dir.path(), "b\n", o, nullptr, &err), 3);
+  EXPECT_NE(err.find("actual version: 0"), std::string::npos) << err;
+  o.expected = "7x";
+  EXPECT_EQ(append(dir.path(), "b\n", o, nullptr, &err), -1);
+  EXPECT_NE(err.find("--expected"), std::string::npos);
+  o.expected = "any";
+  EXPECT_EQ(append(dir.path(), "", o, nullptr, &err), -1);
+  EXPECT_NE(err.find("nothing to append"), std::string::npos);
+}
+
+// A stream buffer one thread writes to while another reads it (recursive:
+// stringbuf's xsputn calls overflow).
+class SharedOut : public std::stringbuf {
+ public:
+  std::string text() {
+    std::lock_guard lock(mu_);
+    return str();
+  }
+
+ protected:
+  int sync() override { return 0; }
+  std::streamsize xsputn(const char* s, std::streamsize n) override {
+    std::lock_guard lock(mu_);
+    return std::stringbuf::xsputn(s, n);
+  }
+  int overflow(int c) override {
+    std::lock_guard lock(mu_);
+    return std::stringbuf::overflow(c);
+  }
+
+ private:
+  std::recursive_mutex mu_;
+};
+
+TEST(TailCommandTest, FollowsAppendsAcrossSegmentRolls) {
+  TempDir dir;
+  Options options;
+  options.segment_bytes = 64 << 10;
+  auto store = test::open_ok(dir.path(), options);
+  std::vector<test::EventSpec> big(1);
+  big[0].data = std::string(9000, 'x');
+  auto add = [&](int n) {
+    for (int i = 0; i < n; ++i) {
+      big[0].id = EventId::random();
+      ASSERT_TRUE(store->append("t", ExpectedVersion::any(), test::views(big)).ok());
+    }
+  };
+  add(3);  // history
+  SharedOut buffer;
+  std::ostream out(&buffer);
+  std::ostringstream err;
+  std::atomic<bool> running{true};
+  TailOptions o;
+  o.from = 1;
+  o.json = true;
+  o.poll_ms = 5;
+  std::thread tail([&] { EXPECT_EQ(tail_command(dir.path(), o, out, err, [&] { return running.load(); }), 0); });
+  add(30);  // rolls several 64 KiB segments while tail follows
+  const int expected_lines = 32;  // positions 1..32
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  auto lines_so_far = [&] {
+    std::string t = buffer.text();
+    return std::count(t.begin(), t.end(), '\n');
+  };
+  while (lines_so_far() < expected_lines && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  running = false;
+  tail.join();
+  std::string text = buffer.text();
+  std::istringstream lines(text);
+  std::string line;
+  uint64_t position = 1;
+  while (std::getline(lines, line)) {
+    ASSERT_EQ(line.rfind("{\"position\":" + std::to_string(position) + ",", 0), 0u) << line.substr(0, 60);
+    ++position;
+  }
+  EXPECT_EQ(position, 33u) << err.str();
+  EXPECT_GE(test::segment_files(dir.path()).size(), 4u);
+}
+
+TEST(TailCommandTest, NotAStoreIsAnError) {
+  TempDir dir;
+  std::ostringstream out, err;
+  EXPECT_EQ(tail_command(dir.path(), {}, out, err, [] { return true; }), -1);
+  EXPECT_NE(err.str().find(dir.path()), std::string::npos);
+}
+
+}  // namespace
+}  // namespace cairn::tools
