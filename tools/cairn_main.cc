@@ -150,7 +150,8 @@ int main(int argc, char** argv) {
   if (args.empty()) return usage("no command");
   std::string command = args[0];
   std::vector<std::string> rest(args.begin() + 1, args.end());
-  if (command == "help" || command == "--help" || command == "-h") {
+  bool wants_help = std::find(args.begin(), args.end(), "--help") != args.end();
+  if (command == "help" || command == "--help" || command == "-h" || wants_help) {
     std::cout << kUsage;
     return 0;
   }
