@@ -8,6 +8,8 @@
 #include "tools/store_commands.h"
 #include "tools/tail.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <charconv>
 #include <iostream>
@@ -20,8 +22,10 @@ namespace {
 
 constexpr const char* kUsage =
     "usage: cairn <command> [arguments]\n"
-    "  cairn dump FILE [--data] [--json]        a segment file: header, batches, events\n"
-    "        --data   show data and metadata (text when printable, else hex:...)\n"
+    "  cairn dump FILE [--data] [--json] [--stream S] [--type T] [--from P] [--to P]\n"
+    "        a segment file: header, batches, events (only those matching the filters;\n"
+    "        positions --from..--to inclusive); --data shows data and metadata\n"
+    "        (text when printable, else hex:...)\n"
     "  cairn verify DIR|FILE [--json]            check every checksum, footer, name and position;\n"
     "                                            each problem with file and byte offset\n"
     "  cairn read DIR STREAM [--backward] [--from VERSION] [--max N] [--json]\n"
@@ -160,17 +164,35 @@ int main(int argc, char** argv) {
   if (command == "tail") return tail_main(rest);
   std::string why;
   std::vector<std::string> flags = {"--json"};
-  if (command == "dump") flags.push_back("--data");
-  auto parsed = parse(rest, flags, {}, why);
+  std::vector<std::string> valued;
+  if (command == "dump") {
+    flags.push_back("--data");
+    valued = {"--stream", "--type", "--from", "--to"};
+  }
+  auto parsed = parse(rest, flags, valued, why);
   if (!parsed) return usage(why);
   if (parsed->positional.size() != 1) return usage(command + " takes exactly one path");
   const std::string& path = parsed->positional[0];
   bool json = parsed->flags.count("--json") > 0;
   if (command == "dump") {
-    cairn::tools::DumpOptions options{parsed->flags.count("--data") > 0, json};
+    cairn::tools::DumpOptions options;
+    options.data = parsed->flags.count("--data") > 0;
+    options.json = json;
+    for (const auto& [name, value] : parsed->values) {
+      if (name == "--stream") options.stream = value;
+      if (name == "--type") options.type = value;
+      if (name == "--from" || name == "--to") {
+        auto v = number(value);
+        if (!v) return usage(name + " takes a number, not '" + value + "'");
+        (name == "--from" ? options.from : options.to) = *v;
+      }
+    }
     return exit_code(cairn::tools::dump_segment(path, options, std::cout, std::cerr));
   }
-  if (command == "verify") return exit_code(cairn::tools::verify_path(path, json, std::cout, std::cerr));
+  if (command == "verify") {
+    bool progress = ::isatty(STDERR_FILENO) != 0;
+    return exit_code(cairn::tools::verify_path(path, json, std::cout, std::cerr, progress));
+  }
   if (command == "stat") return exit_code(cairn::tools::stat_command(path, json, std::cout, std::cerr));
   return usage("unknown command " + command);
 }

@@ -61,8 +61,20 @@ void print_header(const format::SegmentHeader& h, const std::string& path, const
       << store.to_hex() << ", created " << h.created_ns << " ns\n";
 }
 
+bool selected(const format::BatchView& batch, uint32_t i, std::string_view type, const DumpOptions& o) {
+  uint64_t position = batch.stamp().first_position + i;
+  return (o.stream.empty() || batch.stream() == o.stream) && (o.type.empty() || type == o.type) &&
+         position >= o.from && position <= o.to;
+}
+
 void print_batch(const format::ScannedBatch& b, const DumpOptions& o, std::ostream& out) {
   const format::BatchStamp& st = b.batch.stamp();
+  bool any = false;
+  b.batch.for_each([&](uint32_t i, const format::EventView& e) {
+    any = selected(b.batch, i, e.type, o);
+    return !any;
+  });
+  if (!any) return;
   if (o.json) {
     out << "{\"kind\":\"batch\",\"offset\":" << b.offset << ",\"size\":" << b.frame_size
         << ",\"first_position\":" << st.first_position << ",\"count\":" << b.batch.count()
@@ -76,6 +88,7 @@ void print_batch(const format::ScannedBatch& b, const DumpOptions& o, std::ostre
         << ", timestamp " << st.timestamp_ns << "\n";
   }
   b.batch.for_each([&](uint32_t i, const format::EventView& e) {
+    if (!selected(b.batch, i, e.type, o)) return true;
     uint64_t position = st.first_position + i;
     uint64_t version = st.first_version + i;
     if (o.json) {
@@ -163,7 +176,7 @@ int dump_segment(const std::string& path, const DumpOptions& options, std::ostre
   return static_cast<int>(report.problems.size());
 }
 
-int verify_path(const std::string& path, bool json, std::ostream& out, std::ostream& err) {
+int verify_path(const std::string& path, bool json, std::ostream& out, std::ostream& err, bool progress) {
   std::error_code ec;
   std::vector<std::string> files;
   bool is_dir = fs::is_directory(path, ec);
@@ -198,6 +211,7 @@ int verify_path(const std::string& path, bool json, std::ostream& out, std::ostr
   uint64_t previous_end = 0;
   for (size_t i = 0; i < files.size(); ++i) {
     const std::string& file = files[i];
+    if (progress) err << "\rverify: segment " << (i + 1) << " of " << files.size() << std::flush;
     auto name = format::parse_segment_file_name(fs::path(file).filename().string());
     auto bytes = read_whole(file);
     if (!bytes) {
@@ -225,6 +239,7 @@ int verify_path(const std::string& path, bool json, std::ostream& out, std::ostr
     end_known = report.scan.has_value() && report.problems.empty();
     previous = name;
   }
+  if (progress) err << "\r" << std::string(40, ' ') << "\r" << std::flush;
   for (const std::string& p : problems) print_problem(p, json, out);
   if (json) {
     out << "{\"kind\":\"summary\",\"path\":" << json_string(path) << ",\"segments\":" << files.size()

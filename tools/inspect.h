@@ -11,6 +11,11 @@ namespace cairn::tools {
 struct DumpOptions {
   bool data = false;  // show data and metadata (text when printable, else hex)
   bool json = false;  // one JSON object per line
+  // Filters: only events of this stream / type, at positions [from, to].
+  std::string stream;
+  std::string type;
+  uint64_t from = 0;
+  uint64_t to = UINT64_MAX;
 };
 
 // Prints the header of the segment file at `path`, then every batch and its
@@ -22,7 +27,9 @@ int dump_segment(const std::string& path, const DumpOptions& options, std::ostre
 // Checks a segment file, or every segment of a store directory (names,
 // headers, checksums, footers, position continuity across segments). Prints
 // each problem with file and byte offset, then a summary. Returns the number
-// of problems; -1 when `path` cannot be read.
-int verify_path(const std::string& path, bool json, std::ostream& out, std::ostream& err);
+// of problems; -1 when `path` cannot be read. With `progress`, a line on
+// `err` ("segment i of n") is rewritten as the check goes (for a terminal).
+int verify_path(const std::string& path, bool json, std::ostream& out, std::ostream& err,
+                bool progress = false);
 
 }  // namespace cairn::tools

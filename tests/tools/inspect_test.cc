@@ -63,6 +63,26 @@ TEST_F(InspectTest, DumpShowsHeaderBatchesAndEvents) {
   EXPECT_NE(text.find("footer at offset"), std::string::npos);  // segment 1 is sealed
 }
 
+TEST_F(InspectTest, DumpFiltersByStreamTypeAndPositions) {
+  DumpOptions o;
+  o.stream = "Order-42";
+  o.type = events_[2].type;
+  EXPECT_EQ(dump(segments_[0], o), 0);
+  std::string text = out_.str();
+  EXPECT_NE(text.find("#2 Order-42@2"), std::string::npos) << text;
+  EXPECT_EQ(text.find("#0 Order-42@0"), std::string::npos);
+  EXPECT_EQ(text.find("Big@"), std::string::npos);
+  o = DumpOptions{};
+  o.from = 1;
+  o.to = 3;
+  EXPECT_EQ(dump(segments_[0], o), 0);
+  text = out_.str();
+  EXPECT_EQ(text.find("#0 "), std::string::npos);
+  EXPECT_NE(text.find("#1 Order-42@1"), std::string::npos);
+  EXPECT_NE(text.find("#3 Big@0"), std::string::npos);
+  EXPECT_EQ(text.find("#4 "), std::string::npos);
+}
+
 TEST_F(InspectTest, DumpJsonIsOneObjectPerLine) {
   EXPECT_EQ(dump(segments_[0], DumpOptions{.data = true, .json = true}), 0);
   std::istringstream lines(out_.str());
@@ -83,6 +103,14 @@ TEST_F(InspectTest, VerifyPassesOnAHealthyStoreAndOneFile) {
   EXPECT_NE(out_.str().find(std::to_string(segments_.size()) + " segment(s), 13 events, 0 problem(s)"),
             std::string::npos) << out_.str();
   EXPECT_EQ(verify(segments_[1]), 0);
+}
+
+TEST_F(InspectTest, VerifyProgressCountsSegmentsOnTheErrorStream) {
+  std::ostringstream out, err;
+  EXPECT_EQ(verify_path(dir_.path(), false, out, err, /*progress=*/true), 0);
+  EXPECT_NE(err.str().find("segment " + std::to_string(segments_.size()) + " of " +
+                           std::to_string(segments_.size())), std::string::npos);
+  EXPECT_EQ(out.str().find("verify: segment"), std::string::npos);  // not mixed into the report
 }
 
 TEST_F(InspectTest, VerifyReportsCorruptionWithFileAndOffset) {
