@@ -7,7 +7,7 @@
 # Other targets: deps build crash-test bench asan tsan install clean help
 
 # Debian packages needed to build and test. `make deps` installs the missing ones.
-DEB_PACKAGES := cmake g++ make pkg-config libxxhash-dev libgtest-dev libbenchmark-dev
+DEB_PACKAGES := cmake g++ make pkg-config libxxhash-dev libgtest-dev libbenchmark-dev clang libclang-rt-14-dev
 
 BUILD_DIR  ?= build
 BUILD_TYPE ?= Release
@@ -22,13 +22,14 @@ BENCH_ARGS ?=
 .DEFAULT_GOAL := build
 # Also quiets the "Entering directory" lines of the make that CMake runs.
 MAKEFLAGS += --no-print-directory
-.PHONY: help deps configure build demo test crash-test bench asan tsan install clean
+.PHONY: help deps configure build demo test crash-test bench fuzz asan tsan install clean
 
 help:
 	@echo "make demo        deps + Release build in $(BUILD_DIR)/ + run $(BUILD_DIR)/tools/cairn-demo"
 	@echo "make test        deps + build + ctest -LE long (quick suite)"
 	@echo "make crash-test  deps + build + ctest -L long (CAIRN_CRASH_CYCLES=N CAIRN_CRASH_SEED=S)"
-	@echo "make bench       deps + build + run $(BUILD_DIR)/bench/cairn-append-bench"
+	@echo "make bench       deps + build + run $(BUILD_DIR)/bench/cairn-append-bench and cairn-micro-bench"
+	@echo "make fuzz        the segment decoder fuzzer for FUZZ_SECONDS (default 600)"
 	@echo "make asan|tsan   sanitizer build in build-asan/ or build-tsan/ (CMake presets) + ctest -LE long"
 	@echo "make install     cmake --install $(BUILD_DIR) --prefix \$$PREFIX (now $(PREFIX))"
 	@echo "make deps        apt-get install the missing ones of: $(DEB_PACKAGES)"
@@ -83,6 +84,11 @@ crash-test: deps build
 bench: deps build
 	$(BUILD_DIR)/bench/cairn-append-bench $(BENCH_ARGS)
 	$(BUILD_DIR)/bench/cairn-micro-bench
+
+# A longer run of the segment decoder fuzzer (the suite runs it for 30 s).
+FUZZ_SECONDS ?= 600
+fuzz: deps build
+	CAIRN_FUZZ_SECONDS=$(FUZZ_SECONDS) $(CTEST) --test-dir $(BUILD_DIR) --output-on-failure -R fuzz_segment_decoder
 
 # Sanitizer builds use the CMake presets (CMakePresets.json): build-asan/, build-tsan/.
 asan tsan: deps
