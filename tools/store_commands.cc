@@ -5,6 +5,7 @@
 #include <cairn/store.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <map>
 #include <optional>
 #include <span>
@@ -129,6 +130,13 @@ int stat_command(const std::string& dir, bool json, std::ostream& out, std::ostr
   };
   StoreStats stats = store->stats();
   uint64_t events = store->next_position();
+  uint64_t file_bytes = 0;  // of the segment files
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+    if (e.path().extension() == ".seg") file_bytes += e.file_size(ec);
+  }
+  // Until the persistent index exists, every open rebuilds it from the log.
+  constexpr const char* kIndexState = "in memory, rebuilt from the segments on open";
   if (json) {
     auto list = [](const std::vector<std::pair<std::string, uint64_t>>& v) {
       std::string s = "[";
@@ -143,15 +151,18 @@ int stat_command(const std::string& dir, bool json, std::ostream& out, std::ostr
       s += ']';
       return s;
     };
-    out << "{\"path\":" << json_string(dir) << ",\"segments\":" << stats.segments << ",\"events\":" << events
+    out << "{\"path\":" << json_string(dir) << ",\"segments\":" << stats.segments
+        << ",\"segment_bytes\":" << file_bytes << ",\"index\":" << json_string(kIndexState)
+        << ",\"events\":" << events
         << ",\"streams\":" << by_stream.size() << ",\"payload_bytes\":" << bytes
         << ",\"first_position\":" << (events ? "0" : "null") << ",\"last_position\":"
         << (events ? std::to_string(events - 1) : "null") << ",\"top_streams\":" << list(top(by_stream))
         << ",\"top_types\":" << list(top(by_type)) << "}\n";
     return 0;
   }
-  out << dir << ": " << stats.segments << " segment(s), " << events << " events in " << by_stream.size()
-      << " streams, " << bytes << " bytes of data and metadata\n";
+  out << dir << ": " << stats.segments << " segment(s) of " << file_bytes << " bytes, " << events
+      << " events in " << by_stream.size() << " streams, " << bytes << " bytes of data and metadata\n";
+  out << "index: " << kIndexState << "\n";
   if (events > 0) out << "positions 0.." << events - 1 << "\n";
   out << "top streams:";
   for (const auto& [name, n] : top(by_stream)) out << " " << name << " (" << n << ")";

@@ -131,6 +131,33 @@ TEST(TailCommandTest, FollowsAppendsAcrossSegmentRolls) {
   EXPECT_GE(test::segment_files(dir.path()).size(), 4u);
 }
 
+TEST(TailCommandTest, FollowsAWriterInAnotherProcess) {
+  TempDir dir;
+  test::open_ok(dir.path()).reset();  // an empty store
+  SharedOut buffer;
+  std::ostream out(&buffer);
+  std::ostringstream err;
+  std::atomic<bool> running{true};
+  TailOptions o;
+  o.poll_ms = 5;
+  std::thread tail([&] { EXPECT_EQ(tail_command(dir.path(), o, out, err, [&] { return running.load(); }), 0); });
+  // `cairn append` in a child process holds the store open for writing.
+  test::write_bytes(dir.sub("lines"), "first line\nsecond line\n");
+  std::string command = std::string(CAIRN_CLI) + " append " + dir.path() + " from-child --type Line < " +
+                        dir.sub("lines") + " > /dev/null";
+  ASSERT_EQ(std::system(command.c_str()), 0);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (buffer.text().find("second line") == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  running = false;
+  tail.join();
+  std::string text = buffer.text();
+  EXPECT_NE(text.find("#0 from-child@0 Line"), std::string::npos) << text;
+  EXPECT_NE(text.find("#1 from-child@1 Line"), std::string::npos);
+  EXPECT_NE(text.find("second line"), std::string::npos);
+}
+
 TEST(TailCommandTest, NotAStoreIsAnError) {
   TempDir dir;
   std::ostringstream out, err;

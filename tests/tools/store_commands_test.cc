@@ -114,6 +114,9 @@ TEST_F(StoreCommandsTest, StatCountsEventsStreamsAndTypes) {
   ASSERT_EQ(stat_command(dir_.path(), /*json=*/true, out, err), 0);
   std::string s = out.str();
   EXPECT_NE(s.find("\"events\":6"), std::string::npos) << s;
+  uint64_t file_bytes = std::filesystem::file_size(test::segment_files(dir_.path()).at(0));
+  EXPECT_NE(s.find("\"segment_bytes\":" + std::to_string(file_bytes)), std::string::npos);
+  EXPECT_NE(s.find("\"index\":\"in memory"), std::string::npos);
   EXPECT_NE(s.find("\"streams\":2"), std::string::npos);
   EXPECT_NE(s.find("\"last_position\":5"), std::string::npos);
   EXPECT_NE(s.find("\"top_streams\":[{\"name\":\"Order-1\",\"events\":4}"), std::string::npos);
