@@ -51,28 +51,50 @@ void print_event(const RecordedEvent& e, bool json, std::ostream& out) {
   out << "\n";
 }
 
+namespace {
+
+// Pages through a read in either direction from o.from (or the start or end),
+// printing up to o.max events of type o.type (any when empty). `fetch(from,
+// count)` reads one page; `key` gives an event's version or position, which
+// the pages advance by.
+template <typename Fetch, typename Key>
+Status print_pages(const ReadOptions& o, Fetch fetch, Key key, std::ostream& out) {
+  uint64_t next = o.has_from ? o.from : (o.backward ? kEnd : 0);
+  uint64_t left = o.max;
+  while (left > 0) {
+    Result<std::vector<RecordedEvent>> page = fetch(next, 4096);
+    if (!page.ok()) return page.status();
+    if (page->empty()) break;
+    for (const RecordedEvent& e : *page) {
+      if (left == 0) break;
+      if (!o.type.empty() && e.type != o.type) continue;
+      print_event(e, o.json, out);
+      --left;
+    }
+    uint64_t last = key(page->back());
+    if (o.backward && last == 0) break;
+    next = o.backward ? last - 1 : last + 1;
+  }
+  return Status();
+}
+
+}  // namespace
+
 int read_stream_command(const std::string& dir, const std::string& stream, const ReadOptions& o,
                         std::ostream& out, std::ostream& err) {
   auto store = open_read_only(dir, err);
   if (!store) return -1;
   Direction direction = o.backward ? Direction::kBackward : Direction::kForward;
-  uint64_t next = o.has_from ? o.from : (o.backward ? kEnd : 0);
-  uint64_t left = o.max;
-  while (left > 0) {
-    auto page = store->read_stream(stream, next, static_cast<size_t>(std::min<uint64_t>(left, 4096)), direction);
-    if (!page.ok()) {
-      if (page.status().code() == Code::kNotFound) {
-        err << "cairn: " << dir << ": " << page.status().message() << "\n";
-        return 1;
-      }
-      err << "cairn: " << page.status().to_string() << "\n";
-      return -1;
-    }
-    if (page->empty()) break;
-    for (const RecordedEvent& e : *page) print_event(e, o.json, out);
-    left -= page->size();
-    if (o.backward && page->back().version == 0) break;
-    next = o.backward ? page->back().version - 1 : page->back().version + 1;
+  Status s = print_pages(
+      o, [&](uint64_t from, size_t count) { return store->read_stream(stream, from, count, direction); },
+      [](const RecordedEvent& e) { return e.version; }, out);
+  if (s.code() == Code::kNotFound) {
+    err << "cairn: " << dir << ": " << s.message() << "\n";
+    return 1;
+  }
+  if (!s.ok()) {
+    err << "cairn: " << s.to_string() << "\n";
+    return -1;
   }
   return 0;
 }
@@ -81,23 +103,12 @@ int read_all_command(const std::string& dir, const ReadOptions& o, std::ostream&
   auto store = open_read_only(dir, err);
   if (!store) return -1;
   Direction direction = o.backward ? Direction::kBackward : Direction::kForward;
-  uint64_t next = o.has_from ? o.from : (o.backward ? kEnd : 0);
-  uint64_t left = o.max;
-  while (left > 0) {
-    auto page = store->read_all(next, 4096, direction);
-    if (!page.ok()) {
-      err << "cairn: " << page.status().to_string() << "\n";
-      return -1;
-    }
-    if (page->empty()) break;
-    for (const RecordedEvent& e : *page) {
-      if (left == 0) break;
-      if (!o.type.empty() && e.type != o.type) continue;
-      print_event(e, o.json, out);
-      --left;
-    }
-    if (o.backward && page->back().position == 0) break;
-    next = o.backward ? page->back().position - 1 : page->back().position + 1;
+  Status s = print_pages(
+      o, [&](uint64_t from, size_t count) { return store->read_all(from, count, direction); },
+      [](const RecordedEvent& e) { return e.position; }, out);
+  if (!s.ok()) {
+    err << "cairn: " << s.to_string() << "\n";
+    return -1;
   }
   return 0;
 }

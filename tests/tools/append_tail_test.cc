@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <mutex>
 #include <sstream>
 #include <thread>
@@ -84,6 +85,26 @@ class SharedOut : public std::stringbuf {
   std::recursive_mutex mu_;
 };
 
+// Runs tail_command on a thread, calls `meanwhile`, waits (20 s at most) until
+// the output satisfies `done`, stops tail and returns its output.
+std::string tail_until(const std::string& dir, const TailOptions& o, const std::function<void()>& meanwhile,
+                       const std::function<bool(const std::string&)>& done) {
+  SharedOut buffer;
+  std::ostream out(&buffer);
+  std::ostringstream err;
+  std::atomic<bool> running{true};
+  std::thread tail([&] { EXPECT_EQ(tail_command(dir, o, out, err, [&] { return running.load(); }), 0); });
+  meanwhile();
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (!done(buffer.text()) && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  running = false;
+  tail.join();
+  EXPECT_EQ(err.str(), "");
+  return buffer.text();
+}
+
 TEST(TailCommandTest, FollowsAppendsAcrossSegmentRolls) {
   TempDir dir;
   Options options;
@@ -98,28 +119,14 @@ TEST(TailCommandTest, FollowsAppendsAcrossSegmentRolls) {
     }
   };
   add(3);  // history
-  SharedOut buffer;
-  std::ostream out(&buffer);
-  std::ostringstream err;
-  std::atomic<bool> running{true};
   TailOptions o;
   o.from = 1;
   o.json = true;
   o.poll_ms = 5;
-  std::thread tail([&] { EXPECT_EQ(tail_command(dir.path(), o, out, err, [&] { return running.load(); }), 0); });
-  add(30);  // rolls several 64 KiB segments while tail follows
-  const int expected_lines = 32;  // positions 1..32
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  auto lines_so_far = [&] {
-    std::string t = buffer.text();
-    return std::count(t.begin(), t.end(), '\n');
-  };
-  while (lines_so_far() < expected_lines && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  running = false;
-  tail.join();
-  std::string text = buffer.text();
+  const long expected_lines = 32;  // positions 1..32
+  std::string text = tail_until(
+      dir.path(), o, [&] { add(30); },  // rolls several 64 KiB segments while tail follows
+      [&](const std::string& t) { return std::count(t.begin(), t.end(), '\n') >= expected_lines; });
   std::istringstream lines(text);
   std::string line;
   uint64_t position = 1;
@@ -127,32 +134,25 @@ TEST(TailCommandTest, FollowsAppendsAcrossSegmentRolls) {
     ASSERT_EQ(line.rfind("{\"position\":" + std::to_string(position) + ",", 0), 0u) << line.substr(0, 60);
     ++position;
   }
-  EXPECT_EQ(position, 33u) << err.str();
+  EXPECT_EQ(position, 33u);
   EXPECT_GE(test::segment_files(dir.path()).size(), 4u);
 }
 
 TEST(TailCommandTest, FollowsAWriterInAnotherProcess) {
   TempDir dir;
   test::open_ok(dir.path()).reset();  // an empty store
-  SharedOut buffer;
-  std::ostream out(&buffer);
-  std::ostringstream err;
-  std::atomic<bool> running{true};
   TailOptions o;
   o.poll_ms = 5;
-  std::thread tail([&] { EXPECT_EQ(tail_command(dir.path(), o, out, err, [&] { return running.load(); }), 0); });
-  // `cairn append` in a child process holds the store open for writing.
   test::write_bytes(dir.sub("lines"), "first line\nsecond line\n");
-  std::string command = std::string(CAIRN_CLI) + " append " + dir.path() + " from-child --type Line < " +
-                        dir.sub("lines") + " > /dev/null";
-  ASSERT_EQ(std::system(command.c_str()), 0);
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (buffer.text().find("second line") == std::string::npos && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  running = false;
-  tail.join();
-  std::string text = buffer.text();
+  std::string text = tail_until(
+      dir.path(), o,
+      [&] {
+        // `cairn append` in a child process holds the store open for writing.
+        std::string command = std::string(CAIRN_CLI) + " append " + dir.path() + " from-child --type Line < " +
+                              dir.sub("lines") + " > /dev/null";
+        ASSERT_EQ(std::system(command.c_str()), 0);
+      },
+      [](const std::string& t) { return t.find("second line") != std::string::npos; });
   EXPECT_NE(text.find("#0 from-child@0 Line"), std::string::npos) << text;
   EXPECT_NE(text.find("#1 from-child@1 Line"), std::string::npos);
   EXPECT_NE(text.find("second line"), std::string::npos);
