@@ -4,6 +4,12 @@
 //
 // A fault is armed for the Nth next operation of a kind, counted across all
 // files opened through this file system; it fires once. Thread-safe.
+//
+// Its write queues inject the same faults into either backend: a submission
+// with bytes counts one kWrite (when it fires, nothing is written and the
+// submission fails), one with sync counts one kSync (when it fires, the bytes
+// are written but the submission fails as if the fdatasync had). The failure
+// is reported by wait_oldest(), in order.
 #pragma once
 
 #include "engine/io.h"
@@ -39,6 +45,10 @@ class FaultInjectingFileSystem final : public FileSystem {
   Status remove(const std::string& path) override { return base_.remove(path); }
   Result<std::unique_ptr<FileLock>> lock(const std::string& path) override { return base_.lock(path); }
   Result<bool> is_dir(const std::string& path) override { return base_.is_dir(path); }
+  // A queue of the base file system's, behind one that injects the faults.
+  // It takes only files opened through this file system.
+  Result<std::unique_ptr<WriteQueue>> make_write_queue(QueueBackend backend, unsigned depth,
+                                                        std::string* why_fallback) override;
 
   // Called by the files it opened: the error to inject for this operation, or 0.
   int next(FaultOp op);

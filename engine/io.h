@@ -3,6 +3,7 @@
 // io_uring backend can replace the pwrite one.
 #pragma once
 
+#include <cairn/options.h>
 #include <cairn/status.h>
 
 #include <cstdint>
@@ -40,7 +41,48 @@ class File {
   virtual Result<uint64_t> size() const = 0;
   virtual Result<std::shared_ptr<Mapping>> map(uint64_t length) const = 0;
   virtual const std::string& path() const = 0;
+  // The descriptor behind this file, for backends that issue their own
+  // system calls on it (io_uring); -1 when there is none.
+  virtual int native_handle() const { return -1; }
 };
+
+// WriteQueue: the pipelined write path. Each submission writes bytes into a
+// file and, when asked, then makes that file's data durable (fdatasync), so
+// that the writer can fill and write the next group while earlier groups'
+// fdatasyncs are in flight.
+//
+// Contract:
+//  - submit() and the wait_*() calls may run on two different threads (one
+//    submitting, one completing); each of them on one thread at a time.
+//  - Submissions complete in submission order: wait_oldest() reports the
+//    oldest pending one. A backend may finish them out of order underneath
+//    and holds later ones back.
+//  - A completed submission with sync = true guarantees every byte it wrote,
+//    and every byte any earlier submission to the same file wrote, is durable.
+//    With sync = false it guarantees only that the write reached the file
+//    (the page cache).
+//  - The bytes of `parts` and the File must stay valid until the submission
+//    completes.
+//  - Short writes, EINTR and EAGAIN are retried inside the backend. Any other
+//    failure is the submission's Status (kIOError naming the file, the offset
+//    and the errno text); later submissions still complete on their own.
+class WriteQueue {
+ public:
+  virtual ~WriteQueue() = default;
+  // Starts the write (an empty `parts` with sync = true is a sync alone).
+  // An error here means nothing was started for this submission.
+  virtual Status submit(File& file, uint64_t offset, std::span<const std::string_view> parts,
+                        bool sync) = 0;
+  // Blocks until the oldest pending submission is complete and returns its
+  // outcome. Must not be called with nothing pending.
+  virtual Status wait_oldest() = 0;
+  // Submitted and not yet returned by wait_oldest().
+  virtual size_t pending() const = 0;
+  // "io_uring" or "pwrite".
+  virtual const char* name() const = 0;
+};
+
+using QueueBackend = IoBackend;
 
 // An exclusive advisory lock, released when destroyed.
 class FileLock {
@@ -68,6 +110,13 @@ class FileSystem {
   virtual Result<std::unique_ptr<FileLock>> lock(const std::string& path) = 0;
   // kNotFound, or whether `path` is a directory.
   virtual Result<bool> is_dir(const std::string& path) = 0;
+  // A write queue over files opened by this file system, holding at most
+  // `depth` submissions in flight. kAuto picks io_uring when the kernel
+  // allows it and pwrite otherwise; kIoUring fails with kNotSupported
+  // when io_uring is unavailable. `why_fallback` receives the
+  // reason when kAuto fell back to pwrite.
+  virtual Result<std::unique_ptr<WriteQueue>> make_write_queue(QueueBackend backend, unsigned depth,
+                                                                std::string* why_fallback) = 0;
 };
 
 // The process-wide pwrite/fdatasync backend.

@@ -1,5 +1,6 @@
 // pwrite/fdatasync backend of the I/O seam.
 #include "engine/io.h"
+#include "engine/write_queue.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -107,6 +108,7 @@ class PosixFile final : public File {
   }
 
   const std::string& path() const override { return path_; }
+  int native_handle() const override { return fd_; }
 
  private:
   int fd_;
@@ -206,6 +208,16 @@ class PosixFileSystem final : public FileSystem {
     struct stat st {};
     if (::stat(path.c_str(), &st) != 0) return errno_status("stat", path, errno);
     return S_ISDIR(st.st_mode);
+  }
+
+  Result<std::unique_ptr<WriteQueue>> make_write_queue(QueueBackend backend, unsigned depth,
+                                                        std::string* why_fallback) override {
+    if (Status s = check_queue_depth(depth); !s.ok()) return s;
+    if (backend == QueueBackend::kPwrite) return make_pwrite_queue(depth);
+    auto uring = make_uring_queue(depth);
+    if (uring.ok() || backend == QueueBackend::kIoUring) return uring;
+    if (why_fallback != nullptr) *why_fallback = "io_uring unavailable, using pwrite: " + uring.status().message();
+    return make_pwrite_queue(depth);
   }
 };
 

@@ -22,6 +22,18 @@ Result<std::unique_ptr<Segment>> Segment::create(FileSystem& fs, const std::stri
   return open(fs, path, /*read_only=*/false, map_bytes);
 }
 
+Result<std::unique_ptr<Segment>> Segment::create_from_prepared(
+    FileSystem& fs, const std::string& dir, const std::string& name,
+    const format::SegmentHeader& header, uint64_t map_bytes, File& prepared,
+    const std::string& prepared_path) {
+  if (Status s = prepared.write_at(0, format::encode_segment_header(header)); !s.ok()) return s;
+  if (Status s = prepared.sync(); !s.ok()) return s;
+  std::string path = dir + "/" + name;
+  if (Status s = fs.rename(prepared_path, path, /*replace=*/false); !s.ok()) return s;
+  if (Status s = fs.sync_dir(dir); !s.ok()) return s;
+  return open(fs, path, /*read_only=*/false, map_bytes);
+}
+
 Result<std::unique_ptr<Segment>> Segment::open(FileSystem& fs, const std::string& path,
                                                bool read_only, uint64_t map_bytes) {
   auto file = fs.open(path, read_only ? OpenMode::kRead : OpenMode::kReadWrite);

@@ -28,6 +28,13 @@ class Segment {
                                                  const std::string& name,
                                                  const format::SegmentHeader& header,
                                                  uint64_t map_bytes);
+  // Makes the prepared (zero-filled, synced) file at `prepared_path` segment
+  // `name`: header written and synced, renamed, directory synced. The file
+  // keeps its size; the zeros past the data read as the end of the log.
+  static Result<std::unique_ptr<Segment>> create_from_prepared(
+      FileSystem& fs, const std::string& dir, const std::string& name,
+      const format::SegmentHeader& header, uint64_t map_bytes, File& prepared,
+      const std::string& prepared_path);
   // Opens an existing file for reading (and writing unless read_only) and maps
   // max(file size, map_bytes) bytes. The header is decoded by the caller.
   static Result<std::unique_ptr<Segment>> open(FileSystem& fs, const std::string& path,

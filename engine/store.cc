@@ -5,6 +5,7 @@
 #include "engine/append_check.h"
 #include "engine/store_open.h"
 #include "engine/recovery.h"
+#include "engine/info_log.h"
 #include "engine/writer.h"
 #include "format/batch.h"
 
@@ -14,24 +15,21 @@ namespace cairn {
 
 class Store::Impl {
  public:
-  Impl(engine::FileSystem& fs, std::string dir, const Options& options, engine::Recovered recovered)
-      : dir_(std::move(dir)), options_(options), recovered_(std::move(recovered)) {
-    if (!recovered_.read_only) {
-      writer_ = std::make_unique<engine::Writer>(fs, dir_, options_,
-                                                 recovered_.identity.store_id, *recovered_.log,
-                                                 recovered_.active);
-    }
-  }
+  Impl(std::string dir, const Options& options, engine::Recovered recovered,
+       std::unique_ptr<engine::Writer> writer)
+      : dir_(std::move(dir)), options_(options), recovered_(std::move(recovered)), writer_(std::move(writer)) {}
 
   // Validates and encodes an append on the caller's thread.
   Result<std::unique_ptr<engine::AppendRequest>> make_request(std::string_view stream,
                                                               ExpectedVersion expected,
-                                                              std::span<const NewEvent> events) {
+                                                              std::span<const NewEvent> events,
+                                                              Durability durability) {
     if (Status s = engine::validate_append(stream, events, options_); !s.ok()) return s;
     if (!writer_) return Status::read_only(dir_ + ": store is open read-only");
     auto request = std::make_unique<engine::AppendRequest>();
     request->stream = stream;
     request->expected = expected;
+    request->durability = durability == Durability::kDefault ? options_.durability : durability;
     request->ids.reserve(events.size());
     for (const NewEvent& e : events) request->ids.push_back(e.id);
     format::encode_batch(request->frame, stream, events, {});
@@ -39,19 +37,19 @@ class Store::Impl {
   }
 
   void append_async(std::string_view stream, ExpectedVersion expected,
-                    std::span<const NewEvent> events, AppendCallback done) {
-    auto request = make_request(stream, expected, events);
+                    std::span<const NewEvent> events, AppendCallback done, Durability durability) {
+    auto request = make_request(stream, expected, events, durability);
     if (!request.ok()) return done(request.status());
     (*request)->done = std::move(done);
     writer_->submit(std::move(*request));
   }
 
   Result<AppendResult> append(std::string_view stream, ExpectedVersion expected,
-                              std::span<const NewEvent> events) {
+                              std::span<const NewEvent> events, Durability durability) {
     if (engine::Writer::in_callback()) {
       return Status::invalid_argument("append() called from an append callback would wait on itself");
     }
-    auto request = make_request(stream, expected, events);
+    auto request = make_request(stream, expected, events, durability);
     if (!request.ok()) return request.status();
     engine::SyncWaiter waiter;
     (*request)->waiter = &waiter;
@@ -72,7 +70,14 @@ class Store::Impl {
       s.deduplicated = w.deduplicated.load();
       s.events = w.events.load();
       s.group_commits = w.group_commits.load();
+      s.syncs = w.syncs.load();
       s.bytes_written = w.bytes_written.load();
+      s.in_flight = w.in_flight.load();
+      s.io_backend = writer_->backend();
+      s.group_events = w.group_events.snapshot();
+      s.group_bytes = w.group_bytes.snapshot();
+      s.sync_latency_ns = w.sync_ns.snapshot();
+      s.queue_wait_ns = w.queue_wait_ns.snapshot();
     }
     s.segments = log().segment_count();
     s.next_position = log().published();
@@ -101,16 +106,25 @@ Result<std::unique_ptr<Store>> open_store(FileSystem& fs, const std::string& dir
     return Status::invalid_argument("segment_bytes " + std::to_string(options.segment_bytes) +
                                     " is below the minimum of 65536");
   }
+  if (options.durability == Durability::kDefault) {
+    return Status::invalid_argument("Options::durability must be kSync, kBatch or kNone (kDefault is for appends)");
+  }
+  if (options.max_writes_in_flight < 1 || options.max_writes_in_flight > 16) {
+    return Status::invalid_argument("max_writes_in_flight " + std::to_string(options.max_writes_in_flight) +
+                                    " is outside 1 to 16");
+  }
   auto recovered = recover(fs, dir, options);
   if (!recovered.ok()) return recovered.status();
-  for (const std::string& note : recovered->notes) {
-    if (options.info_log) {
-      options.info_log(note);
-    } else {
-      std::fprintf(stderr, "cairn: %s\n", note.c_str());
-    }
+  for (const std::string& note : recovered->notes) info(options, note);
+  std::unique_ptr<Writer> writer;
+  if (!recovered->read_only) {
+    auto made = Writer::make(fs, dir, options, recovered->identity.store_id, *recovered->log,
+                             recovered->active);
+    if (!made.ok()) return made.status();
+    writer = std::move(*made);
   }
-  return std::make_unique<Store>(std::make_unique<Store::Impl>(fs, dir, options, std::move(*recovered)));
+  return std::make_unique<Store>(
+      std::make_unique<Store::Impl>(dir, options, std::move(*recovered), std::move(writer)));
 }
 
 }  // namespace engine
@@ -119,21 +133,22 @@ Store::Store(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Store::~Store() { (void)impl_->close(); }
 
 Result<AppendResult> Store::append(std::string_view stream, ExpectedVersion expected,
-                                   std::span<const NewEvent> events) {
-  return impl_->append(stream, expected, events);
+                                   std::span<const NewEvent> events, Durability durability) {
+  return impl_->append(stream, expected, events, durability);
 }
 
 void Store::append_async(std::string_view stream, ExpectedVersion expected,
-                         std::span<const NewEvent> events, AppendCallback done) {
-  impl_->append_async(stream, expected, events, std::move(done));
+                         std::span<const NewEvent> events, AppendCallback done, Durability durability) {
+  impl_->append_async(stream, expected, events, std::move(done), durability);
 }
 
 std::future<Result<AppendResult>> Store::append_async(std::string_view stream, ExpectedVersion expected,
-                                                      std::span<const NewEvent> events) {
+                                                      std::span<const NewEvent> events,
+                                                      Durability durability) {
   auto promise = std::make_shared<std::promise<Result<AppendResult>>>();
   auto future = promise->get_future();
   impl_->append_async(stream, expected, events,
-                      [promise](Result<AppendResult> r) { promise->set_value(std::move(r)); });
+                      [promise](Result<AppendResult> r) { promise->set_value(std::move(r)); }, durability);
   return future;
 }
 

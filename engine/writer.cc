@@ -2,11 +2,13 @@
 
 #include "engine/append_check.h"
 #include "engine/clock.h"
+#include "engine/info_log.h"
 #include "format/batch.h"
 #include "format/footer.h"
 #include "format/frame.h"
 #include "format/segment_name.h"
 
+#include <algorithm>
 #include <chrono>
 
 namespace cairn::engine {
@@ -14,26 +16,74 @@ namespace {
 
 thread_local bool t_in_callback = false;
 
+uint64_t nanos_since(Clock::time_point start) {
+  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now() - start).count());
+}
+
+bool needs_durability(const AppendRequest& r, Durability level) {
+  return r.result.ok() && r.durability == level;
+}
+
 }  // namespace
 
+// ---------------------------------------------------------------- set-up
+
+Result<std::unique_ptr<Writer>> Writer::make(FileSystem& fs, std::string dir, const Options& options,
+                                             format::StoreId store_id, Log& log, ActiveSegment active) {
+  unsigned depth = std::clamp<uint32_t>(options.max_writes_in_flight, 1, 16);
+  std::string why_fallback;
+  auto queue = fs.make_write_queue(options.io_backend, depth, &why_fallback);
+  if (!queue.ok()) return queue.status();
+  if (!why_fallback.empty()) info(options, "io_uring is unavailable, writing with pwrite: " + why_fallback);
+  return std::unique_ptr<Writer>(
+      new Writer(fs, std::move(dir), options, store_id, log, active, std::move(*queue)));
+}
+
 Writer::Writer(FileSystem& fs, std::string dir, const Options& options, format::StoreId store_id,
-               Log& log, ActiveSegment active)
+               Log& log, ActiveSegment active, std::unique_ptr<WriteQueue> queue)
     : fs_(fs),
       dir_(std::move(dir)),
       options_(options),
       store_id_(store_id),
       log_(log),
+      queue_(std::move(queue)),
       active_(active),
-      next_position_(log.indexed_end_position()) {
+      next_position_(log.indexed_end_position()),
+      last_sync_sent_(Clock::now()),
+      completed_end_(active.data_end),
+      durable_position_(log.published()) {
   uint64_t begin = format::kSegmentHeaderSize;
   content_.update(active_.segment->bytes(begin, active_.data_end - begin));
+  if (options_.prepare_segments) {
+    preparer_ = std::make_unique<SegmentPreparer>(fs_, dir_, options_.segment_bytes,
+                                                  [this](std::string_view m) { info(options_, m); });
+  }
+  completer_ = std::thread([this] { complete_loop(); });
   thread_ = std::thread([this] { run(); });
 }
 
 Writer::~Writer() { close(); }
 
+void Writer::close() {
+  {
+    std::lock_guard lock(mu_);
+    closing_ = true;
+    wake_.notify_one();
+    room_.notify_all();
+  }
+  if (in_callback()) return;  // the writer finishes the current group, then stops
+  std::lock_guard join(join_mu_);
+  if (thread_.joinable()) thread_.join();
+  if (completer_.joinable()) completer_.join();
+  preparer_.reset();  // removes an unused prepared file
+}
+
+bool Writer::in_callback() { return t_in_callback; }
+
+// ---------------------------------------------------------------- appenders
+
 // Backpressure: an appender waits while the queue holds max_queued_bytes
-// (never a callback on the leader's thread: it would wait for itself).
+// (never a callback on a committing thread: it would wait for itself).
 void Writer::wait_for_room(std::unique_lock<std::mutex>& lock) {
   if (in_callback()) return;
   room_.wait(lock, [&] { return closing_ || queued_bytes_ < options_.max_queued_bytes; });
@@ -41,7 +91,8 @@ void Writer::wait_for_room(std::unique_lock<std::mutex>& lock) {
 
 void Writer::push(std::unique_ptr<AppendRequest> request) {
   queued_bytes_ += request->frame.size();
-  queue_.push_back(std::move(request));
+  request->queued_at = Clock::now();
+  requests_.push_back(std::move(request));
 }
 
 void Writer::submit(std::unique_ptr<AppendRequest> request) {
@@ -53,7 +104,7 @@ void Writer::submit(std::unique_ptr<AppendRequest> request) {
       if (leader_ == Leader::kNone) {
         leader_ = Leader::kThread;
         wake_.notify_one();
-      } else if (queue_.size() >= wanted_) {
+      } else if (requests_.size() >= wanted_) {
         wake_.notify_one();
       }
       return;
@@ -76,7 +127,7 @@ void Writer::submit_and_wait(std::unique_ptr<AppendRequest> request, SyncWaiter&
     if (leader_ == Leader::kNone) {
       leader_ = Leader::kCaller;
       lead = true;
-    } else if (queue_.size() >= wanted_) {
+    } else if (requests_.size() >= wanted_) {
       wake_.notify_one();
     }
   }
@@ -90,65 +141,6 @@ void Writer::reject_closed(AppendRequest& r) {
   release_waiters();
 }
 
-// A synchronous appender that found no leader commits the queue itself (its
-// own request, usually alone): no thread hand-off, which costs tens of
-// microseconds twice per append on an idle machine. Whatever queued up
-// meanwhile goes to the writer thread.
-void Writer::lead_one_group() {
-  Batch taken;
-  {
-    std::lock_guard lock(mu_);
-    take(taken);
-  }
-  process(taken);
-  std::lock_guard lock(mu_);
-  leader_ = queue_.empty() ? Leader::kNone : Leader::kThread;
-  if (leader_ == Leader::kThread || closing_) wake_.notify_one();
-}
-
-void Writer::take(Batch& taken) {
-  uint64_t bytes = 0;
-  while (!queue_.empty() &&
-         (taken.empty() || bytes + queue_.front()->frame.size() <= options_.max_group_bytes)) {
-    bytes += queue_.front()->frame.size();
-    taken.push_back(std::move(queue_.front()));
-    queue_.pop_front();
-  }
-  queued_bytes_ -= bytes;
-  room_.notify_all();
-}
-
-void Writer::process(Batch& taken) {
-  commit(taken);
-  last_group_size_ = taken.size();
-  bool any_waiter = false;
-  t_in_callback = true;
-  for (auto& r : taken) {
-    any_waiter = any_waiter || r->waiter != nullptr;
-    finish(*r);
-  }
-  t_in_callback = false;
-  if (any_waiter) release_waiters();
-  taken.clear();
-}
-
-void Writer::finish(AppendRequest& r) {
-  if (r.waiter != nullptr) {
-    r.waiter->result = std::move(r.result);
-    r.waiter->done.store(true, std::memory_order_release);
-    return;
-  }
-  try {
-    r.done(std::move(r.result));
-  } catch (...) {  // deliberate swallow: a throwing callback must not stop the writer
-  }
-}
-
-void Writer::release_waiters() {
-  completions_.fetch_add(1, std::memory_order_release);
-  completions_.notify_all();
-}
-
 void Writer::wait(SyncWaiter& waiter) {
   while (true) {
     uint64_t seen = completions_.load(std::memory_order_acquire);
@@ -157,38 +149,86 @@ void Writer::wait(SyncWaiter& waiter) {
   }
 }
 
-void Writer::close() {
+// ---------------------------------------------------------------- leading
+
+// A synchronous appender that found no leader commits the queue itself (its
+// own request, usually alone). Whatever queued up meanwhile goes to the
+// writer thread.
+void Writer::lead_one_group() {
+  Batch taken;
   {
     std::lock_guard lock(mu_);
-    closing_ = true;
-    wake_.notify_one();
-    room_.notify_all();
+    take(taken);
   }
-  if (in_callback()) return;  // the writer finishes the current group, then stops
-  std::lock_guard join(join_mu_);
-  if (thread_.joinable()) thread_.join();
+  process(taken, /*inline_ok=*/true);
+  std::lock_guard lock(mu_);
+  leader_ = requests_.empty() ? Leader::kNone : Leader::kThread;
+  if (leader_ == Leader::kThread || closing_ || sync_due_) wake_.notify_one();
+}
+
+void Writer::take(Batch& taken) {
+  uint64_t bytes = 0;
+  auto now = Clock::now();
+  while (!requests_.empty() &&
+         (taken.empty() || bytes + requests_.front()->frame.size() <= options_.max_group_bytes)) {
+    bytes += requests_.front()->frame.size();
+    stats_.queue_wait_ns.record(static_cast<uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(now - requests_.front()->queued_at).count()));
+    taken.push_back(std::move(requests_.front()));
+    requests_.pop_front();
+  }
+  queued_bytes_ -= bytes;
+  room_.notify_all();
 }
 
 // The writer thread leads while there is work, then hands leadership back.
+// When idle it also sends kBatch's due fdatasync, and at close the last one.
 void Writer::run() {
   Batch taken;
   std::unique_lock lock(mu_);
   while (true) {
-    wake_.wait(lock, [&] {
-      return leader_ == Leader::kThread || (closing_ && leader_ == Leader::kNone && queue_.empty());
-    });
-    if (leader_ != Leader::kThread) return;  // closing, nothing queued, nobody leading
+    auto ready = [&] {
+      return leader_ == Leader::kThread || (leader_ == Leader::kNone && (closing_ || sync_is_due()));
+    };
+    if (sync_due_ && leader_ == Leader::kNone) {
+      wake_.wait_until(lock, *sync_due_, ready);
+    } else {
+      wake_.wait(lock, ready);
+    }
+    if (leader_ == Leader::kNone && !closing_ && sync_is_due()) {
+      leader_ = Leader::kThread;
+      lock.unlock();
+      send(/*inline_ok=*/false, /*force_sync=*/true);
+      lock.lock();
+      if (requests_.empty()) leader_ = Leader::kNone;
+      continue;
+    }
+    if (leader_ == Leader::kNone && closing_ && requests_.empty()) break;
+    if (leader_ == Leader::kNone) {
+      if (!ready()) continue;  // woken with nothing to do
+      leader_ = Leader::kThread;
+    }
     gather(lock);
-    if (queue_.empty()) {
+    if (requests_.empty()) {
       leader_ = Leader::kNone;
       continue;
     }
     take(taken);
     lock.unlock();
-    process(taken);
+    process(taken, /*inline_ok=*/false);
     lock.lock();
   }
+  // Closing: everything written becomes durable, then the completer stops.
+  leader_ = Leader::kThread;
+  lock.unlock();
+  if (unsynced_bytes_ > 0 && !has_failed_) send(/*inline_ok=*/false, /*force_sync=*/true);
+  (void)wait_for_no_flights();
+  lock.lock();
+  completer_stop_ = true;
+  flights_cv_.notify_all();
 }
+
+bool Writer::sync_is_due() const { return sync_due_ && Clock::now() >= *sync_due_; }
 
 // Appenders acknowledged by the last group commit usually come straight back
 // (each thread waits for its append, then makes the next). Starting the next
@@ -196,38 +236,32 @@ void Writer::run() {
 // the groups would alternate between two halves of the appenders. So wait,
 // briefly, for as many requests as the last group had.
 void Writer::gather(std::unique_lock<std::mutex>& lock) {
-  if (last_group_size_ <= 1 || queue_.size() >= last_group_size_ || closing_ ||
+  if (last_group_size_ <= 1 || requests_.size() >= last_group_size_ || closing_ ||
       options_.max_commit_delay_us == 0) {
     return;
   }
-  auto delay = std::min(std::chrono::microseconds(options_.max_commit_delay_us), last_sync_time_ / 2);
+  auto last_sync = std::chrono::microseconds(last_sync_us_.load(std::memory_order_relaxed));
+  auto delay = std::min(std::chrono::microseconds(options_.max_commit_delay_us), last_sync / 2);
   wanted_ = last_group_size_;
-  wake_.wait_for(lock, delay, [&] { return closing_ || queue_.size() >= wanted_; });
+  wake_.wait_for(lock, delay, [&] { return closing_ || requests_.size() >= wanted_; });
   wanted_ = SIZE_MAX;
 }
 
-void Writer::commit(Batch& taken) {
+void Writer::process(Batch& taken, bool inline_ok) {
+  inline_ok_ = inline_ok;
+  last_group_size_ = taken.size();
   for (auto& request : taken) {
     AppendRequest& r = *request;
-    if (failed_.ok()) {
-      r.result = admit(r);
-    } else {
+    if (has_failed_.load(std::memory_order_acquire)) {
       r.result = Status::read_only("store stopped accepting appends after an I/O error: " +
-                                   failed_.message());
+                                   failure().message());
+    } else {
+      r.result = admit(r);
     }
+    current_.requests.push_back(std::move(request));
   }
-  if (failed_.ok()) (void)flush();  // a failure is recorded in failed_
-  if (failed_.ok()) return;
-  // Whatever is not durable now never will be: fail every success past it,
-  // and every decision made after the first of those (it may have been made
-  // against batches that will never exist).
-  uint64_t durable = log_.published();
-  bool tainted = false;
-  for (auto& request : taken) {
-    Result<AppendResult>& result = request->result;
-    tainted = tainted || (result.ok() && result->last_position() >= durable);
-    if (tainted) result = failed_;
-  }
+  taken.clear();
+  send(inline_ok, /*force_sync=*/false);
 }
 
 std::optional<Result<AppendResult>> Writer::check_retry(const AppendRequest& r) {
@@ -265,52 +299,134 @@ Result<AppendResult> Writer::admit(AppendRequest& r) {
   uint64_t next_version = log_.indexed_next_version(r.stream);
   if (Status s = check_expected(r.stream, next_version, r.expected, r.ids.size()); !s.ok()) return s;
 
-  uint64_t limit = options_.segment_bytes;
-  if (active_.data_end + group_.bytes + segment_bytes_needed(r.frame.size()) > limit) {
-    if (Status s = flush(); !s.ok()) return s;
+  if (active_.data_end + current_.bytes + segment_bytes_needed(r.frame.size()) > options_.segment_bytes) {
+    send(inline_ok_, /*force_sync=*/false);
     if (Status s = roll(); !s.ok()) return s;
   }
-  format::BatchStamp stamp{next_position_, next_version, log_.published(), wall_clock_ns()};
+  format::BatchStamp stamp{next_position_, next_version, durable_position_.load(std::memory_order_acquire),
+                           wall_clock_ns()};
   format::restamp_batch(r.frame.data(), r.frame.size(), stamp);
-  uint64_t offset = active_.data_end + group_.bytes;
+  uint64_t offset = active_.data_end + current_.bytes;
   format::Frame frame = format::parse_frame(r.frame);
   auto batch = format::BatchView::decode(frame.body, "pending append");
   if (!batch.ok()) return batch.status();
   if (Status s = log_.index_batch(active_.ordinal, offset, static_cast<uint32_t>(r.frame.size()), *batch); !s.ok()) {
     return s;
   }
-  group_.frames.push_back(r.frame);
-  group_.bytes += r.frame.size();
-  group_.events += r.ids.size();
+  content_.update(r.frame);
+  current_.frames.push_back(r.frame);
+  current_.bytes += r.frame.size();
+  current_.events += r.ids.size();
   next_position_ += r.ids.size();
   return AppendResult{next_version, stamp.first_position, static_cast<uint32_t>(r.ids.size()), false};
 }
 
-Status Writer::flush() {
-  if (group_.frames.empty()) return Status();
-  File& file = active_.segment->file();
-  auto start = std::chrono::steady_clock::now();
-  Status s = file.write_at(active_.data_end, group_.frames);
-  if (s.ok()) s = file.sync();
-  if (!s.ok()) {
-    fail(s);
-    return s;
+// Whether the flight ends with an fdatasync: when an append in it asks for
+// kSync (a deduplicated kSync retry too, if anything is unsynced), or kBatch's
+// byte or time budget is spent.
+bool Writer::wants_sync(const Flight& f) const {
+  if (f.bytes == 0 && unsynced_bytes_ == 0) return false;
+  bool batch = false;
+  for (const auto& r : f.requests) {
+    if (needs_durability(*r, Durability::kSync)) return true;
+    batch = batch || needs_durability(*r, Durability::kBatch);
   }
-  last_sync_time_ = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start);
-  for (std::string_view frame : group_.frames) content_.update(frame);
-  active_.data_end += group_.bytes;
-  active_.batch_count += group_.frames.size();
-  active_.event_count += group_.events;
-  stats_.group_commits.fetch_add(1, std::memory_order_relaxed);
-  stats_.bytes_written.fetch_add(group_.bytes, std::memory_order_relaxed);
-  stats_.events.fetch_add(group_.events, std::memory_order_relaxed);
-  stats_.appends.fetch_add(group_.frames.size(), std::memory_order_relaxed);
-  group_ = Group{};
-  log_.publish(next_position_);
-  return Status();
+  if (!batch) return false;
+  return unsynced_bytes_ + f.bytes >= options_.batch_sync_bytes ||
+         Clock::now() - last_sync_sent_ >= std::chrono::microseconds(options_.batch_sync_interval_us);
 }
 
+void Writer::send(bool inline_ok, bool force_sync) {
+  Flight f = std::exchange(current_, Flight{});
+  if (f.requests.empty() && !force_sync) return;
+  f.sync = force_sync || wants_sync(f);
+  f.io = f.bytes > 0 || f.sync;
+  f.file = &active_.segment->file();
+  f.offset = active_.data_end;
+  active_.data_end += f.bytes;
+  active_.batch_count += f.frames.size();
+  active_.event_count += f.events;
+  f.data_end = active_.data_end;
+  f.end_position = next_position_;
+  if (preparer_ && !next_requested_ && active_.data_end >= options_.segment_bytes / 2) {
+    preparer_->request();  // the next segment, ready before this one is full
+    next_requested_ = true;
+  }
+  f.submitted = Clock::now();
+  note_sync_state(f);
+  if (f.bytes > 0) {
+    stats_.group_events.record(f.events);
+    stats_.group_bytes.record(f.bytes);
+  }
+  if (inline_ok && no_flights()) {
+    Status io;
+    if (f.bytes > 0) io = f.file->write_at(f.offset, f.frames);
+    if (io.ok() && f.sync) io = f.file->sync();
+    complete(f, io);
+    cut_after_failure();
+    return;
+  }
+  dispatch(std::move(f));
+}
+
+// kBatch's bookkeeping: bytes written since the last fdatasync, and when the
+// next one is due if no append brings it sooner.
+void Writer::note_sync_state(const Flight& f) {
+  bool batch_pending = false;
+  for (const auto& r : f.requests) batch_pending = batch_pending || needs_durability(*r, Durability::kBatch);
+  std::lock_guard lock(mu_);
+  if (f.sync) {
+    unsynced_bytes_ = 0;
+    last_sync_sent_ = f.submitted;
+    sync_due_.reset();
+    return;
+  }
+  unsynced_bytes_ += f.bytes;
+  if (batch_pending && !sync_due_) {
+    sync_due_ = last_sync_sent_ + std::chrono::microseconds(options_.batch_sync_interval_us);
+    wake_.notify_one();
+  }
+}
+
+bool Writer::no_flights() {
+  std::lock_guard lock(mu_);
+  return flights_.empty();
+}
+
+// Queues the flight for the completer, after waiting for a free slot. Never
+// submits after a failure: the completer cuts the file back once the last
+// flight is in, and nothing may land after the cut.
+void Writer::dispatch(Flight f) {
+  unsigned depth = std::clamp<uint32_t>(options_.max_writes_in_flight, 1, 16);
+  {
+    std::unique_lock lock(mu_);
+    flights_cv_.wait(lock, [&] { return flights_.size() < depth; });
+  }
+  {
+    std::lock_guard failing(fail_mu_);
+    if (!failed_.ok()) f.io = false;  // its appends are failed in complete()
+    if (f.io) {
+      f.submit_error = queue_->submit(*f.file, f.offset, f.frames, f.sync);
+      if (!f.submit_error.ok()) f.io = false;
+    }
+    std::lock_guard lock(mu_);
+    flights_.push_back(std::move(f));
+    stats_.in_flight.store(static_cast<uint32_t>(flights_.size()), std::memory_order_relaxed);
+  }
+  flights_cv_.notify_all();
+}
+
+Status Writer::wait_for_no_flights() {
+  std::unique_lock lock(mu_);
+  flights_cv_.wait(lock, [&] { return flights_.empty(); });
+  lock.unlock();
+  return failure();
+}
+
+// Seals the active segment (footer written and synced once every flight is
+// in) and continues in the next one.
 Status Writer::roll() {
+  if (Status s = wait_for_no_flights(); !s.ok()) return s;
   format::Footer footer{active_.first_position, active_.event_count, active_.batch_count,
                         active_.data_end, content_.digest()};
   std::string bytes;
@@ -319,43 +435,160 @@ Status Writer::roll() {
   Status s = file.write_at(active_.data_end, bytes);
   if (s.ok()) s = file.sync();
   if (!s.ok()) {
-    fail(s);
+    fail(s, &file);
+    cut_after_failure();
     return s;
   }
   auto next = start_segment(fs_, dir_, log_, store_id_, active_.sequence + 1, next_position_,
-                            options_.segment_bytes);
+                            options_.segment_bytes, preparer_.get());
   if (!next.ok()) {
-    fail(next.status(), /*cut_unsynced=*/false);  // the sealed segment stays sealed
+    fail(next.status(), nullptr);  // the sealed segment stays sealed
     return next.status();
   }
   active_.segment->close_file();
   active_ = *next;
   content_.reset();
+  next_requested_ = false;
+  completed_end_ = active_.data_end;  // no flight is in: the completion state is ours
+  durable_position_.store(next_position_, std::memory_order_release);
+  std::lock_guard lock(mu_);
+  unsynced_bytes_ = 0;
+  last_sync_sent_ = Clock::now();
+  sync_due_.reset();
   return Status();
 }
 
-// Fail-stop. After a failed write or sync the unsynced bytes past data_end
-// are cut off (best effort), so that a reopen in this boot cannot find them in
-// the page cache, take them for durable data and build on them.
+// ---------------------------------------------------------------- completing
+
+void Writer::complete_loop() {
+  std::unique_lock lock(mu_);
+  while (true) {
+    flights_cv_.wait(lock, [&] { return !flights_.empty() || completer_stop_; });
+    if (flights_.empty()) return;
+    Flight& f = flights_.front();  // the leader only appends: the reference stays valid
+    lock.unlock();
+    Status io = f.submit_error;
+    if (f.io) io = queue_->wait_oldest();
+    complete(f, io);
+    lock.lock();
+    flights_.pop_front();
+    stats_.in_flight.store(static_cast<uint32_t>(flights_.size()), std::memory_order_relaxed);
+    flights_cv_.notify_all();
+    if (has_failed_.load(std::memory_order_acquire) && flights_.empty()) {
+      lock.unlock();
+      cut_after_failure();
+      lock.lock();
+    }
+  }
+}
+
+// Publishes the flight's end and acknowledges its appends, in log order.
+void Writer::complete(Flight& f, const Status& io) {
+  if (!io.ok()) fail(io, f.file);
+  if (has_failed_.load(std::memory_order_acquire)) {
+    // Whatever was decided against state that never became durable fails
+    // too; appends refused after the failure keep their kReadOnly.
+    Status error = failure();
+    for (auto& r : f.requests) {
+      if (r->result.ok() || r->result.status().code() != Code::kReadOnly) r->result = error;
+    }
+  } else {
+    if (f.io) {
+      uint64_t ns = nanos_since(f.submitted);
+      last_sync_us_.store(ns / 1000, std::memory_order_relaxed);
+      if (f.sync) stats_.sync_ns.record(ns);
+    }
+    if (f.sync) {
+      durable_position_.store(f.end_position, std::memory_order_release);
+      stats_.syncs.fetch_add(1, std::memory_order_relaxed);
+    }
+    completed_end_ = f.data_end;
+    count_appends(f);
+    log_.publish(f.end_position);
+  }
+  acknowledge(f);
+}
+
+void Writer::count_appends(const Flight& f) {
+  if (f.bytes == 0) return;
+  stats_.group_commits.fetch_add(1, std::memory_order_relaxed);
+  stats_.bytes_written.fetch_add(f.bytes, std::memory_order_relaxed);
+  stats_.events.fetch_add(f.events, std::memory_order_relaxed);
+  stats_.appends.fetch_add(f.frames.size(), std::memory_order_relaxed);
+}
+
+void Writer::acknowledge(Flight& f) {
+  bool any_waiter = false;
+  t_in_callback = true;
+  for (auto& r : f.requests) {
+    any_waiter = any_waiter || r->waiter != nullptr;
+    finish(*r);
+  }
+  t_in_callback = false;
+  if (any_waiter) release_waiters();
+}
+
+void Writer::finish(AppendRequest& r) {
+  if (r.waiter != nullptr) {
+    r.waiter->result = std::move(r.result);
+    r.waiter->done.store(true, std::memory_order_release);
+    return;
+  }
+  try {
+    r.done(std::move(r.result));
+  } catch (...) {  // deliberate swallow: a throwing callback must not stop the writer
+  }
+}
+
+void Writer::release_waiters() {
+  completions_.fetch_add(1, std::memory_order_release);
+  completions_.notify_all();
+}
+
+void Writer::fail(const Status& error, File* file) {
+  std::lock_guard lock(fail_mu_);
+  if (!failed_.ok()) return;
+  failed_ = error;
+  cut_file_ = file;
+  has_failed_.store(true, std::memory_order_release);
+}
+
+Status Writer::failure() const {
+  std::lock_guard lock(fail_mu_);
+  return failed_;
+}
+
+// Fail-stop. Once no flight is in, the bytes past the last completed group
+// are cut off (best effort), so that a reopen in this boot cannot find them
+// in the page cache, take them for durable data and build on them.
+void Writer::cut_after_failure() {
+  std::lock_guard failing(fail_mu_);
+  if (failed_.ok() || cut_file_ == nullptr) return;
+  {
+    std::lock_guard lock(mu_);
+    if (!flights_.empty()) return;  // the completer cuts after the last one
+  }
+  if (cut_file_->truncate(completed_end_).ok()) (void)cut_file_->sync();  // deliberate: best effort
+  cut_file_ = nullptr;
+}
+
+// ---------------------------------------------------------------- segments
+
 Result<ActiveSegment> start_segment(FileSystem& fs, const std::string& dir, Log& log,
                                     const format::StoreId& store_id, uint64_t sequence,
-                                    uint64_t first_position, uint64_t segment_bytes) {
+                                    uint64_t first_position, uint64_t segment_bytes,
+                                    SegmentPreparer* preparer) {
   format::SegmentHeader header{sequence, first_position, store_id, wall_clock_ns()};
   std::string name = format::segment_file_name({sequence, first_position});
-  auto segment = Segment::create(fs, dir, name, header, segment_bytes);
+  SegmentPreparer::Prepared prepared;
+  if (preparer != nullptr) prepared = preparer->take();
+  auto segment = prepared.file ? Segment::create_from_prepared(fs, dir, name, header, segment_bytes,
+                                                               *prepared.file, prepared.path)
+                               : Segment::create(fs, dir, name, header, segment_bytes);
   if (!segment.ok()) return segment.status();
   Segment* raw = segment->get();
   uint32_t ordinal = log.add_segment(std::move(*segment));
   return ActiveSegment{raw, ordinal, sequence, first_position, format::kSegmentHeaderSize, 0, 0};
 }
-
-void Writer::fail(const Status& error, bool cut_unsynced) {
-  failed_ = error;
-  if (!cut_unsynced) return;
-  File& file = active_.segment->file();
-  if (file.truncate(active_.data_end).ok()) (void)file.sync();  // deliberate: best effort
-}
-
-bool Writer::in_callback() { return t_in_callback; }
 
 }  // namespace cairn::engine

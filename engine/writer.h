@@ -1,22 +1,35 @@
-// Writer: group commit. Appenders queue requests (already encoded on their
-// own threads); the leader takes every request waiting, checks each in log
-// order against the index, stamps positions and versions, writes the whole
-// group with one write and makes it durable with one fdatasync, then
-// publishes the new end and acknowledges every request of the group.
+// Writer: group commit with pipelined durability. Appenders queue requests
+// (already encoded on their own threads); the leader takes every request
+// waiting, checks each in log order against the index, stamps positions and
+// versions, and writes the whole group with one write. A group's write and
+// its fdatasync go to the WriteQueue (io_uring or pwrite) as one submission;
+// while it is in flight the leader fills and submits the next group, up to
+// Options::max_writes_in_flight groups. The completer thread takes
+// completions in log order, publishes each group's end and acknowledges its
+// requests: an append completes only when every byte up to its end is
+// written and, for kSync, durable.
 //
 // Threading: exactly one leader at a time owns the active segment and is the
 // only mutator of the Log. The leader is a synchronous appender that found
-// nobody leading (it commits the queue on its own thread: no hand-off), or
-// else the writer thread, which leads while work keeps coming (gathering
-// returning appenders) and serves every asynchronous append. Leadership
-// changes hands under mu_, so the leader's state needs no lock of its own.
-// Failure: after a failed write or fdatasync nothing more is acknowledged;
-// the group fails with kIOError and later appends with kReadOnly (fail-stop:
-// an fdatasync is never retried, see DESIGN.md).
+// nobody leading (when nothing is in flight it writes, syncs and acknowledges
+// on its own thread: no hand-off, which costs tens of microseconds twice per
+// append on an idle machine), or else the writer thread, which leads while
+// work keeps coming and serves every asynchronous append. Leadership changes
+// hands under mu_, so the leader's state needs no lock of its own. The
+// completer touches only the flights it takes off `flights_` and the
+// completion state; the leader never completes a flight while any is queued.
+//
+// Failure (fail-stop): after a failed write or fdatasync nothing more is
+// acknowledged. The failed group and every group after it fail with
+// kIOError (they may have been decided against it), later appends fail with
+// kReadOnly, and the bytes past the last durable group are cut off. An
+// fdatasync is never retried (see DESIGN.md).
 #pragma once
 
+#include "engine/histogram.h"
 #include "engine/io.h"
 #include "engine/log.h"
+#include "engine/segment_preparer.h"
 #include "format/checksum.h"
 #include "format/segment_header.h"
 
@@ -30,13 +43,16 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
 namespace cairn::engine {
 
-// Where a synchronous append waits: the writer sets `result`, then `done`,
+using Clock = std::chrono::steady_clock;
+
+// Where a synchronous append waits: the completer sets `result`, then `done`,
 // then wakes every sync waiter at once (one futex wake per group commit
 // instead of one per append).
 struct SyncWaiter {
@@ -49,9 +65,11 @@ struct AppendRequest {
   ExpectedVersion expected = ExpectedVersion::any();
   std::string frame;  // an encoded events frame; the writer restamps it
   std::vector<EventId> ids;
+  Durability durability = Durability::kSync;  // never kDefault here
   Store::AppendCallback done;  // for async appends
   SyncWaiter* waiter = nullptr;  // for sync appends: instead of `done`
   Result<AppendResult> result = Status::closed("not processed");
+  Clock::time_point queued_at;
 };
 
 // The active segment as the writer continues it.
@@ -65,25 +83,34 @@ struct ActiveSegment {
   uint64_t event_count = 0;
 };
 
-// Creates segment `sequence` starting at `first_position` (durably, see
-// Segment::create), adds it to `log`, and returns it as the active segment.
+// Creates segment `sequence` starting at `first_position` durably (from a
+// prepared file when `preparer` has one ready), adds it to `log`, and returns
+// it as the active segment.
 Result<ActiveSegment> start_segment(FileSystem& fs, const std::string& dir, Log& log,
                                     const format::StoreId& store_id, uint64_t sequence,
-                                    uint64_t first_position, uint64_t segment_bytes);
+                                    uint64_t first_position, uint64_t segment_bytes,
+                                    SegmentPreparer* preparer = nullptr);
 
 struct WriterStats {
   std::atomic<uint64_t> appends{0};
   std::atomic<uint64_t> deduplicated{0};
   std::atomic<uint64_t> events{0};
   std::atomic<uint64_t> group_commits{0};
+  std::atomic<uint64_t> syncs{0};
   std::atomic<uint64_t> bytes_written{0};
+  std::atomic<uint32_t> in_flight{0};
+  HistogramRecorder group_events;
+  HistogramRecorder group_bytes;
+  HistogramRecorder sync_ns;        // a group's write + fdatasync, submit to completion
+  HistogramRecorder queue_wait_ns;  // an append's wait from queued to taken by a leader
 };
 
 class Writer {
  public:
   // Re-hashes the active segment's content so its footer can be written later.
-  Writer(FileSystem& fs, std::string dir, const Options& options, format::StoreId store_id,
-         Log& log, ActiveSegment active);
+  // Fails (kNotSupported) when options ask for io_uring and it is unavailable.
+  static Result<std::unique_ptr<Writer>> make(FileSystem& fs, std::string dir, const Options& options,
+                                              format::StoreId store_id, Log& log, ActiveSegment active);
   ~Writer();
 
   // Queues an asynchronous request; its callback runs exactly once.
@@ -91,69 +118,123 @@ class Writer {
   // Queues a synchronous request (request->waiter == &waiter) and returns when
   // it is finished; commits it on the calling thread when nobody else leads.
   void submit_and_wait(std::unique_ptr<AppendRequest> request, SyncWaiter& waiter);
-  // Finishes every queued request, then stops the thread. Idempotent.
+  // Finishes every queued request, makes everything durable, then stops the
+  // threads. Idempotent.
   void close();
-  // True inside an append callback (on whichever thread committed its group).
+  // True inside an append callback (on whichever thread completed its group).
   static bool in_callback();
   const WriterStats& stats() const { return stats_; }
+  const char* backend() const { return queue_->name(); }
 
  private:
   using Batch = std::vector<std::unique_ptr<AppendRequest>>;
+  // A group commit on its way to disk: its requests in log order, and the
+  // write (and fdatasync) that carries them.
+  struct Flight {
+    Batch requests;
+    std::vector<std::string_view> frames;  // views into the requests' frames
+    File* file = nullptr;
+    uint64_t offset = 0;
+    uint64_t bytes = 0;
+    uint64_t events = 0;
+    uint64_t end_position = 0;  // the position after the group
+    uint64_t data_end = 0;      // the active segment's end after the group
+    bool sync = false;
+    bool io = false;            // false: nothing to write or sync
+    Status submit_error;        // the queue refused it: completes with this
+    Clock::time_point submitted;
+  };
+
+  Writer(FileSystem& fs, std::string dir, const Options& options, format::StoreId store_id, Log& log,
+         ActiveSegment active, std::unique_ptr<WriteQueue> queue);
+  // --- appenders ---
+  void wait_for_room(std::unique_lock<std::mutex>& lock);
+  void push(std::unique_ptr<AppendRequest> request);  // under mu_
+  void reject_closed(AppendRequest& r);
+  void wait(SyncWaiter& waiter);
+  // --- leading ---
   void run();
+  bool sync_is_due() const;  // under mu_
   void lead_one_group();
   void gather(std::unique_lock<std::mutex>& lock);
   void take(Batch& taken);  // under mu_
-  void push(std::unique_ptr<AppendRequest> request);  // under mu_
-  void wait_for_room(std::unique_lock<std::mutex>& lock);
-  void process(Batch& taken);
-  void commit(Batch& taken);
-  void finish(AppendRequest& r);
-  void reject_closed(AppendRequest& r);
-  void release_waiters();
-  void wait(SyncWaiter& waiter);
+  void process(Batch& taken, bool inline_ok);
   // The idempotency and version checks; on success stamps and indexes the
-  // request's batch at the end of the pending group.
+  // request's batch at the end of the current flight.
   Result<AppendResult> admit(AppendRequest& r);
   std::optional<Result<AppendResult>> check_retry(const AppendRequest& r);
-  // Writes and syncs the pending group, then publishes its end.
-  Status flush();
+  bool wants_sync(const Flight& f) const;
+  // Sends the current flight on its way (with an fdatasync when `force_sync`,
+  // even if it is empty): written and completed on this thread when nothing
+  // is in flight and `inline_ok`, else handed to the completer.
+  void send(bool inline_ok, bool force_sync);
+  void note_sync_state(const Flight& f);
+  bool no_flights();
+  void dispatch(Flight f);
+  Status wait_for_no_flights();
   Status roll();
-  void fail(const Status& error, bool cut_unsynced = true);
+  // --- completing ---
+  void complete_loop();
+  void complete(Flight& f, const Status& io);
+  void count_appends(const Flight& f);
+  void acknowledge(Flight& f);
+  void finish(AppendRequest& r);
+  void release_waiters();
+  void fail(const Status& error, File* file);
+  Status failure() const;
+  void cut_after_failure();
 
   FileSystem& fs_;
   const std::string dir_;
   const Options options_;
   const format::StoreId store_id_;
   Log& log_;
+  std::unique_ptr<WriteQueue> queue_;
+  std::unique_ptr<SegmentPreparer> preparer_;
+
+  // The leader's state: touched only by the current leader (handed over under mu_).
   ActiveSegment active_;
   format::StreamingChecksum content_;  // of the active segment's batches
-  uint64_t next_position_;             // indexed end, including the pending group
-  struct Group {                       // admitted, not yet written
-    std::vector<std::string_view> frames;
-    uint64_t bytes = 0;
-    uint64_t events = 0;
-  };
-  Group group_;
-  // The leader's state: touched only by the current leader (handed over under mu_).
-  Status failed_;
+  uint64_t next_position_;             // indexed end, including the current flight
+  Flight current_;                     // admitted, not yet sent
+  bool inline_ok_ = false;             // the current leader may complete on its own thread
+  bool next_requested_ = false;        // the preparer was asked for the next segment
   size_t last_group_size_ = 0;
-  std::chrono::microseconds last_sync_time_{0};
+  // Written by the leader under mu_ (the writer thread reads them to time kBatch's fdatasync).
+  uint64_t unsynced_bytes_ = 0;        // written since the last fdatasync was sent
+  Clock::time_point last_sync_sent_;
+  std::optional<Clock::time_point> sync_due_;
+
+  // Completion state: the completer's, or the leader's while no flight is in.
+  uint64_t completed_end_;                  // the active segment's end, acknowledged
+  std::atomic<uint64_t> durable_position_;  // positions below are durable (stamped into batches)
+  std::atomic<uint64_t> last_sync_us_{0};
+
+  mutable std::mutex fail_mu_;  // before mu_ when both are held
+  Status failed_;               // guarded by fail_mu_
+  File* cut_file_ = nullptr;    // guarded by fail_mu_: to cut back once no flight is in
+  std::atomic<bool> has_failed_{false};
 
   std::mutex mu_;
-  std::condition_variable wake_;
-  std::deque<std::unique_ptr<AppendRequest>> queue_;  // guarded by mu_
-  uint64_t queued_bytes_ = 0;                          // guarded by mu_: frames in queue_
-  std::condition_variable room_;                       // queued_bytes_ fell, or closing
-  bool closing_ = false;                               // guarded by mu_
+  std::condition_variable wake_;  // the writer thread: work, leadership, closing, a due sync
+  std::deque<std::unique_ptr<AppendRequest>> requests_;  // guarded by mu_
+  uint64_t queued_bytes_ = 0;                            // guarded by mu_: frames in requests_
+  std::condition_variable room_;                         // queued_bytes_ fell, or closing
+  bool closing_ = false;                                 // guarded by mu_
   // Who commits queued requests: nobody (the next appender will), a
   // synchronous appender on its own thread, or the writer thread.
   enum class Leader : uint8_t { kNone, kCaller, kThread };
-  Leader leader_ = Leader::kNone;                      // guarded by mu_
-  size_t wanted_ = SIZE_MAX;  // guarded by mu_: queue size the gathering writer waits for
+  Leader leader_ = Leader::kNone;  // guarded by mu_
+  size_t wanted_ = SIZE_MAX;       // guarded by mu_: queue size the gathering writer waits for
+  std::deque<Flight> flights_;     // guarded by mu_: sent, not completed, in log order
+  std::condition_variable flights_cv_;  // flights_ changed, or the completer should stop
+  bool completer_stop_ = false;         // guarded by mu_
+
   WriterStats stats_;
   std::atomic<uint64_t> completions_{0};  // bumped after each group's waiters are done
-  std::mutex join_mu_;  // serialises close() calls joining thread_
+  std::mutex join_mu_;  // serialises close() calls joining the threads
   std::thread thread_;
+  std::thread completer_;
 };
 
 }  // namespace cairn::engine

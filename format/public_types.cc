@@ -21,6 +21,7 @@ const char* code_name(Code code) {
     case Code::kUnsupportedVersion: return "UnsupportedVersion";
     case Code::kReadOnly: return "ReadOnly";
     case Code::kClosed: return "Closed";
+    case Code::kNotSupported: return "NotSupported";
   }
   return "Unknown";
 }

@@ -4,6 +4,8 @@
 #include "format/coding.h"
 #include "format/frame.h"
 
+#include <algorithm>
+#include <cstring>
 #include <optional>
 
 namespace cairn::format {
@@ -41,6 +43,18 @@ Vouch later_frame_vouches(std::string_view file, uint64_t from, uint64_t next_po
     if (stamp.durable_position <= stamp.first_position && stamp.durable_position > next_position) return Vouch::kYes;
   }
   return Vouch::kNo;
+}
+
+// Whether any byte from `at` on is not zero. A prepared segment ends in up to
+// its whole size of zeros, so compare in blocks (memcmp is vectorised).
+bool nonzero_after(std::string_view file, uint64_t at) {
+  static const char kZeros[4096] = {};
+  while (at < file.size()) {
+    size_t n = static_cast<size_t>(std::min<uint64_t>(sizeof kZeros, file.size() - at));
+    if (std::memcmp(file.data() + at, kZeros, n) != 0) return true;
+    at += n;
+  }
+  return false;
 }
 
 }  // namespace
@@ -89,7 +103,7 @@ Result<SegmentScan> scan_segment(std::string_view file, const std::string& path,
     if (f.status == FrameStatus::kEnd) {
       // Zeros, then data: a torn write whose first sectors did not persist,
       // or a zeroed block inside durable data.
-      if (options.is_last && file.find_first_not_of('\0', at) != std::string_view::npos) {
+      if (options.is_last && nonzero_after(file, at)) {
         if (auto why = corruption_reason(at)) return corrupt(at, "zeroed frame header " + *why);
         scan.torn = true;
         scan.torn_reason = "zeroed frame header followed by data";

@@ -8,6 +8,31 @@
 
 namespace cairn {
 
+// When an append is acknowledged, and what survives what.
+//   kSync:  after an fdatasync covering the append (and everything before
+//           it): survives a process crash and a power loss.
+//   kBatch: after the write reached the file (the page cache); an fdatasync
+//           follows within Options::batch_sync_interval_us or
+//           batch_sync_bytes. Survives a process crash; a power loss may
+//           lose the appends of that last interval (never a hole: what
+//           survives is a prefix of the log).
+//   kNone:  after the write reached the page cache; fdatasync only when a
+//           segment is sealed and at close(). Survives a process crash; a
+//           power loss may lose everything since the last of those.
+// Appends are acknowledged in log order, so an append never completes
+// before an earlier one in the log, whatever their levels.
+enum class Durability : uint8_t {
+  kDefault,  // per append only: use the store's Options::durability
+  kSync,
+  kBatch,
+  kNone,
+};
+
+// How the writer talks to the disk. kAuto: io_uring when the kernel allows it
+// (it is refused, for example, under Docker's default seccomp profile), else
+// pwrite + fdatasync, with one line to the info log saying why.
+enum class IoBackend : uint8_t { kAuto, kIoUring, kPwrite };
+
 struct Options {
   // Create the directory and a new store when the path is missing or empty.
   bool create_if_missing = true;
@@ -41,6 +66,22 @@ struct Options {
   // remembered (rebuilt from the log on open); a retried append is recognised
   // while its events are inside the window. 0 turns retry detection off.
   uint32_t idempotency_window = 1u << 18;
+
+  // The default durability of appends (an append may ask for another).
+  Durability durability = Durability::kSync;
+  // kBatch: the longest an acknowledged append waits for its fdatasync, and
+  // the most bytes written between two fdatasyncs.
+  uint32_t batch_sync_interval_us = 10'000;
+  uint64_t batch_sync_bytes = 8ull << 20;
+  // kIoUring fails open() with kNotSupported when io_uring is unavailable.
+  IoBackend io_backend = IoBackend::kAuto;
+  // Group commits written and being made durable at once (1 to 16): while
+  // one group's fdatasync is in flight, the next is filled and written.
+  uint32_t max_writes_in_flight = 2;
+  // Keep the next segment file ready, zero-filled and synced, so appends
+  // overwrite allocated blocks (a cheaper fdatasync) and a roll-over does
+  // not wait for a new file. Costs one segment's worth of disk space.
+  bool prepare_segments = true;
 };
 
 }  // namespace cairn

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cairn/event.h>
+#include <cairn/histogram.h>
 #include <cairn/options.h>
 #include <cairn/status.h>
 
@@ -35,10 +36,18 @@ struct StoreStats {
   uint64_t appends = 0;         // acknowledged appends that wrote events
   uint64_t deduplicated = 0;    // appends recognised as retries
   uint64_t events = 0;          // events written by this process
-  uint64_t group_commits = 0;   // write + fdatasync rounds
+  uint64_t group_commits = 0;   // group writes (each one write of many appends)
+  uint64_t syncs = 0;           // fdatasyncs of group commits
   uint64_t bytes_written = 0;
   uint64_t segments = 0;        // segment files in the store
-  uint64_t next_position = 0;   // positions below this are durable and readable
+  uint64_t next_position = 0;   // positions below this are acknowledged and readable
+  uint32_t in_flight = 0;       // group commits written and not yet completed, now
+  std::string io_backend;       // "io_uring" or "pwrite" ("" when read-only)
+  // Group-commit histograms since open. Snapshots, not atomic across fields.
+  Histogram group_events;       // events per group commit
+  Histogram group_bytes;        // bytes per group commit
+  Histogram sync_latency_ns;    // a synced group's write + fdatasync, submitted to completed
+  Histogram queue_wait_ns;      // an append's wait in the queue until a group takes it
 };
 
 class Store {
@@ -67,8 +76,12 @@ class Store {
   // (empty batch, empty or too long stream name or type, oversized event or
   // batch, version overflow, an id repeated inside the batch),
   // kDuplicateEvent, kReadOnly, kClosed, kIOError.
+  //
+  // `durability` overrides Options::durability for this append (see
+  // cairn::Durability for what each level promises).
   Result<AppendResult> append(std::string_view stream, ExpectedVersion expected,
-                              std::span<const NewEvent> events);
+                              std::span<const NewEvent> events,
+                              Durability durability = Durability::kDefault);
 
   // Asynchronous append: the batch is copied before the call returns; `done`
   // runs once, when the append is durable or has failed, on the thread that
@@ -80,9 +93,11 @@ class Store {
   // Backpressure: the call waits while Options::max_queued_bytes are queued.
   using AppendCallback = std::function<void(Result<AppendResult>)>;
   void append_async(std::string_view stream, ExpectedVersion expected,
-                    std::span<const NewEvent> events, AppendCallback done);
+                    std::span<const NewEvent> events, AppendCallback done,
+                    Durability durability = Durability::kDefault);
   std::future<Result<AppendResult>> append_async(std::string_view stream, ExpectedVersion expected,
-                                                 std::span<const NewEvent> events);
+                                                 std::span<const NewEvent> events,
+                                                 Durability durability = Durability::kDefault);
 
   // Up to `max_count` events of `stream`, starting at `from_version` and going
   // forward (increasing versions) or backward (use kEnd for "from the last").

@@ -131,8 +131,11 @@ class Worker {
     }
     next_[slot] = first + count;
     std::span<const NewEvent> span(events);
+    // Every level survives a process crash: SIGKILL loses no page-cache data.
+    uint32_t level = uniform(0, 9);
+    Durability durability = level < 6 ? Durability::kSync : level < 8 ? Durability::kBatch : Durability::kNone;
     if (uniform(0, 99) < 35) {
-      auto r = store_.append(name, expected, span);
+      auto r = store_.append(name, expected, span, durability);
       check(Completion{n, first, count, expected.to_string(), std::move(r)});
       return;
     }
@@ -142,11 +145,14 @@ class Worker {
     }
     std::string exp = expected.to_string();
     // The callback runs on the store's writer thread: it only queues.
-    store_.append_async(name, expected, span, [this, n, first, count, exp](Result<AppendResult> r) {
-      std::lock_guard lock(mu_);
-      done_.push_back(Completion{n, first, count, exp, std::move(r)});
-      cv_.notify_one();
-    });
+    store_.append_async(
+        name, expected, span,
+        [this, n, first, count, exp](Result<AppendResult> r) {
+          std::lock_guard lock(mu_);
+          done_.push_back(Completion{n, first, count, exp, std::move(r)});
+          cv_.notify_one();
+        },
+        durability);
   }
 
   // Reports finished async appends; waits while kMaxInFlight or more remain.
@@ -194,6 +200,10 @@ class Worker {
 
 int run(const std::string& dir, uint64_t seed) {
   Options options = store_options();
+  // Both write paths, and pipelines of several depths, across the cycles.
+  options.io_backend = seed % 2 == 0 ? IoBackend::kAuto : IoBackend::kPwrite;
+  options.max_writes_in_flight = 1 + static_cast<uint32_t>(seed / 2 % 4);
+  options.batch_sync_interval_us = 2'000;
   options.info_log = [](std::string_view message) {  // the checker looks for these lines
     std::string line = "cairn: " + std::string(message) + "\n";
     (void)!::write(2, line.data(), line.size());

@@ -1,0 +1,628 @@
+// cairn-disk-bench: the raw write + durability costs Cairn's write path chooses
+// between, measured on the disk behind --dir. No engine code: plain syscalls
+// and io_uring. The modes run interleaved within each round (the order rotates
+// from round to round) and each row reports its median round, so the ratios
+// between rows hold on a noisy shared machine.
+//
+//   cairn-disk-bench [--dir D] [--ops N] [--rounds R] [--json] [--only NAME,NAME]
+//
+// Each measurement is N operations in a fresh file, prepared before timing:
+//   grow                 pwrite at EOF + fdatasync (the file grows)
+//   falloc               pwrite into fallocate(0)d space (unwritten extents) + fdatasync
+//   zeroed               pwrite into a zero-filled, synced file + fdatasync
+//   zeroed-rwf-dsync     pwritev2(RWF_DSYNC) into a zero-filled file
+//   direct-zeroed        O_DIRECT write of the 4 KiB block(s) holding the record + fdatasync
+//   direct-dsync         the same with O_DIRECT|O_DSYNC and no fdatasync
+//   uring-linked-zeroed  io_uring WRITE linked to FSYNC(DATASYNC), one submit, both CQEs
+//   pipelined-zeroed     io_uring, `depth` linked write+fsync pairs kept in flight
+//   pipelined-threads    `depth` threads each doing pwrite + fdatasync on the same file
+//   bw-buffered          256 MiB as 1 MiB writes + fdatasync each, buffered
+//   bw-direct            the same with O_DIRECT
+// Record sizes are 200 B, 4 KiB, 64 KiB and 1 MiB; N (default 2000) applies up
+// to 4 KiB and shrinks for the bigger sizes. D defaults to a fresh directory
+// under the current one, removed afterwards. With --json the table goes to
+// stderr and JSON to stdout.
+#include <fcntl.h>
+#include <liburing.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/sysmacros.h>
+#include <sys/uio.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+constexpr size_t kPage = 4096;
+constexpr size_t kMiB = 1 << 20;
+constexpr size_t kSizes[] = {200, 4096, 64 * 1024, kMiB};
+constexpr size_t kBandwidthBytes = 256 * kMiB;
+
+// ---- errors, time, small helpers -------------------------------------------
+
+[[noreturn]] void die(const std::string& what) {
+  std::perror(what.c_str());
+  std::exit(1);
+}
+
+[[noreturn]] void die_errno(const std::string& what, int err) {
+  errno = err;
+  die(what);
+}
+
+double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+double us_since(Clock::time_point t0) { return seconds_since(t0) * 1e6; }
+size_t round_up(size_t n, size_t to) { return (n + to - 1) / to * to; }
+size_t round_down(size_t n, size_t to) { return n / to * to; }
+
+std::string size_name(size_t size) {
+  if (size >= kMiB && size % kMiB == 0) return std::to_string(size / kMiB) + "MiB";
+  if (size >= 1024 && size % 1024 == 0) return std::to_string(size / 1024) + "KiB";
+  return std::to_string(size) + "B";
+}
+
+std::string read_line(const fs::path& path) {
+  std::ifstream in(path);
+  std::string line;
+  if (!in || !std::getline(in, line)) return "?";
+  return line;
+}
+
+// ---- configuration ---------------------------------------------------------
+
+struct Config {
+  std::string dir;
+  bool own_dir = true;
+  int ops = 2000;
+  int rounds = 3;
+  bool json = false;
+  std::set<std::string> only;
+};
+
+// ---- modes -----------------------------------------------------------------
+
+enum class Prep { kGrow, kFalloc, kZeroed };
+enum class Kind { kFdatasync, kRwfDsync, kDirect, kDirectDsync, kUringLinked, kUringPipelined, kThreads };
+
+struct Mode {
+  const char* name;
+  Prep prep;
+  Kind kind;
+  std::vector<int> depths = {1};
+  bool bandwidth = false;
+};
+
+const std::vector<Mode>& modes() {
+  static const std::vector<Mode> all = {
+      {"grow", Prep::kGrow, Kind::kFdatasync},
+      {"falloc", Prep::kFalloc, Kind::kFdatasync},
+      {"zeroed", Prep::kZeroed, Kind::kFdatasync},
+      {"zeroed-rwf-dsync", Prep::kZeroed, Kind::kRwfDsync},
+      {"direct-zeroed", Prep::kZeroed, Kind::kDirect},
+      {"direct-dsync", Prep::kZeroed, Kind::kDirectDsync},
+      {"uring-linked-zeroed", Prep::kZeroed, Kind::kUringLinked},
+      {"pipelined-zeroed", Prep::kZeroed, Kind::kUringPipelined, {1, 2, 4}},
+      {"pipelined-threads", Prep::kZeroed, Kind::kThreads, {2, 4}},
+      {"bw-buffered", Prep::kZeroed, Kind::kFdatasync, {1}, true},
+      {"bw-direct", Prep::kZeroed, Kind::kDirect, {1}, true},
+  };
+  return all;
+}
+
+int open_flags(Kind kind) {
+  int flags = O_RDWR | O_CLOEXEC;
+  if (kind == Kind::kDirect || kind == Kind::kDirectDsync) flags |= O_DIRECT;
+  if (kind == Kind::kDirectDsync) flags |= O_DSYNC;
+  return flags;
+}
+
+// ---- results ---------------------------------------------------------------
+
+struct Sample {
+  double seconds = 0;
+  std::vector<double> lat_us;  // one per completed durable operation
+};
+
+struct Stats {
+  double ops_per_s = 0;
+  double p50_us = 0;
+  double p99_us = 0;
+  double mb_per_s = 0;
+};
+
+double percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  size_t rank = static_cast<size_t>(std::ceil(p * v.size()));  // nearest rank
+  return v[std::clamp<size_t>(rank, 1, v.size()) - 1];
+}
+
+Stats summarize(const Sample& s, size_t size) {
+  double ops = static_cast<double>(s.lat_us.size());
+  return Stats{ops / s.seconds, percentile(s.lat_us, 0.50), percentile(s.lat_us, 0.99), ops * size / s.seconds / 1e6};
+}
+
+struct Case {
+  const Mode* mode;
+  int depth;
+  size_t size;
+  int ops;
+  std::vector<Stats> rounds;
+
+  std::string label() const {
+    std::string name = mode->name;
+    if (mode->depths.size() > 1 || mode->depths[0] != 1) name += " d=" + std::to_string(depth);
+    return name;
+  }
+  Stats median() const {
+    std::vector<Stats> sorted = rounds;
+    std::sort(sorted.begin(), sorted.end(), [](auto& a, auto& b) { return a.ops_per_s < b.ops_per_s; });
+    return sorted[sorted.size() / 2];
+  }
+};
+
+// ---- file preparation ------------------------------------------------------
+
+int open_file(const std::string& path, int flags) {
+  int fd = ::open(path.c_str(), flags, 0644);
+  if (fd < 0) die("open " + path);
+  return fd;
+}
+
+void write_all(int fd, const void* data, size_t n, size_t off) {
+  ssize_t w = ::pwrite(fd, data, n, static_cast<off_t>(off));
+  if (w != static_cast<ssize_t>(n)) die("pwrite");
+}
+
+void sync_data(int fd) {
+  if (::fdatasync(fd) != 0) die("fdatasync");
+}
+
+void fill_zeros(int fd, size_t bytes) {
+  std::vector<char> zeros(kMiB, 0);
+  for (size_t off = 0; off < bytes; off += zeros.size()) write_all(fd, zeros.data(), std::min(zeros.size(), bytes - off), off);
+}
+
+// Creates `path` ready for `bytes` of writes; everything, the inode included,
+// is durable before the timed loop starts.
+void prepare(const std::string& path, Prep prep, size_t bytes) {
+  int fd = open_file(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC);
+  if (prep == Prep::kFalloc && ::fallocate(fd, 0, 0, static_cast<off_t>(bytes)) != 0) die("fallocate");
+  if (prep == Prep::kZeroed) fill_zeros(fd, bytes);
+  if (::fsync(fd) != 0) die("fsync");
+  ::close(fd);
+}
+
+// ---- synchronous writers ---------------------------------------------------
+
+template <class Op>
+Sample timed_loop(int ops, Op op) {
+  Sample s;
+  s.lat_us.reserve(ops);
+  auto start = Clock::now();
+  for (int i = 0; i < ops; ++i) {
+    auto t0 = Clock::now();
+    op(static_cast<size_t>(i));
+    s.lat_us.push_back(us_since(t0));
+  }
+  s.seconds = seconds_since(start);
+  return s;
+}
+
+void write_dsync(int fd, const std::string& rec, size_t off) {
+  iovec iov{const_cast<char*>(rec.data()), rec.size()};
+  if (::pwritev2(fd, &iov, 1, static_cast<off_t>(off), RWF_DSYNC) != static_cast<ssize_t>(rec.size())) die("pwritev2");
+}
+
+// An O_DIRECT log writer: appends records, writing each time the 4 KiB blocks
+// that hold the new record and keeping the last partial block in memory, so a
+// small record rewrites the same block until it fills.
+class TailWriter {
+ public:
+  TailWriter(int fd, size_t max_record) : fd_(fd), cap_(round_up(max_record, kPage) + kPage) {
+    buf_ = static_cast<char*>(std::aligned_alloc(kPage, cap_));
+    if (!buf_) die("aligned_alloc");
+    std::memset(buf_, 0, cap_);
+  }
+  ~TailWriter() { std::free(buf_); }
+  TailWriter(const TailWriter&) = delete;
+  TailWriter& operator=(const TailWriter&) = delete;
+
+  void append(const std::string& rec) {
+    size_t used = end_ - start_;
+    std::memcpy(buf_ + used, rec.data(), rec.size());
+    end_ += rec.size();
+    size_t len = round_up(end_ - start_, kPage);
+    std::memset(buf_ + (end_ - start_), 0, len - (end_ - start_));
+    write_all(fd_, buf_, len, start_);
+    size_t keep_from = round_down(end_, kPage);
+    std::memmove(buf_, buf_ + (keep_from - start_), end_ - keep_from);
+    start_ = keep_from;
+  }
+
+ private:
+  int fd_;
+  size_t cap_;
+  char* buf_ = nullptr;
+  size_t start_ = 0;  // file offset of buf_[0], block aligned
+  size_t end_ = 0;    // file offset just past the last record
+};
+
+// ---- io_uring writers ------------------------------------------------------
+
+struct Ring {
+  io_uring ring{};
+  explicit Ring(unsigned entries) {
+    int err = io_uring_queue_init(entries, &ring, 0);
+    if (err < 0) die_errno("io_uring_queue_init", -err);
+  }
+  ~Ring() { io_uring_queue_exit(&ring); }
+  Ring(const Ring&) = delete;
+  Ring& operator=(const Ring&) = delete;
+};
+
+// Queues a WRITE of `rec` at `off` linked to a FSYNC(DATASYNC); the CQEs carry
+// user_data 2*slot (write) and 2*slot+1 (fsync).
+void queue_pair(io_uring* ring, int fd, const std::string& rec, size_t off, unsigned slot) {
+  io_uring_sqe* w = io_uring_get_sqe(ring);
+  io_uring_sqe* f = io_uring_get_sqe(ring);
+  if (!w || !f) die_errno("io_uring_get_sqe", EBUSY);
+  io_uring_prep_write(w, fd, rec.data(), static_cast<unsigned>(rec.size()), off);
+  w->flags |= IOSQE_IO_LINK;
+  io_uring_sqe_set_data64(w, 2 * slot);
+  io_uring_prep_fsync(f, fd, IORING_FSYNC_DATASYNC);
+  io_uring_sqe_set_data64(f, 2 * slot + 1);
+}
+
+// Waits for one CQE; returns its user_data, dying on a failed or short op.
+uint64_t reap(io_uring* ring, size_t write_size) {
+  io_uring_cqe* cqe = nullptr;
+  int err = io_uring_wait_cqe(ring, &cqe);
+  if (err < 0) die_errno("io_uring_wait_cqe", -err);
+  uint64_t tag = cqe->user_data;
+  int res = cqe->res;
+  io_uring_cqe_seen(ring, cqe);
+  if (res < 0) die_errno(tag % 2 ? "uring fsync" : "uring write", -res);
+  if (tag % 2 == 0 && static_cast<size_t>(res) != write_size) die_errno("uring short write", EIO);
+  return tag;
+}
+
+Sample run_uring_linked(int fd, const std::string& rec, int ops) {
+  Ring r(2);
+  return timed_loop(ops, [&](size_t i) {
+    queue_pair(&r.ring, fd, rec, i * rec.size(), 0);
+    int n = io_uring_submit_and_wait(&r.ring, 2);
+    if (n < 0) die_errno("io_uring_submit_and_wait", -n);
+    reap(&r.ring, rec.size());
+    reap(&r.ring, rec.size());
+  });
+}
+
+// Keeps `depth` write+fsync pairs in flight, replacing each as its fsync
+// completes; latency is submit to fsync completion.
+Sample run_uring_pipelined(int fd, const std::string& rec, int ops, int depth) {
+  Ring r(2 * depth);
+  std::vector<Clock::time_point> started(depth);
+  Sample s;
+  s.lat_us.reserve(ops);
+  int issued = 0;
+  auto issue = [&](unsigned slot) {
+    queue_pair(&r.ring, fd, rec, static_cast<size_t>(issued++) * rec.size(), slot);
+    started[slot] = Clock::now();
+    int n = io_uring_submit(&r.ring);
+    if (n < 0) die_errno("io_uring_submit", -n);
+  };
+  auto start = Clock::now();
+  for (int slot = 0; slot < depth && issued < ops; ++slot) issue(slot);
+  while (static_cast<int>(s.lat_us.size()) < ops) {
+    uint64_t tag = reap(&r.ring, rec.size());
+    if (tag % 2 == 0) continue;
+    unsigned slot = static_cast<unsigned>(tag / 2);
+    s.lat_us.push_back(us_since(started[slot]));
+    if (issued < ops) issue(slot);
+  }
+  s.seconds = seconds_since(start);
+  return s;
+}
+
+// `depth` threads taking the next record offset in turn, each doing its own
+// pwrite + fdatasync on the shared file.
+Sample run_threads(int fd, const std::string& rec, int ops, int depth) {
+  std::atomic<int> next{0};
+  std::vector<std::vector<double>> lat(depth);
+  auto worker = [&](int t) {
+    for (int i; (i = next.fetch_add(1)) < ops;) {
+      auto t0 = Clock::now();
+      write_all(fd, rec.data(), rec.size(), static_cast<size_t>(i) * rec.size());
+      sync_data(fd);
+      lat[t].push_back(us_since(t0));
+    }
+  };
+  auto start = Clock::now();
+  std::vector<std::thread> pool;
+  for (int t = 0; t < depth; ++t) pool.emplace_back(worker, t);
+  for (auto& th : pool) th.join();
+  Sample s;
+  s.seconds = seconds_since(start);
+  for (auto& l : lat) s.lat_us.insert(s.lat_us.end(), l.begin(), l.end());
+  return s;
+}
+
+// ---- one measurement -------------------------------------------------------
+
+Sample run_loop(const Case& c, int fd) {
+  std::string rec(c.size, 'r');
+  switch (c.mode->kind) {
+    case Kind::kFdatasync:
+      return timed_loop(c.ops, [&](size_t i) {
+        write_all(fd, rec.data(), rec.size(), i * rec.size());
+        sync_data(fd);
+      });
+    case Kind::kRwfDsync:
+      return timed_loop(c.ops, [&](size_t i) { write_dsync(fd, rec, i * rec.size()); });
+    case Kind::kDirect:
+    case Kind::kDirectDsync: {
+      TailWriter w(fd, rec.size());
+      bool sync = c.mode->kind == Kind::kDirect;
+      return timed_loop(c.ops, [&](size_t) {
+        w.append(rec);
+        if (sync) sync_data(fd);
+      });
+    }
+    case Kind::kUringLinked:
+      return run_uring_linked(fd, rec, c.ops);
+    case Kind::kUringPipelined:
+      return run_uring_pipelined(fd, rec, c.ops, c.depth);
+    case Kind::kThreads:
+      return run_threads(fd, rec, c.ops, c.depth);
+  }
+  return {};
+}
+
+Stats measure(const Case& c, const std::string& dir, int dir_fd) {
+  std::string path = dir + "/disk-bench.dat";
+  prepare(path, c.mode->prep, round_up(c.ops * c.size, kPage) + kPage);
+  int fd = open_file(path, open_flags(c.mode->kind));
+  Sample s = run_loop(c, fd);
+  ::close(fd);
+  ::unlink(path.c_str());
+  ::syncfs(dir_fd);  // settle the unlink so it does not leak into the next case
+  return summarize(s, c.size);
+}
+
+// ---- the plan: groups of cases that run interleaved ------------------------
+
+int ops_for(size_t size, int ops) {
+  if (size <= kPage) return ops;
+  int scaled = static_cast<int>(static_cast<size_t>(ops) * 16384 / size);  // 64 KiB: N/4, 1 MiB: N/64
+  return std::min(ops, std::max(scaled, 64));
+}
+
+bool selected(const Config& cfg, const Mode& m) { return cfg.only.empty() || cfg.only.count(m.name); }
+
+std::vector<std::vector<Case>> plan(const Config& cfg) {
+  std::vector<std::vector<Case>> groups;
+  for (size_t size : kSizes) {
+    std::vector<Case> group;
+    for (const Mode& m : modes()) {
+      if (m.bandwidth || !selected(cfg, m)) continue;
+      for (int d : m.depths) group.push_back(Case{&m, d, size, ops_for(size, cfg.ops), {}});
+    }
+    if (!group.empty()) groups.push_back(group);
+  }
+  std::vector<Case> bandwidth;
+  for (const Mode& m : modes())
+    if (m.bandwidth && selected(cfg, m)) bandwidth.push_back(Case{&m, 1, kMiB, int(kBandwidthBytes / kMiB), {}});
+  if (!bandwidth.empty()) groups.push_back(bandwidth);
+  return groups;
+}
+
+void run_rounds(std::vector<std::vector<Case>>& groups, const Config& cfg) {
+  int dir_fd = open_file(cfg.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  for (int r = 0; r < cfg.rounds; ++r) {
+    std::fprintf(stderr, "round %d/%d ...\n", r + 1, cfg.rounds);
+    for (auto& group : groups) {
+      for (size_t k = 0; k < group.size(); ++k) {
+        Case& c = group[(k + r) % group.size()];
+        c.rounds.push_back(measure(c, cfg.dir, dir_fd));
+      }
+    }
+  }
+  ::close(dir_fd);
+}
+
+// ---- the machine -----------------------------------------------------------
+
+struct Machine {
+  std::string kernel, fs_type, device, fua, write_cache;
+};
+
+std::string fs_name(long magic) {
+  switch (static_cast<unsigned long>(magic)) {
+    case 0xEF53: return "ext4";
+    case 0x58465342: return "xfs";
+    case 0x9123683E: return "btrfs";
+    case 0xF2F52010: return "f2fs";
+    case 0x01021994: return "tmpfs";
+    case 0x794C7630: return "overlayfs";
+    case 0x2FC12FC1: return "zfs";
+  }
+  char hex[32];
+  std::snprintf(hex, sizeof hex, "0x%lx", static_cast<unsigned long>(magic));
+  return hex;
+}
+
+// The whole-disk sysfs node for the device holding `dir` (the parent of a
+// partition), or empty when there is none (overlay, network, ...).
+fs::path block_device(const std::string& dir) {
+  struct stat st{};
+  if (::stat(dir.c_str(), &st) != 0) return {};
+  fs::path link = "/sys/dev/block/" + std::to_string(major(st.st_dev)) + ":" + std::to_string(minor(st.st_dev));
+  std::error_code ec;
+  fs::path node = fs::canonical(link, ec);
+  if (ec) return {};
+  if (fs::exists(node / "partition")) node = node.parent_path();
+  return node;
+}
+
+Machine probe(const std::string& dir) {
+  Machine m;
+  utsname u{};
+  m.kernel = ::uname(&u) == 0 ? u.release : "?";
+  struct statfs sf{};
+  m.fs_type = ::statfs(dir.c_str(), &sf) == 0 ? fs_name(static_cast<long>(sf.f_type)) : "?";
+  fs::path dev = block_device(dir);
+  m.device = dev.empty() ? "?" : dev.filename().string();
+  m.fua = dev.empty() ? "?" : read_line(dev / "queue/fua");
+  m.write_cache = dev.empty() ? "?" : read_line(dev / "queue/write_cache");
+  return m;
+}
+
+// ---- output ----------------------------------------------------------------
+
+void print_table(FILE* out, const Machine& m, const std::vector<std::vector<Case>>& groups, const Config& cfg) {
+  std::fprintf(out, "kernel %s | fs %s | device %s | queue/fua %s | queue/write_cache %s\n", m.kernel.c_str(),
+               m.fs_type.c_str(), m.device.c_str(), m.fua.c_str(), m.write_cache.c_str());
+  std::fprintf(out, "dir %s | rounds %d (median round shown; ops/s range = min..max over rounds)\n", cfg.dir.c_str(),
+               cfg.rounds);
+  std::fprintf(out, "\n%-24s %6s %5s %9s %9s %9s %8s  %s\n", "mode", "size", "ops", "ops/s", "p50 us", "p99 us", "MB/s",
+               "ops/s range");
+  for (const auto& group : groups) {
+    for (const Case& c : group) {
+      Stats s = c.median();
+      auto [lo, hi] = std::minmax_element(c.rounds.begin(), c.rounds.end(),
+                                          [](auto& a, auto& b) { return a.ops_per_s < b.ops_per_s; });
+      std::fprintf(out, "%-24s %6s %5d %9.0f %9.1f %9.1f %8.1f  %.0f..%.0f\n", c.label().c_str(),
+                   size_name(c.size).c_str(), c.ops, s.ops_per_s, s.p50_us, s.p99_us, s.mb_per_s, lo->ops_per_s,
+                   hi->ops_per_s);
+    }
+    std::fprintf(out, "\n");
+  }
+}
+
+std::string quoted(const std::string& s) {
+  std::string out = "\"";
+  for (char ch : s) {
+    if (ch == '"' || ch == '\\') out += '\\';
+    if (static_cast<unsigned char>(ch) < 0x20) ch = ' ';
+    out += ch;
+  }
+  return out + "\"";
+}
+
+void print_json(FILE* out, const Machine& m, const std::vector<std::vector<Case>>& groups, const Config& cfg) {
+  std::ostringstream js;
+  js << "{\"kernel\":" << quoted(m.kernel) << ",\"fs\":" << quoted(m.fs_type) << ",\"device\":" << quoted(m.device)
+     << ",\"fua\":" << quoted(m.fua) << ",\"write_cache\":" << quoted(m.write_cache) << ",\"rounds\":" << cfg.rounds
+     << ",\"results\":[";
+  const char* sep = "";
+  for (const auto& group : groups) {
+    for (const Case& c : group) {
+      Stats s = c.median();
+      js << sep << "\n {\"mode\":" << quoted(c.mode->name) << ",\"depth\":" << c.depth << ",\"size\":" << c.size
+         << ",\"ops\":" << c.ops << ",\"ops_per_s\":" << s.ops_per_s << ",\"p50_us\":" << s.p50_us
+         << ",\"p99_us\":" << s.p99_us << ",\"mb_per_s\":" << s.mb_per_s << ",\"ops_per_s_rounds\":[";
+      for (size_t i = 0; i < c.rounds.size(); ++i) js << (i ? "," : "") << c.rounds[i].ops_per_s;
+      js << "]}";
+      sep = ",";
+    }
+  }
+  js << "\n]}\n";
+  std::fputs(js.str().c_str(), out);
+}
+
+// ---- arguments and cleanup -------------------------------------------------
+
+std::string g_own_dir;  // removed at exit, also on failure
+void remove_own_dir() {
+  std::error_code ec;
+  if (!g_own_dir.empty()) fs::remove_all(g_own_dir, ec);
+}
+
+[[noreturn]] void usage(const char* argv0) {
+  std::fprintf(stderr, "usage: %s [--dir D] [--ops N] [--rounds R] [--json] [--only NAME,NAME]\nmodes:", argv0);
+  for (const Mode& m : modes()) std::fprintf(stderr, " %s", m.name);
+  std::fprintf(stderr, "\n");
+  std::exit(2);
+}
+
+std::set<std::string> split_names(const std::string& list, const char* argv0) {
+  std::set<std::string> names;
+  std::stringstream in(list);
+  for (std::string name; std::getline(in, name, ',');) {
+    bool known = std::any_of(modes().begin(), modes().end(), [&](const Mode& m) { return name == m.name; });
+    if (!known) {
+      std::fprintf(stderr, "unknown mode '%s'\n", name.c_str());
+      usage(argv0);
+    }
+    names.insert(name);
+  }
+  return names;
+}
+
+Config parse_args(int argc, char** argv) {
+  Config cfg;
+  for (int i = 1; i < argc; ++i) {
+    std::string flag = argv[i];
+    bool has_value = i + 1 < argc;
+    if (flag == "--json") {
+      cfg.json = true;
+    } else if (flag == "--dir" && has_value) {
+      cfg.dir = argv[++i];
+      cfg.own_dir = false;
+    } else if (flag == "--ops" && has_value) {
+      cfg.ops = std::atoi(argv[++i]);
+    } else if (flag == "--rounds" && has_value) {
+      cfg.rounds = std::atoi(argv[++i]);
+    } else if (flag == "--only" && has_value) {
+      cfg.only = split_names(argv[++i], argv[0]);
+    } else {
+      usage(argv[0]);
+    }
+  }
+  if (cfg.ops < 1 || cfg.rounds < 1) usage(argv[0]);
+  return cfg;
+}
+
+void make_dir(Config& cfg) {
+  if (!cfg.own_dir) {
+    fs::create_directories(cfg.dir);
+    return;
+  }
+  std::string templ = (fs::current_path() / "cairn-disk-bench-XXXXXX").string();
+  if (!::mkdtemp(templ.data())) die("mkdtemp");
+  cfg.dir = g_own_dir = templ;
+  std::atexit(remove_own_dir);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Config cfg = parse_args(argc, argv);
+  make_dir(cfg);
+  Machine machine = probe(cfg.dir);
+  auto groups = plan(cfg);
+  run_rounds(groups, cfg);
+  print_table(cfg.json ? stderr : stdout, machine, groups, cfg);
+  if (cfg.json) print_json(stdout, machine, groups, cfg);
+  return 0;
+}

@@ -1,0 +1,241 @@
+// Durability levels (sync, batch, none) and the pipelined write path, over
+// both I/O backends: what is acknowledged when, how many fdatasyncs it takes,
+// and that everything acknowledged is there, byte for byte, after a reopen.
+#include "engine/fault_injection.h"
+#include "engine/store_open.h"
+#include "test_util.h"
+
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <thread>
+
+namespace cairn {
+namespace {
+
+using engine::FaultInjectingFileSystem;
+using engine::FaultOp;
+using test::EventSpec;
+using test::TempDir;
+
+class DurabilityTest : public ::testing::TestWithParam<IoBackend> {
+ protected:
+  Options options() const {
+    Options o;
+    o.io_backend = GetParam();
+    o.prepare_segments = false;  // only the appends' fdatasyncs are counted
+    return o;
+  }
+  void open(const Options& o) {
+    auto store = engine::open_store(fs_, dir_.path(), o);
+    ASSERT_TRUE(store.ok()) << store.status().to_string();
+    store_ = std::move(store).value();
+  }
+  Result<AppendResult> append(const std::vector<EventSpec>& events, Durability d = Durability::kDefault) {
+    return store_->append("s", ExpectedVersion::any(), test::views(events), d);
+  }
+  uint64_t syncs() const { return fs_.count(FaultOp::kSync); }
+  // Every spec of `expected`, in order, is stream "s" after a reopen.
+  void expect_reopened_holds(const std::vector<EventSpec>& expected) {
+    store_.reset();
+    auto store = test::open_ok(dir_.path());
+    ASSERT_TRUE(store);
+    auto events = store->read_stream("s", 0, SIZE_MAX);
+    ASSERT_TRUE(events.ok());
+    ASSERT_EQ(events->size(), expected.size());
+    for (size_t i = 0; i < expected.size(); ++i) test::expect_event((*events)[i], expected[i], "s", i, i);
+  }
+
+  TempDir dir_;
+  FaultInjectingFileSystem fs_{engine::posix_file_system()};
+  std::unique_ptr<Store> store_;
+};
+
+TEST_P(DurabilityTest, SyncAppendsAreAcknowledgedAfterAnFdatasync) {
+  open(options());
+  uint64_t before = syncs();
+  std::vector<EventSpec> all;
+  for (int i = 0; i < 5; ++i) {
+    auto e = test::make_events(2, "sync" + std::to_string(i));
+    ASSERT_TRUE(append(e).ok());
+    all.insert(all.end(), e.begin(), e.end());
+    EXPECT_EQ(syncs(), before + i + 1) << "one fdatasync per lone synchronous append";
+  }
+  EXPECT_EQ(store_->stats().syncs, 5u);
+  EXPECT_EQ(store_->stats().io_backend, GetParam() == IoBackend::kPwrite ? "pwrite" : "io_uring");
+  expect_reopened_holds(all);
+}
+
+TEST_P(DurabilityTest, NoneAppendsNeverSyncUntilClose) {
+  Options o = options();
+  o.durability = Durability::kNone;
+  open(o);
+  uint64_t before = syncs();
+  std::vector<EventSpec> all;
+  for (int i = 0; i < 20; ++i) {
+    auto e = test::make_events(3, "none" + std::to_string(i));
+    auto r = append(e);
+    ASSERT_TRUE(r.ok()) << r.status().to_string();
+    all.insert(all.end(), e.begin(), e.end());
+  }
+  EXPECT_EQ(syncs(), before);
+  EXPECT_EQ(store_->stats().syncs, 0u);
+  // Acknowledged means readable, in this process, at once.
+  EXPECT_EQ(store_->read_all(0, SIZE_MAX)->size(), all.size());
+  ASSERT_TRUE(store_->close().ok());
+  EXPECT_EQ(syncs(), before + 1) << "close makes everything durable with one fdatasync";
+  expect_reopened_holds(all);
+}
+
+TEST_P(DurabilityTest, AnAppendCanAskForMoreDurabilityThanTheStoreDefault) {
+  Options o = options();
+  o.durability = Durability::kNone;
+  open(o);
+  auto a = test::make_events(1, "a");
+  auto b = test::make_events(1, "b");
+  ASSERT_TRUE(append(a).ok());
+  uint64_t before = syncs();
+  ASSERT_TRUE(append(b, Durability::kSync).ok());
+  EXPECT_EQ(syncs(), before + 1) << "the kSync append covers the earlier kNone one too";
+  EXPECT_EQ(store_->stats().syncs, 1u);
+  // And less: a kNone append into a kSync store does not sync.
+  store_.reset();
+  open(options());
+  before = syncs();
+  auto c = test::make_events(1, "c");
+  ASSERT_TRUE(append(c, Durability::kNone).ok());
+  EXPECT_EQ(syncs(), before);
+  expect_reopened_holds({a[0], b[0], c[0]});
+}
+
+TEST_P(DurabilityTest, BatchSyncsWithinTheIntervalWithoutFurtherAppends) {
+  Options o = options();
+  o.durability = Durability::kBatch;
+  o.batch_sync_interval_us = 20'000;
+  open(o);
+  uint64_t before = syncs();
+  auto e = test::make_events(2, "batch");
+  ASSERT_TRUE(append(e).ok());
+  // Acknowledged before its fdatasync; the writer syncs once the interval is up.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (store_->stats().syncs == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  EXPECT_EQ(store_->stats().syncs, 1u);
+  EXPECT_EQ(syncs(), before + 1);
+  expect_reopened_holds(e);
+}
+
+TEST_P(DurabilityTest, BatchSyncsWhenTheByteBudgetIsSpent) {
+  Options o = options();
+  o.durability = Durability::kBatch;
+  o.batch_sync_interval_us = 3'600'000'000u;  // an hour: only bytes can trigger it
+  o.batch_sync_bytes = 4096;
+  open(o);
+  std::vector<EventSpec> all;
+  uint64_t written = 0;
+  uint64_t before = syncs();
+  while (written < 4096) {
+    auto e = test::make_events(1, "b" + std::to_string(all.size()));
+    e[0].data = std::string(1000, 'x');
+    auto r = append(e);
+    ASSERT_TRUE(r.ok());
+    all.push_back(e[0]);
+    written = store_->stats().bytes_written;
+    if (written < 4096) EXPECT_EQ(syncs(), before) << "synced before the budget was spent";
+  }
+  EXPECT_EQ(syncs(), before + 1);
+  expect_reopened_holds(all);
+}
+
+TEST_P(DurabilityTest, PipelinedAsyncAppendsCompleteInLogOrder) {
+  Options o = options();
+  o.max_writes_in_flight = 4;
+  o.max_group_bytes = 4096;  // many small groups, so that several are in flight
+  open(o);
+  constexpr int kAppends = 2000;
+  std::vector<std::vector<EventSpec>> batches;
+  for (int i = 0; i < kAppends; ++i) batches.push_back(test::make_events(1 + i % 3, "p" + std::to_string(i)));
+  std::mutex mu;
+  std::vector<uint64_t> completed;  // first positions, in completion order
+  std::atomic<int> failures{0};
+  for (const auto& b : batches) {
+    store_->append_async("s", ExpectedVersion::any(), test::views(b), [&](Result<AppendResult> r) {
+      if (!r.ok()) {
+        failures++;
+        return;
+      }
+      std::lock_guard lock(mu);
+      completed.push_back(r->first_position);
+    });
+  }
+  ASSERT_TRUE(store_->close().ok());
+  EXPECT_EQ(failures.load(), 0);
+  ASSERT_EQ(completed.size(), batches.size());
+  for (size_t i = 1; i < completed.size(); ++i) ASSERT_LT(completed[i - 1], completed[i]) << "at " << i;
+  StoreStats stats = store_->stats();
+  EXPECT_GT(stats.group_commits, 1u);
+  EXPECT_EQ(stats.group_events.count(), stats.group_commits);
+  EXPECT_EQ(stats.group_events.sum(), stats.events);
+  EXPECT_EQ(stats.group_bytes.sum(), stats.bytes_written);
+  EXPECT_LE(stats.group_bytes.max(), 4096u);
+  EXPECT_EQ(stats.queue_wait_ns.count(), static_cast<uint64_t>(kAppends));
+  EXPECT_EQ(stats.sync_latency_ns.count(), stats.syncs);
+  EXPECT_EQ(stats.in_flight, 0u);
+  std::vector<EventSpec> all;
+  for (const auto& b : batches) all.insert(all.end(), b.begin(), b.end());
+  expect_reopened_holds(all);
+}
+
+TEST_P(DurabilityTest, FailedSyncFailsEveryPipelinedAppendAfterTheDurableOnes) {
+  Options o = options();
+  o.max_writes_in_flight = 4;
+  o.max_group_bytes = 512;
+  open(o);
+  auto first = test::make_events(1, "first");
+  ASSERT_TRUE(append(first).ok());
+  fs_.fail(FaultOp::kSync, 3, EIO);
+  std::vector<std::future<Result<AppendResult>>> futures;
+  std::vector<std::vector<EventSpec>> batches;
+  for (int i = 0; i < 200; ++i) batches.push_back(test::make_events(1, "q" + std::to_string(i)));
+  for (const auto& b : batches) futures.push_back(store_->append_async("s", ExpectedVersion::any(), test::views(b)));
+  std::vector<EventSpec> acked = first;
+  bool failed = false;
+  for (size_t i = 0; i < futures.size(); ++i) {
+    auto r = futures[i].get();
+    if (r.ok()) {
+      EXPECT_FALSE(failed) << "append " << i << " acknowledged after a failed one";
+      acked.push_back(batches[i][0]);
+    } else {
+      failed = true;
+      EXPECT_TRUE(r.status().code() == Code::kIOError || r.status().code() == Code::kReadOnly)
+          << r.status().to_string();
+    }
+  }
+  EXPECT_TRUE(failed);
+  EXPECT_EQ(fs_.fired(), 1u);
+  EXPECT_EQ(append(test::make_events(1)).status().code(), Code::kReadOnly);
+  EXPECT_EQ(store_->read_all(0, SIZE_MAX)->size(), acked.size());
+  expect_reopened_holds(acked);
+}
+
+TEST_P(DurabilityTest, BadOptionsAreRefused) {
+  Options o = options();
+  o.durability = Durability::kDefault;
+  EXPECT_EQ(engine::open_store(fs_, dir_.path(), o).status().code(), Code::kInvalidArgument);
+  o = options();
+  o.max_writes_in_flight = 0;
+  EXPECT_EQ(engine::open_store(fs_, dir_.path(), o).status().code(), Code::kInvalidArgument);
+  o.max_writes_in_flight = 17;
+  EXPECT_EQ(engine::open_store(fs_, dir_.path(), o).status().code(), Code::kInvalidArgument);
+}
+
+std::string backend_name(const ::testing::TestParamInfo<IoBackend>& info) {
+  return info.param == IoBackend::kPwrite ? "pwrite" : "io_uring";
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, DurabilityTest, ::testing::Values(IoBackend::kPwrite, IoBackend::kIoUring),
+                         backend_name);
+
+}  // namespace
+}  // namespace cairn
