@@ -21,70 +21,42 @@
 // Record sizes are 200 B, 4 KiB, 64 KiB and 1 MiB; N (default 2000) applies up
 // to 4 KiB and shrinks for the bigger sizes. D defaults to a fresh directory
 // under the current one, removed afterwards. With --json the table goes to
-// stderr and JSON to stdout.
+// stderr and JSON to stdout. File preparation, the fdatasync loop and the
+// machine probe live in raw_disk.{h,cc}, shared with cairn-bench.
 #include <fcntl.h>
 #include <liburing.h>
-#include <sys/stat.h>
-#include <sys/statfs.h>
-#include <sys/sysmacros.h>
 #include <sys/uio.h>
-#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
-#include <chrono>
-#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <set>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "raw_disk.h"
+
 namespace {
 
+using namespace cairn::bench;  // NOLINT: the raw-disk helpers shared with cairn-bench
 namespace fs = std::filesystem;
-using Clock = std::chrono::steady_clock;
 
-constexpr size_t kPage = 4096;
-constexpr size_t kMiB = 1 << 20;
 constexpr size_t kSizes[] = {200, 4096, 64 * 1024, kMiB};
 constexpr size_t kBandwidthBytes = 256 * kMiB;
 
-// ---- errors, time, small helpers -------------------------------------------
-
-[[noreturn]] void die(const std::string& what) {
-  std::perror(what.c_str());
-  std::exit(1);
-}
-
-[[noreturn]] void die_errno(const std::string& what, int err) {
-  errno = err;
-  die(what);
-}
-
-double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
-double us_since(Clock::time_point t0) { return seconds_since(t0) * 1e6; }
-size_t round_up(size_t n, size_t to) { return (n + to - 1) / to * to; }
-size_t round_down(size_t n, size_t to) { return n / to * to; }
+// ---- small helpers -------------------------------------------------------
 
 std::string size_name(size_t size) {
   if (size >= kMiB && size % kMiB == 0) return std::to_string(size / kMiB) + "MiB";
   if (size >= 1024 && size % 1024 == 0) return std::to_string(size / 1024) + "KiB";
   return std::to_string(size) + "B";
-}
-
-std::string read_line(const fs::path& path) {
-  std::ifstream in(path);
-  std::string line;
-  if (!in || !std::getline(in, line)) return "?";
-  return line;
 }
 
 // ---- configuration ---------------------------------------------------------
@@ -100,7 +72,6 @@ struct Config {
 
 // ---- modes -----------------------------------------------------------------
 
-enum class Prep { kGrow, kFalloc, kZeroed };
 enum class Kind { kFdatasync, kRwfDsync, kDirect, kDirectDsync, kUringLinked, kUringPipelined, kThreads };
 
 struct Mode {
@@ -137,30 +108,6 @@ int open_flags(Kind kind) {
 
 // ---- results ---------------------------------------------------------------
 
-struct Sample {
-  double seconds = 0;
-  std::vector<double> lat_us;  // one per completed durable operation
-};
-
-struct Stats {
-  double ops_per_s = 0;
-  double p50_us = 0;
-  double p99_us = 0;
-  double mb_per_s = 0;
-};
-
-double percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  size_t rank = static_cast<size_t>(std::ceil(p * v.size()));  // nearest rank
-  return v[std::clamp<size_t>(rank, 1, v.size()) - 1];
-}
-
-Stats summarize(const Sample& s, size_t size) {
-  double ops = static_cast<double>(s.lat_us.size());
-  return Stats{ops / s.seconds, percentile(s.lat_us, 0.50), percentile(s.lat_us, 0.99), ops * size / s.seconds / 1e6};
-}
-
 struct Case {
   const Mode* mode;
   int depth;
@@ -180,53 +127,7 @@ struct Case {
   }
 };
 
-// ---- file preparation ------------------------------------------------------
-
-int open_file(const std::string& path, int flags) {
-  int fd = ::open(path.c_str(), flags, 0644);
-  if (fd < 0) die("open " + path);
-  return fd;
-}
-
-void write_all(int fd, const void* data, size_t n, size_t off) {
-  ssize_t w = ::pwrite(fd, data, n, static_cast<off_t>(off));
-  if (w != static_cast<ssize_t>(n)) die("pwrite");
-}
-
-void sync_data(int fd) {
-  if (::fdatasync(fd) != 0) die("fdatasync");
-}
-
-void fill_zeros(int fd, size_t bytes) {
-  std::vector<char> zeros(kMiB, 0);
-  for (size_t off = 0; off < bytes; off += zeros.size()) write_all(fd, zeros.data(), std::min(zeros.size(), bytes - off), off);
-}
-
-// Creates `path` ready for `bytes` of writes; everything, the inode included,
-// is durable before the timed loop starts.
-void prepare(const std::string& path, Prep prep, size_t bytes) {
-  int fd = open_file(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC);
-  if (prep == Prep::kFalloc && ::fallocate(fd, 0, 0, static_cast<off_t>(bytes)) != 0) die("fallocate");
-  if (prep == Prep::kZeroed) fill_zeros(fd, bytes);
-  if (::fsync(fd) != 0) die("fsync");
-  ::close(fd);
-}
-
 // ---- synchronous writers ---------------------------------------------------
-
-template <class Op>
-Sample timed_loop(int ops, Op op) {
-  Sample s;
-  s.lat_us.reserve(ops);
-  auto start = Clock::now();
-  for (int i = 0; i < ops; ++i) {
-    auto t0 = Clock::now();
-    op(static_cast<size_t>(i));
-    s.lat_us.push_back(us_since(t0));
-  }
-  s.seconds = seconds_since(start);
-  return s;
-}
 
 void write_dsync(int fd, const std::string& rec, size_t off) {
   iovec iov{const_cast<char*>(rec.data()), rec.size()};
@@ -373,10 +274,7 @@ Sample run_loop(const Case& c, int fd) {
   std::string rec(c.size, 'r');
   switch (c.mode->kind) {
     case Kind::kFdatasync:
-      return timed_loop(c.ops, [&](size_t i) {
-        write_all(fd, rec.data(), rec.size(), i * rec.size());
-        sync_data(fd);
-      });
+      return fdatasync_loop(fd, rec, c.ops);
     case Kind::kRwfDsync:
       return timed_loop(c.ops, [&](size_t i) { write_dsync(fd, rec, i * rec.size()); });
     case Kind::kDirect:
@@ -398,15 +296,10 @@ Sample run_loop(const Case& c, int fd) {
   return {};
 }
 
-Stats measure(const Case& c, const std::string& dir, int dir_fd) {
-  std::string path = dir + "/disk-bench.dat";
-  prepare(path, c.mode->prep, round_up(c.ops * c.size, kPage) + kPage);
-  int fd = open_file(path, open_flags(c.mode->kind));
-  Sample s = run_loop(c, fd);
-  ::close(fd);
-  ::unlink(path.c_str());
-  ::syncfs(dir_fd);  // settle the unlink so it does not leak into the next case
-  return summarize(s, c.size);
+Stats measure(const Case& c, const std::string& dir) {
+  ScratchFile file(dir, "disk-bench.dat", c.mode->prep, round_up(c.ops * c.size, kPage) + kPage,
+                   open_flags(c.mode->kind));
+  return summarize(run_loop(c, file.fd()), c.size);
 }
 
 // ---- the plan: groups of cases that run interleaved ------------------------
@@ -437,64 +330,15 @@ std::vector<std::vector<Case>> plan(const Config& cfg) {
 }
 
 void run_rounds(std::vector<std::vector<Case>>& groups, const Config& cfg) {
-  int dir_fd = open_file(cfg.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   for (int r = 0; r < cfg.rounds; ++r) {
     std::fprintf(stderr, "round %d/%d ...\n", r + 1, cfg.rounds);
     for (auto& group : groups) {
       for (size_t k = 0; k < group.size(); ++k) {
         Case& c = group[(k + r) % group.size()];
-        c.rounds.push_back(measure(c, cfg.dir, dir_fd));
+        c.rounds.push_back(measure(c, cfg.dir));
       }
     }
   }
-  ::close(dir_fd);
-}
-
-// ---- the machine -----------------------------------------------------------
-
-struct Machine {
-  std::string kernel, fs_type, device, fua, write_cache;
-};
-
-std::string fs_name(long magic) {
-  switch (static_cast<unsigned long>(magic)) {
-    case 0xEF53: return "ext4";
-    case 0x58465342: return "xfs";
-    case 0x9123683E: return "btrfs";
-    case 0xF2F52010: return "f2fs";
-    case 0x01021994: return "tmpfs";
-    case 0x794C7630: return "overlayfs";
-    case 0x2FC12FC1: return "zfs";
-  }
-  char hex[32];
-  std::snprintf(hex, sizeof hex, "0x%lx", static_cast<unsigned long>(magic));
-  return hex;
-}
-
-// The whole-disk sysfs node for the device holding `dir` (the parent of a
-// partition), or empty when there is none (overlay, network, ...).
-fs::path block_device(const std::string& dir) {
-  struct stat st{};
-  if (::stat(dir.c_str(), &st) != 0) return {};
-  fs::path link = "/sys/dev/block/" + std::to_string(major(st.st_dev)) + ":" + std::to_string(minor(st.st_dev));
-  std::error_code ec;
-  fs::path node = fs::canonical(link, ec);
-  if (ec) return {};
-  if (fs::exists(node / "partition")) node = node.parent_path();
-  return node;
-}
-
-Machine probe(const std::string& dir) {
-  Machine m;
-  utsname u{};
-  m.kernel = ::uname(&u) == 0 ? u.release : "?";
-  struct statfs sf{};
-  m.fs_type = ::statfs(dir.c_str(), &sf) == 0 ? fs_name(static_cast<long>(sf.f_type)) : "?";
-  fs::path dev = block_device(dir);
-  m.device = dev.empty() ? "?" : dev.filename().string();
-  m.fua = dev.empty() ? "?" : read_line(dev / "queue/fua");
-  m.write_cache = dev.empty() ? "?" : read_line(dev / "queue/write_cache");
-  return m;
 }
 
 // ---- output ----------------------------------------------------------------

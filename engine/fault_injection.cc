@@ -2,7 +2,6 @@
 
 #include "engine/write_queue.h"
 
-#include <algorithm>
 #include <cassert>
 #include <cstring>
 #include <deque>
@@ -42,10 +41,6 @@ class FaultFile final : public File {
   std::unique_ptr<File> base_;
   FaultInjectingFileSystem& faults_;
 };
-
-bool has_bytes(std::span<const std::string_view> parts) {
-  return std::any_of(parts.begin(), parts.end(), [](std::string_view p) { return !p.empty(); });
-}
 
 // A WriteQueue in front of a base file system's queue: decides each
 // submission's injected fault when it is submitted, hands the base queue the

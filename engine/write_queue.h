@@ -4,6 +4,7 @@
 
 #include "engine/io.h"
 
+#include <algorithm>
 #include <memory>
 #include <string>
 
@@ -24,6 +25,11 @@ inline Status check_queue_depth(unsigned depth) {
 inline Status queue_full(unsigned depth) {
   return Status::invalid_argument("write queue full: " + std::to_string(depth) +
                                   " submissions pending (its depth)");
+}
+
+// Whether a submission's parts hold any byte.
+inline bool has_bytes(std::span<const std::string_view> parts) {
+  return std::any_of(parts.begin(), parts.end(), [](std::string_view p) { return !p.empty(); });
 }
 
 // Writes inside submit(), on the submitting thread, through File::write_at

@@ -13,10 +13,6 @@
 namespace cairn::engine {
 namespace {
 
-bool has_bytes(std::span<const std::string_view> parts) {
-  return std::any_of(parts.begin(), parts.end(), [](std::string_view p) { return !p.empty(); });
-}
-
 class PwriteQueue final : public WriteQueue {
  public:
   explicit PwriteQueue(unsigned depth) : depth_(depth) {}

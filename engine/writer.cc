@@ -57,6 +57,7 @@ Writer::Writer(FileSystem& fs, std::string dir, const Options& options, format::
   if (options_.prepare_segments) {
     preparer_ = std::make_unique<SegmentPreparer>(fs_, dir_, options_.segment_bytes,
                                                   [this](std::string_view m) { info(options_, m); });
+    start_zeroing();
   }
   completer_ = std::thread([this] { complete_loop(); });
   thread_ = std::thread([this] { run(); });
@@ -75,6 +76,7 @@ void Writer::close() {
   std::lock_guard join(join_mu_);
   if (thread_.joinable()) thread_.join();
   if (completer_.joinable()) completer_.join();
+  zero_ahead_.reset();
   preparer_.reset();  // removes an unused prepared file
 }
 
@@ -353,6 +355,7 @@ void Writer::send(bool inline_ok, bool force_sync) {
     next_requested_ = true;
   }
   f.submitted = Clock::now();
+  if (zero_ahead_ && f.bytes > 0) zero_ahead_->before_write(f.data_end);
   note_sync_state(f);
   if (f.bytes > 0) {
     stats_.group_events.record(f.events);
@@ -432,6 +435,7 @@ Status Writer::roll() {
   std::string bytes;
   format::encode_footer(bytes, footer);
   File& file = active_.segment->file();
+  if (zero_ahead_) zero_ahead_->before_write(active_.data_end + bytes.size());
   Status s = file.write_at(active_.data_end, bytes);
   if (s.ok()) s = file.sync();
   if (!s.ok()) {
@@ -445,10 +449,12 @@ Status Writer::roll() {
     fail(next.status(), nullptr);  // the sealed segment stays sealed
     return next.status();
   }
+  zero_ahead_.reset();  // before its file closes
   active_.segment->close_file();
   active_ = *next;
   content_.reset();
   next_requested_ = false;
+  start_zeroing();
   completed_end_ = active_.data_end;  // no flight is in: the completion state is ours
   durable_position_.store(next_position_, std::memory_order_release);
   std::lock_guard lock(mu_);
@@ -456,6 +462,14 @@ Status Writer::roll() {
   last_sync_sent_ = Clock::now();
   sync_due_.reset();
   return Status();
+}
+
+void Writer::start_zeroing() {
+  File& file = active_.segment->file();
+  auto size = file.size();
+  if (!options_.prepare_segments || !size.ok() || *size >= options_.segment_bytes) return;
+  zero_ahead_ = std::make_unique<ZeroAhead>(file, std::max(*size, active_.data_end), options_.segment_bytes,
+                                            [this](std::string_view m) { info(options_, m); });
 }
 
 // ---------------------------------------------------------------- completing

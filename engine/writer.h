@@ -30,6 +30,7 @@
 #include "engine/io.h"
 #include "engine/log.h"
 #include "engine/segment_preparer.h"
+#include "engine/zero_ahead.h"
 #include "format/checksum.h"
 #include "format/segment_header.h"
 
@@ -173,6 +174,8 @@ class Writer {
   void dispatch(Flight f);
   Status wait_for_no_flights();
   Status roll();
+  // Zero-fills ahead of the writer when the active segment was not prepared whole.
+  void start_zeroing();
   // --- completing ---
   void complete_loop();
   void complete(Flight& f, const Status& io);
@@ -199,6 +202,7 @@ class Writer {
   Flight current_;                     // admitted, not yet sent
   bool inline_ok_ = false;             // the current leader may complete on its own thread
   bool next_requested_ = false;        // the preparer was asked for the next segment
+  std::unique_ptr<ZeroAhead> zero_ahead_;  // for the active segment, when it was not prepared
   size_t last_group_size_ = 0;
   // Written by the leader under mu_ (the writer thread reads them to time kBatch's fdatasync).
   uint64_t unsynced_bytes_ = 0;        // written since the last fdatasync was sent

@@ -78,6 +78,13 @@ inline std::unique_ptr<Store> open_ok(const std::string& dir, const Options& opt
   return std::move(store).value();
 }
 
+// Conformance suites run over both write paths: TEST_P fixtures take the
+// backend as their parameter and instantiate with these.
+inline auto io_backends() { return ::testing::Values(IoBackend::kPwrite, IoBackend::kIoUring); }
+inline std::string backend_name(const ::testing::TestParamInfo<IoBackend>& info) {
+  return info.param == IoBackend::kPwrite ? "pwrite" : "io_uring";
+}
+
 // Sorted *.seg files of a store directory.
 inline std::vector<std::string> segment_files(const std::string& dir) {
   std::vector<std::string> out;

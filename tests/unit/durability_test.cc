@@ -230,12 +230,7 @@ TEST_P(DurabilityTest, BadOptionsAreRefused) {
   EXPECT_EQ(engine::open_store(fs_, dir_.path(), o).status().code(), Code::kInvalidArgument);
 }
 
-std::string backend_name(const ::testing::TestParamInfo<IoBackend>& info) {
-  return info.param == IoBackend::kPwrite ? "pwrite" : "io_uring";
-}
-
-INSTANTIATE_TEST_SUITE_P(Backends, DurabilityTest, ::testing::Values(IoBackend::kPwrite, IoBackend::kIoUring),
-                         backend_name);
+INSTANTIATE_TEST_SUITE_P(Backends, DurabilityTest, test::io_backends(), test::backend_name);
 
 }  // namespace
 }  // namespace cairn

@@ -11,9 +11,15 @@ namespace {
 using test::EventSpec;
 using test::TempDir;
 
-class StoreTest : public ::testing::Test {
+// The conformance suite, over both write paths.
+class StoreTest : public ::testing::TestWithParam<IoBackend> {
  protected:
-  void SetUp() override { store_ = test::open_ok(dir_.path()); }
+  Options options() const {
+    Options o;
+    o.io_backend = GetParam();
+    return o;
+  }
+  void SetUp() override { store_ = test::open_ok(dir_.path(), options()); }
   Result<AppendResult> append(const std::string& stream, ExpectedVersion expected,
                               const std::vector<EventSpec>& events) {
     auto v = test::views(events);
@@ -23,7 +29,7 @@ class StoreTest : public ::testing::Test {
   std::unique_ptr<Store> store_;
 };
 
-TEST_F(StoreTest, AppendAssignsVersionsAndPositionsAndReadsBackByteForByte) {
+TEST_P(StoreTest, AppendAssignsVersionsAndPositionsAndReadsBackByteForByte) {
   auto a = test::make_events(3, "a");
   auto b = test::make_events(2, "b");
   auto ra = append("Order-1", ExpectedVersion::no_stream(), a);
@@ -51,7 +57,7 @@ TEST_F(StoreTest, AppendAssignsVersionsAndPositionsAndReadsBackByteForByte) {
   EXPECT_GT((*all)[0].timestamp_ns, 0);
 }
 
-TEST_F(StoreTest, ExpectedVersionKinds) {
+TEST_P(StoreTest, ExpectedVersionKinds) {
   auto e = test::make_events(1);
   EXPECT_EQ(append("s", ExpectedVersion::stream_exists(), e).status().code(), Code::kWrongExpectedVersion);
   EXPECT_EQ(append("s", ExpectedVersion::exactly(0), e).status().code(), Code::kWrongExpectedVersion);
@@ -72,7 +78,7 @@ TEST_F(StoreTest, ExpectedVersionKinds) {
   EXPECT_EQ(store_->next_position(), 5u);  // failed appends wrote nothing
 }
 
-TEST_F(StoreTest, RetryWithSameIdsIsIdempotentWhateverTheExpectedVersion) {
+TEST_P(StoreTest, RetryWithSameIdsIsIdempotentWhateverTheExpectedVersion) {
   auto batch = test::make_events(3);
   auto first = append("s", ExpectedVersion::no_stream(), batch);
   ASSERT_TRUE(first.ok());
@@ -90,7 +96,7 @@ TEST_F(StoreTest, RetryWithSameIdsIsIdempotentWhateverTheExpectedVersion) {
   EXPECT_EQ(store_->stats().deduplicated, 4u);
 }
 
-TEST_F(StoreTest, PartialRetryIsADuplicateEventError) {
+TEST_P(StoreTest, PartialRetryIsADuplicateEventError) {
   auto batch = test::make_events(3);
   ASSERT_TRUE(append("s", ExpectedVersion::any(), batch).ok());
   std::vector<EventSpec> mixed = {batch[0], EventSpec{}, batch[2]};
@@ -107,12 +113,12 @@ TEST_F(StoreTest, PartialRetryIsADuplicateEventError) {
   EXPECT_EQ(store_->next_position(), 3u);
 }
 
-TEST_F(StoreTest, RetryIsRecognisedAfterReopen) {
+TEST_P(StoreTest, RetryIsRecognisedAfterReopen) {
   auto batch = test::make_events(2);
   ASSERT_TRUE(append("s", ExpectedVersion::any(), test::make_events(1)).ok());
   ASSERT_TRUE(append("s", ExpectedVersion::any(), batch).ok());
   store_.reset();
-  store_ = test::open_ok(dir_.path());
+  store_ = test::open_ok(dir_.path(), options());
   auto retry = append("s", ExpectedVersion::any(), batch);
   ASSERT_TRUE(retry.ok());
   EXPECT_TRUE(retry->deduplicated);
@@ -121,9 +127,9 @@ TEST_F(StoreTest, RetryIsRecognisedAfterReopen) {
   EXPECT_EQ(store_->next_position(), 3u);
 }
 
-TEST_F(StoreTest, RetryOutsideTheWindowIsNotRecognised) {
+TEST_P(StoreTest, RetryOutsideTheWindowIsNotRecognised) {
   store_.reset();
-  Options options;
+  Options options = this->options();
   options.idempotency_window = 4;
   store_ = test::open_ok(dir_.path(), options);
   auto batch = test::make_events(2);
@@ -143,7 +149,7 @@ TEST_F(StoreTest, RetryOutsideTheWindowIsNotRecognised) {
   EXPECT_EQ(late->first_position, 6u);
 }
 
-TEST_F(StoreTest, NilIdsAreNeverDeduplicated) {
+TEST_P(StoreTest, NilIdsAreNeverDeduplicated) {
   std::vector<EventSpec> nil(2);
   nil[0].id = EventId{};
   nil[1].id = EventId{};
@@ -154,7 +160,7 @@ TEST_F(StoreTest, NilIdsAreNeverDeduplicated) {
   EXPECT_EQ(store_->next_position(), 4u);
 }
 
-TEST_F(StoreTest, RetryInsideTheSameGroupCommitIsRecognised) {
+TEST_P(StoreTest, RetryInsideTheSameGroupCommitIsRecognised) {
   auto batch = test::make_events(2);
   auto views = test::views(batch);
   std::vector<std::future<Result<AppendResult>>> futures;
@@ -170,7 +176,7 @@ TEST_F(StoreTest, RetryInsideTheSameGroupCommitIsRecognised) {
   EXPECT_EQ(store_->next_position(), 2u);
 }
 
-TEST_F(StoreTest, BadInputIsATypedErrorAndWritesNothing) {
+TEST_P(StoreTest, BadInputIsATypedErrorAndWritesNothing) {
   auto one = test::make_events(1);
   auto code = [&](const std::string& stream, const std::vector<EventSpec>& events) {
     return append(stream, ExpectedVersion::any(), events).status().code();
@@ -234,7 +240,7 @@ TEST(StoreOptionsTest, TinySegmentSizeIsRejected) {
   EXPECT_EQ(Store::open(dir.path(), options).status().code(), Code::kInvalidArgument);
 }
 
-TEST_F(StoreTest, ReadStreamForwardBackwardAndBounds) {
+TEST_P(StoreTest, ReadStreamForwardBackwardAndBounds) {
   std::vector<EventSpec> events = test::make_events(10);
   for (size_t i = 0; i < 10; i += 2) {
     ASSERT_TRUE(append("s", ExpectedVersion::any(), {events[i], events[i + 1]}).ok());
@@ -261,7 +267,7 @@ TEST_F(StoreTest, ReadStreamForwardBackwardAndBounds) {
   EXPECT_EQ(store_->read_stream("missing", 0, 1).status().code(), Code::kNotFound);
 }
 
-TEST_F(StoreTest, ReadAllForwardBackward) {
+TEST_P(StoreTest, ReadAllForwardBackward) {
   for (int i = 0; i < 5; ++i) ASSERT_TRUE(append("s" + std::to_string(i), ExpectedVersion::any(), test::make_events(3)).ok());
   auto page = store_->read_all(4, 5);
   ASSERT_EQ(page->size(), 5u);
@@ -280,7 +286,7 @@ TEST_F(StoreTest, ReadAllForwardBackward) {
   EXPECT_TRUE(empty->read_all(kEnd, 10, Direction::kBackward)->empty());
 }
 
-TEST_F(StoreTest, AsyncAppendWithCallbackAndFuture) {
+TEST_P(StoreTest, AsyncAppendWithCallbackAndFuture) {
   auto events = test::make_events(2);
   auto views = test::views(events);
   std::promise<Result<AppendResult>> got;
@@ -294,7 +300,7 @@ TEST_F(StoreTest, AsyncAppendWithCallbackAndFuture) {
   EXPECT_TRUE(retry.ok() && retry->deduplicated);
 }
 
-TEST_F(StoreTest, AsyncAppendCopiesItsInputBeforeReturning) {
+TEST_P(StoreTest, AsyncAppendCopiesItsInputBeforeReturning) {
   std::future<Result<AppendResult>> f;
   EventId id = EventId::random();
   {
@@ -311,7 +317,7 @@ TEST_F(StoreTest, AsyncAppendCopiesItsInputBeforeReturning) {
   EXPECT_EQ((*read)[0].type, "T");
 }
 
-TEST_F(StoreTest, ThrowingCallbackDoesNotStopTheWriter) {
+TEST_P(StoreTest, ThrowingCallbackDoesNotStopTheWriter) {
   auto events = test::make_events(1);
   auto views = test::views(events);
   std::atomic<bool> ran{false};
@@ -325,7 +331,7 @@ TEST_F(StoreTest, ThrowingCallbackDoesNotStopTheWriter) {
   EXPECT_EQ(next->first_version, 1u);
 }
 
-TEST_F(StoreTest, AppendFromACallbackIsRefused) {
+TEST_P(StoreTest, AppendFromACallbackIsRefused) {
   auto events = test::make_events(1);
   auto views = test::views(events);
   std::promise<Status> inner;
@@ -337,7 +343,7 @@ TEST_F(StoreTest, AppendFromACallbackIsRefused) {
   EXPECT_EQ(s.code(), Code::kInvalidArgument);
 }
 
-TEST_F(StoreTest, AppendAfterCloseIsClosed) {
+TEST_P(StoreTest, AppendAfterCloseIsClosed) {
   ASSERT_TRUE(append("s", ExpectedVersion::any(), test::make_events(1)).ok());
   EXPECT_TRUE(store_->close().ok());
   EXPECT_TRUE(store_->close().ok());
@@ -345,7 +351,7 @@ TEST_F(StoreTest, AppendAfterCloseIsClosed) {
   EXPECT_EQ(store_->read_stream("s", 0, 10)->size(), 1u);  // reads still work
 }
 
-TEST_F(StoreTest, ConcurrentExactAppendsToOneStreamHaveOneWinnerPerRound) {
+TEST_P(StoreTest, ConcurrentExactAppendsToOneStreamHaveOneWinnerPerRound) {
   constexpr int kThreads = 8;
   constexpr int kRounds = 50;
   for (int round = 0; round < kRounds; ++round) {
@@ -371,7 +377,7 @@ TEST_F(StoreTest, ConcurrentExactAppendsToOneStreamHaveOneWinnerPerRound) {
   EXPECT_EQ(store_->stream_version("race"), std::optional<uint64_t>(kRounds - 1));
 }
 
-TEST_F(StoreTest, ManyThreadsAppendAndReadConcurrently) {
+TEST_P(StoreTest, ManyThreadsAppendAndReadConcurrently) {
   constexpr int kThreads = 8;
   constexpr int kAppends = 200;
   std::atomic<bool> stop{false};
@@ -408,7 +414,7 @@ TEST_F(StoreTest, ManyThreadsAppendAndReadConcurrently) {
   EXPECT_LE(stats.group_commits, stats.appends);
 }
 
-TEST_F(StoreTest, SyncAndAsyncAppendersTogetherKeepEveryStreamWhole) {
+TEST_P(StoreTest, SyncAndAsyncAppendersTogetherKeepEveryStreamWhole) {
   constexpr int kSync = 4;
   constexpr int kAsync = 2;
   constexpr int kAppends = 150;
@@ -453,7 +459,7 @@ TEST_F(StoreTest, SyncAndAsyncAppendersTogetherKeepEveryStreamWhole) {
   for (uint64_t p = 0; p < all->size(); ++p) ASSERT_EQ((*all)[p].position, p);
 }
 
-TEST_F(StoreTest, CloseWhileAppendingFinishesOrRefusesEveryAppend) {
+TEST_P(StoreTest, CloseWhileAppendingFinishesOrRefusesEveryAppend) {
   std::atomic<int> ok{0};
   std::atomic<bool> stop{false};
   std::vector<std::thread> threads;
@@ -479,11 +485,11 @@ TEST_F(StoreTest, CloseWhileAppendingFinishesOrRefusesEveryAppend) {
   for (auto& th : threads) th.join();
   uint64_t acknowledged = static_cast<uint64_t>(ok.load());
   store_.reset();
-  store_ = test::open_ok(dir_.path());
+  store_ = test::open_ok(dir_.path(), options());
   EXPECT_EQ(store_->next_position(), acknowledged);
 }
 
-TEST_F(StoreTest, BusyReadersDoNotStarveAppends) {
+TEST_P(StoreTest, BusyReadersDoNotStarveAppends) {
   // With a reader-preferring lock, 8 threads looping on stream_version() held
   // one append back for tens of seconds; this test then runs into its timeout.
   ASSERT_TRUE(append("s", ExpectedVersion::any(), test::make_events(1)).ok());
@@ -544,6 +550,8 @@ TEST(StoreResourcesTest, SealedSegmentsHoldNoFileDescriptor) {
   EXPECT_LE(open_descriptors(), before + 3);  // LOCK, the active segment, slack
   EXPECT_EQ(store->read_all(0, SIZE_MAX)->size(), 40u);
 }
+
+INSTANTIATE_TEST_SUITE_P(Backends, StoreTest, test::io_backends(), test::backend_name);
 
 }  // namespace
 }  // namespace cairn

@@ -7,17 +7,29 @@
 #include "engine/io.h"
 #include "test_util.h"
 
+#include <linux/filter.h>
 #include <linux/io_uring.h>
+#include <linux/seccomp.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <csignal>
+#include <cstddef>
+#include <cstdio>
 #include <cstring>
 #include <random>
 #include <semaphore>
 #include <thread>
+
+namespace cairn::engine {
+// Names the backend in gtest's output.
+void PrintTo(QueueBackend backend, std::ostream* out) {
+  *out << (backend == QueueBackend::kIoUring ? "kIoUring" : backend == QueueBackend::kPwrite ? "kPwrite" : "kAuto");
+}
+}  // namespace cairn::engine
 
 namespace cairn {
 namespace {
@@ -492,6 +504,43 @@ TEST(WriteQueueAutoTest, AutoPicksIoUringWhenTheKernelAllowsIt) {
   auto pwrite = fs.make_write_queue(QueueBackend::kPwrite, 4, nullptr);
   ASSERT_TRUE(pwrite.ok());
   EXPECT_STREQ((*pwrite)->name(), "pwrite");
+}
+
+// From now on io_uring_setup fails with EPERM in this process, as under
+// Docker's default seccomp profile.
+bool forbid_io_uring() {
+  sock_filter filter[] = {
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+  };
+  sock_fprog program{static_cast<unsigned short>(std::size(filter)), filter};
+  return ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0 && ::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program) == 0;
+}
+
+// Runs in a child process: forbids io_uring, then checks that kAuto falls
+// back to pwrite saying why and kIoUring is kNotSupported naming EPERM.
+// Exits 0 when all of that holds.
+void check_fallback_when_forbidden() {
+  if (!forbid_io_uring()) {
+    std::fprintf(stderr, "seccomp filter: %s\n", std::strerror(errno));
+    std::_Exit(2);
+  }
+  FileSystem& fs = engine::posix_file_system();
+  std::string why;
+  auto automatic = fs.make_write_queue(QueueBackend::kAuto, 4, &why);
+  auto uring = fs.make_write_queue(QueueBackend::kIoUring, 4, nullptr);
+  std::fprintf(stderr, "why: %s\nkIoUring: %s\n", why.c_str(), uring.status().to_string().c_str());
+  bool ok = automatic.ok() && std::string((*automatic)->name()) == "pwrite" &&
+            why.find("EPERM") != std::string::npos && uring.status().code() == Code::kNotSupported &&
+            uring.status().message().find("EPERM") != std::string::npos;
+  std::_Exit(ok ? 0 : 1);
+}
+
+TEST(WriteQueueAutoTest, FallsBackToPwriteWhenSeccompForbidsIoUring) {
+  EXPECT_EXIT(check_fallback_when_forbidden(), testing::ExitedWithCode(0),
+              "why: io_uring unavailable, using pwrite: io_uring_queue_init: Operation not permitted");
 }
 
 TEST(WriteQueueAutoTest, DepthMustBeSensible) {

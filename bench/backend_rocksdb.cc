@@ -1,0 +1,420 @@
+// cairn-bench peer: an event store built the way a RocksDB user would build it.
+//
+// Layout (RocksDB 7.8.3):
+//   CF "events": position (u64 big-endian) -> record.
+//   CF "index":  's' + u32 BE stream length + stream + version (u64 BE) -> position (u64 BE),
+//                'h' + stream -> head version (u64 BE), the stream's last version.
+//   read_stream = one index range scan + MultiGet on "events"; read_all = one range scan of "events".
+//
+// Record (the value in "events"), all integers little-endian:
+//   version u64 | created_at u64 (ns since the epoch) |
+//   stream, id, type, data, metadata: each u32 length + bytes.
+//
+// Append: a striped per-stream mutex (4096 stripes) is held across Get(head) + the expected-version
+// check + Write(WriteBatch); the batch holds the events, their index entries and the new head, so
+// it is atomic. Global positions come from an in-memory counter allocated under the stream lock
+// (initialised from the last key of "events" at open). Under RocksDB's group commit, batches on
+// different streams can commit in another order than their positions were allocated, so a commit
+// tracker exposes only the contiguous committed prefix of positions to read_all. A failed Write
+// leaves a hole: its positions are marked done so read_all does not stall (they are never written).
+//
+// Durability: kSync = WAL write with sync=true (fdatasync, shared by RocksDB's write group);
+// kNone = sync=false (the WAL reaches the page cache; survives a process crash);
+// kBatch = sync=false plus a background thread calling FlushWAL(true) (flush + SyncWAL) every
+// 10 ms, so an acknowledged append is on disk within about 10 ms. kNone/kBatch sync the WAL at close.
+//
+// Settings: 512 MiB LRU block cache shared by both CFs, bloom filter 10 bits/key on both CFs,
+// max_background_jobs=2, max_write_buffer_number=4, level_compaction_dynamic_level_bytes,
+// bytes_per_sync=1 MiB, max_total_wal_size=256 MiB; everything else default (snappy compression,
+// 64 MiB memtables, non-pipelined writes).
+#include <rocksdb/cache.h>
+#include <rocksdb/db.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/options.h>
+#include <rocksdb/slice.h>
+#include <rocksdb/table.h>
+#include <rocksdb/write_batch.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstring>
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "backend.h"
+
+namespace cairn::bench {
+namespace {
+
+// ---- encoding -------------------------------------------------------------
+
+void put_be64(std::string* s, uint64_t v) {
+  char b[8];
+  for (int i = 7; i >= 0; --i, v >>= 8) b[i] = static_cast<char>(v & 0xff);
+  s->append(b, 8);
+}
+uint64_t get_be64(const char* p) {
+  uint64_t v = 0;
+  for (int i = 0; i < 8; ++i) v = (v << 8) | static_cast<unsigned char>(p[i]);
+  return v;
+}
+void put_le64(std::string* s, uint64_t v) {
+  char b[8];
+  for (int i = 0; i < 8; ++i, v >>= 8) b[i] = static_cast<char>(v & 0xff);
+  s->append(b, 8);
+}
+void put_le32(std::string* s, uint32_t v) {
+  char b[4];
+  for (int i = 0; i < 4; ++i, v >>= 8) b[i] = static_cast<char>(v & 0xff);
+  s->append(b, 4);
+}
+uint64_t get_le(const char* p, int n) {
+  uint64_t v = 0;
+  for (int i = n - 1; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(p[i]);
+  return v;
+}
+void put_field(std::string* s, std::string_view f) {
+  put_le32(s, static_cast<uint32_t>(f.size()));
+  s->append(f);
+}
+
+uint64_t now_ns() {
+  return static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count());
+}
+
+void encode_record(std::string* s, std::string_view stream, uint64_t version, uint64_t created_at,
+                   const BenchEvent& e) {
+  s->clear();
+  s->reserve(16 + 20 + stream.size() + e.id.size() + e.type.size() + e.data.size() + e.metadata.size());
+  put_le64(s, version);
+  put_le64(s, created_at);
+  put_field(s, stream);
+  put_field(s, e.id);
+  put_field(s, e.type);
+  put_field(s, e.data);
+  put_field(s, e.metadata);
+}
+
+bool decode_record(const char* p, size_t n, uint64_t position, ReadEvent* out) {
+  if (n < 16) return false;
+  out->position = position;
+  out->version = get_le(p, 8);
+  size_t off = 16;
+  std::string* fields[5] = {nullptr, &out->id, &out->type, &out->data, &out->metadata};
+  for (std::string* f : fields) {
+    if (n - off < 4) return false;
+    uint64_t len = get_le(p + off, 4);
+    off += 4;
+    if (n - off < len) return false;
+    if (f != nullptr) f->assign(p + off, len);
+    off += len;
+  }
+  return off == n;
+}
+
+std::string event_key(uint64_t position) {
+  std::string k;
+  put_be64(&k, position);
+  return k;
+}
+std::string stream_prefix(std::string_view stream) {
+  std::string k;
+  k.push_back('s');
+  uint32_t n = static_cast<uint32_t>(stream.size());
+  char b[4] = {static_cast<char>(n >> 24), static_cast<char>(n >> 16), static_cast<char>(n >> 8),
+               static_cast<char>(n)};
+  k.append(b, 4);
+  k.append(stream);
+  return k;
+}
+std::string head_key(std::string_view stream) {
+  std::string k;
+  k.push_back('h');
+  k.append(stream);
+  return k;
+}
+
+std::string version_error(std::string_view stream, int64_t expected, int64_t current) {
+  return "wrong expected version for stream '" + std::string(stream) + "': expected " + std::to_string(expected) +
+         ", current " + std::to_string(current);
+}
+
+// ---- commit tracker -------------------------------------------------------
+
+// Positions are allocated in one order and committed in another; read_all may
+// see only [0, committed()) where every position is committed (or abandoned).
+class CommitTracker {
+ public:
+  explicit CommitTracker(uint64_t start) : committed_(start) {}
+  void done(uint64_t first, uint64_t count) {
+    std::lock_guard lock(mu_);
+    uint64_t c = committed_.load(std::memory_order_relaxed);
+    if (first != c) {
+      pending_.emplace(first, first + count);
+      return;
+    }
+    c = first + count;
+    for (auto it = pending_.begin(); it != pending_.end() && it->first == c; it = pending_.erase(it)) c = it->second;
+    committed_.store(c, std::memory_order_release);
+  }
+  uint64_t committed() const { return committed_.load(std::memory_order_acquire); }
+
+ private:
+  std::mutex mu_;
+  std::map<uint64_t, uint64_t> pending_;  // first -> end, above committed_
+  std::atomic<uint64_t> committed_;
+};
+
+// ---- backend --------------------------------------------------------------
+
+constexpr size_t kStripes = 4096;
+
+class RocksBackend final : public Backend {
+ public:
+  ~RocksBackend() override { close(); }
+
+  bool open(const BackendOptions& options, std::string* error) {
+    durability_ = options.durability;
+    std::error_code ec;
+    std::filesystem::create_directories(options.dir, ec);
+    if (ec) {
+      *error = "rocksdb: create " + options.dir + ": " + ec.message();
+      return false;
+    }
+
+    rocksdb::BlockBasedTableOptions table;
+    table.block_cache = rocksdb::NewLRUCache(512ull << 20);
+    table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+    rocksdb::ColumnFamilyOptions cf;
+    cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+    cf.max_write_buffer_number = 4;
+    cf.level_compaction_dynamic_level_bytes = true;
+
+    rocksdb::DBOptions db;
+    db.create_if_missing = true;
+    db.create_missing_column_families = true;
+    db.max_background_jobs = 2;
+    db.bytes_per_sync = 1ull << 20;
+    db.max_total_wal_size = 256ull << 20;
+
+    std::vector<rocksdb::ColumnFamilyDescriptor> cfs = {
+        {rocksdb::kDefaultColumnFamilyName, cf}, {"events", cf}, {"index", cf}};
+    rocksdb::DB* raw = nullptr;
+    rocksdb::Status s = rocksdb::DB::Open(db, options.dir, cfs, &handles_, &raw);
+    if (!s.ok()) {
+      *error = "rocksdb: open " + options.dir + ": " + s.ToString();
+      return false;
+    }
+    db_.reset(raw);
+    events_ = handles_[1];
+    index_ = handles_[2];
+
+    // The next position: one past the last key of "events".
+    uint64_t next = 0;
+    {
+      std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), events_));
+      it->SeekToLast();
+      if (it->Valid()) next = get_be64(it->key().data()) + 1;
+      if (!it->status().ok()) {
+        *error = "rocksdb: scan: " + it->status().ToString();
+        return false;
+      }
+    }
+    next_position_.store(next);
+    tracker_ = std::make_unique<CommitTracker>(next);
+
+    write_options_.sync = durability_ == Durability::kSync;
+    if (durability_ == Durability::kBatch) syncer_ = std::thread([this] { sync_loop(); });
+    return true;
+  }
+
+  std::string name() const override { return "rocksdb"; }
+
+  bool append(std::string_view stream, int64_t expected_version, const std::vector<BenchEvent>& events,
+              std::string* error) override {
+    if (expected_version < -2) {
+      *error = "bad expected version " + std::to_string(expected_version);
+      return false;
+    }
+    std::lock_guard lock(stripes_[std::hash<std::string_view>{}(stream) % kStripes]);
+    const std::string hkey = head_key(stream);
+    rocksdb::PinnableSlice head;
+    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), index_, hkey, &head);
+    int64_t current = -1;
+    if (s.ok()) {
+      if (head.size() != 8) {
+        *error = "rocksdb: corrupt head of " + std::string(stream);
+        return false;
+      }
+      current = static_cast<int64_t>(get_be64(head.data()));
+    } else if (!s.IsNotFound()) {
+      *error = "rocksdb: get head: " + s.ToString();
+      return false;
+    }
+    if (expected_version != -2 && expected_version != current) {
+      *error = version_error(stream, expected_version, current);
+      return false;
+    }
+    if (events.empty()) return true;
+
+    const uint64_t n = events.size();
+    const uint64_t first = next_position_.fetch_add(n);
+    const uint64_t created_at = now_ns();
+    rocksdb::WriteBatch batch;
+    std::string record, key, pos;
+    const std::string prefix = stream_prefix(stream);
+    for (uint64_t i = 0; i < n; ++i) {
+      const uint64_t version = static_cast<uint64_t>(current + 1) + i;
+      encode_record(&record, stream, version, created_at, events[i]);
+      key = event_key(first + i);
+      batch.Put(events_, key, record);
+      key = prefix;
+      put_be64(&key, version);
+      pos.clear();
+      put_be64(&pos, first + i);
+      batch.Put(index_, key, pos);
+    }
+    pos.clear();
+    put_be64(&pos, static_cast<uint64_t>(current) + n);
+    batch.Put(index_, hkey, pos);
+    s = db_->Write(write_options_, &batch);
+    tracker_->done(first, n);  // a failed write leaves a hole rather than stalling read_all
+    if (!s.ok()) {
+      *error = "rocksdb: write: " + s.ToString();
+      return false;
+    }
+    return true;
+  }
+
+  bool read_stream(std::string_view stream, uint64_t from_version, size_t max_count, std::vector<ReadEvent>* out,
+                   std::string* error) override {
+    out->clear();
+    if (max_count == 0) return true;
+    const std::string prefix = stream_prefix(stream);
+    std::string start = prefix;
+    put_be64(&start, from_version);
+    std::vector<std::string> keys;
+    {
+      std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), index_));
+      for (it->Seek(start); it->Valid() && keys.size() < max_count; it->Next()) {
+        rocksdb::Slice k = it->key();
+        if (!k.starts_with(prefix) || k.size() != prefix.size() + 8) break;
+        if (it->value().size() != 8) {
+          *error = "rocksdb: corrupt index entry";
+          return false;
+        }
+        keys.emplace_back(it->value().data(), 8);  // the position, big-endian = the events key
+      }
+      if (!it->status().ok()) {
+        *error = "rocksdb: index scan: " + it->status().ToString();
+        return false;
+      }
+    }
+    if (keys.empty()) return true;
+    std::vector<rocksdb::Slice> slices(keys.begin(), keys.end());
+    std::vector<rocksdb::PinnableSlice> values(keys.size());
+    std::vector<rocksdb::Status> statuses(keys.size());
+    db_->MultiGet(rocksdb::ReadOptions(), events_, keys.size(), slices.data(), values.data(), statuses.data(),
+                  /*sorted_input=*/true);
+    out->resize(keys.size());
+    for (size_t i = 0; i < keys.size(); ++i) {
+      if (!statuses[i].ok()) {
+        *error = "rocksdb: multiget: " + statuses[i].ToString();
+        out->clear();
+        return false;
+      }
+      if (!decode_record(values[i].data(), values[i].size(), get_be64(keys[i].data()), &(*out)[i])) {
+        *error = "rocksdb: corrupt record at position " + std::to_string(get_be64(keys[i].data()));
+        out->clear();
+        return false;
+      }
+    }
+    return true;
+  }
+
+  bool read_all(uint64_t from_position, size_t max_count, std::vector<ReadEvent>* out,
+                std::string* error) override {
+    out->clear();
+    const uint64_t limit = tracker_->committed();
+    if (max_count == 0 || from_position >= limit) return true;
+    const std::string start = event_key(from_position);
+    const std::string end = event_key(limit);
+    rocksdb::Slice upper(end);
+    rocksdb::ReadOptions ro;
+    ro.iterate_upper_bound = &upper;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, events_));
+    for (it->Seek(start); it->Valid() && out->size() < max_count; it->Next()) {
+      rocksdb::Slice k = it->key(), v = it->value();
+      ReadEvent& e = out->emplace_back();
+      if (k.size() != 8 || !decode_record(v.data(), v.size(), get_be64(k.data()), &e)) {
+        *error = "rocksdb: corrupt record";
+        out->clear();
+        return false;
+      }
+    }
+    if (!it->status().ok()) {
+      *error = "rocksdb: scan: " + it->status().ToString();
+      out->clear();
+      return false;
+    }
+    return true;
+  }
+
+  void close() override {
+    if (!db_) return;
+    if (syncer_.joinable()) {
+      {
+        std::lock_guard lock(sync_mu_);
+        stop_ = true;
+      }
+      sync_cv_.notify_all();
+      syncer_.join();
+    }
+    if (durability_ != Durability::kSync) db_->FlushWAL(true);
+    for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h);
+    handles_.clear();
+    db_->Close();
+    db_.reset();
+  }
+
+ private:
+  void sync_loop() {
+    std::unique_lock lock(sync_mu_);
+    while (!stop_) {
+      sync_cv_.wait_for(lock, std::chrono::milliseconds(10), [this] { return stop_; });
+      if (stop_) break;
+      lock.unlock();
+      db_->FlushWAL(/*sync=*/true);
+      lock.lock();
+    }
+  }
+
+  Durability durability_ = Durability::kSync;
+  std::unique_ptr<rocksdb::DB> db_;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+  rocksdb::ColumnFamilyHandle* events_ = nullptr;
+  rocksdb::ColumnFamilyHandle* index_ = nullptr;
+  rocksdb::WriteOptions write_options_;
+  std::mutex stripes_[kStripes];
+  std::atomic<uint64_t> next_position_{0};
+  std::unique_ptr<CommitTracker> tracker_;
+  std::thread syncer_;
+  std::mutex sync_mu_;
+  std::condition_variable sync_cv_;
+  bool stop_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> open_rocksdb(const BackendOptions& options, std::string* error) {
+  auto b = std::make_unique<RocksBackend>();
+  if (!b->open(options, error)) return nullptr;
+  return b;
+}
+
+}  // namespace cairn::bench

@@ -1,0 +1,143 @@
+// Segment space prepared off the commit path: whole next segment files
+// (SegmentPreparer) and zeros kept ahead of the writer in the active segment
+// (ZeroAhead), and a store whose segments roll into prepared files.
+#include "engine/segment_preparer.h"
+#include "engine/zero_ahead.h"
+#include "test_util.h"
+
+#include <atomic>
+#include <filesystem>
+#include <thread>
+
+namespace cairn {
+namespace {
+
+using engine::OpenMode;
+using engine::SegmentPreparer;
+using engine::ZeroAhead;
+using test::TempDir;
+
+engine::FileSystem& fs() { return engine::posix_file_system(); }
+
+bool all_zero(const std::string& bytes) { return bytes.find_first_not_of('\0') == std::string::npos; }
+
+TEST(SegmentPreparerTest, PreparesOneZeroFilledFileWhenAsked) {
+  TempDir dir;
+  SegmentPreparer preparer(fs(), dir.path(), 1u << 20, nullptr);
+  EXPECT_EQ(preparer.take().file, nullptr) << "nothing is prepared before it is asked for";
+  preparer.request();
+  preparer.wait_idle();
+  SegmentPreparer::Prepared p = preparer.take();
+  ASSERT_NE(p.file, nullptr);
+  EXPECT_EQ(p.path, dir.path() + "/next-0.seg.tmp");
+  EXPECT_EQ(std::filesystem::file_size(p.path), 1u << 20);
+  std::string bytes = test::read_bytes(p.path);
+  EXPECT_TRUE(all_zero(bytes));
+  EXPECT_EQ(preparer.take().file, nullptr) << "taken once";
+}
+
+TEST(SegmentPreparerTest, AnUnusedFileIsRemovedWhenThePreparerStops) {
+  TempDir dir;
+  {
+    SegmentPreparer preparer(fs(), dir.path(), 256u << 10, nullptr);
+    preparer.request();
+    preparer.wait_idle();
+    ASSERT_TRUE(std::filesystem::exists(dir.sub("next-0.seg.tmp")));
+  }
+  EXPECT_FALSE(std::filesystem::exists(dir.sub("next-0.seg.tmp")));
+}
+
+TEST(SegmentPreparerTest, StoppingMidwayLeavesNoFile) {
+  TempDir dir;
+  {
+    SegmentPreparer preparer(fs(), dir.path(), 512u << 20, nullptr);  // takes a while
+    preparer.request();
+  }
+  EXPECT_TRUE(std::filesystem::is_empty(dir.path()));
+}
+
+TEST(ZeroAheadTest, ZerosAheadOfTheWriterUpToTheLimit) {
+  TempDir dir;
+  auto file = fs().open(dir.sub("active"), OpenMode::kCreate);
+  ASSERT_TRUE(file.ok());
+  ASSERT_TRUE((*file)->write_at(0, std::string(100, 'h')).ok());
+  {
+    ZeroAhead zeros(**file, 100, 32u << 20, nullptr);
+    zeros.wait_idle();
+    auto size = (*file)->size();
+    ASSERT_TRUE(size.ok());
+    EXPECT_GE(*size, 100 + ZeroAhead::kLookahead);
+    EXPECT_LT(*size, 32u << 20) << "no further ahead than needed";
+    zeros.before_write(30u << 20);  // the writer outran it: zeros go on from there
+    zeros.wait_idle();
+    EXPECT_EQ(*(*file)->size(), 32u << 20) << "never past the limit";
+  }
+  std::string bytes = test::read_bytes(dir.sub("active"));
+  EXPECT_EQ(bytes.substr(0, 100), std::string(100, 'h'));
+  EXPECT_TRUE(all_zero(bytes.substr(100)));
+}
+
+// The safety property: zeros never land on bytes the writer wrote, however
+// the two threads interleave.
+TEST(ZeroAheadTest, NeverOverwritesWhatTheWriterWrote) {
+  TempDir dir;
+  auto file = fs().open(dir.sub("active"), OpenMode::kCreate);
+  ASSERT_TRUE(file.ok());
+  constexpr uint64_t kLimit = 48u << 20;
+  std::string expected;
+  {
+    ZeroAhead zeros(**file, 0, kLimit, nullptr);
+    uint64_t at = 0;
+    uint32_t seed = 1;
+    while (at < kLimit - (1u << 20)) {
+      seed = seed * 1103515245 + 12345;
+      size_t n = 1 + seed % 200000;  // up to ~200 KB, sometimes past the zeros
+      std::string chunk(n, static_cast<char>('a' + seed % 26));
+      zeros.before_write(at + n);
+      ASSERT_TRUE((*file)->write_at(at, chunk).ok());
+      expected += chunk;
+      at += n;
+      if (seed % 7 == 0) std::this_thread::yield();
+    }
+  }
+  std::string bytes = test::read_bytes(dir.sub("active"));
+  ASSERT_GE(bytes.size(), expected.size());
+  EXPECT_TRUE(bytes.compare(0, expected.size(), expected) == 0) << "zeros landed on written data";
+  EXPECT_TRUE(all_zero(bytes.substr(expected.size())));
+}
+
+// A store with 1 MiB segments: sync appends fill a segment in about a second
+// here, far longer than zero-filling the next one takes, so every roll after
+// the first finds a prepared file and sealed segments keep its full size.
+TEST(PreparedStoreTest, SegmentsRollIntoPreparedFilesAndReadBackWhole) {
+  TempDir dir;
+  Options options;
+  options.segment_bytes = 1u << 20;
+  std::vector<test::EventSpec> all;
+  {
+    auto store = test::open_ok(dir.path(), options);
+    ASSERT_TRUE(store);
+    while (test::segment_files(dir.path()).size() < 4) {
+      auto batch = test::make_events(8, "p" + std::to_string(all.size()));
+      for (auto& e : batch) e.data = std::string(2000, static_cast<char>('a' + all.size() % 26));
+      ASSERT_TRUE(store->append("s", ExpectedVersion::any(), test::views(batch)).ok());
+      all.insert(all.end(), batch.begin(), batch.end());
+    }
+  }
+  auto segments = test::segment_files(dir.path());
+  for (size_t i = 1; i + 1 < segments.size(); ++i) {
+    EXPECT_EQ(std::filesystem::file_size(segments[i]), options.segment_bytes) << segments[i];
+  }
+  for (const auto& entry : std::filesystem::directory_iterator(dir.path())) {
+    EXPECT_EQ(entry.path().string().find(".tmp"), std::string::npos) << entry.path() << " left behind";
+  }
+  auto store = test::open_ok(dir.path(), options);
+  ASSERT_TRUE(store);
+  auto events = store->read_stream("s", 0, SIZE_MAX);
+  ASSERT_TRUE(events.ok());
+  ASSERT_EQ(events->size(), all.size());
+  for (size_t i = 0; i < all.size(); ++i) test::expect_event((*events)[i], all[i], "s", i, i);
+}
+
+}  // namespace
+}  // namespace cairn
