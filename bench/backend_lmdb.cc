@@ -13,13 +13,14 @@
 //
 // Append: one write transaction (LMDB allows one at a time, so writers queue on its writer lock):
 // read the head, check the expected version, put events + index entries + head, commit. The next
-// position is kept in memory (initialised from the last key of events at open) and only touched
-// inside the write txn; commits are serial, so read_all sees a dense prefix without a tracker.
+// position is one past the last key of events, read inside the write txn; commits are serial, so
+// read_all sees a dense prefix without a tracker.
 // Stream names are limited to 400 bytes (LMDB's 511-byte key limit, index key = name + 12).
 //
 // Durability: kSync = default flags (commit writes the pages, fdatasyncs, then writes the meta page
 // synchronously); kNone = MDB_NOSYNC (commit leaves the pages to the OS; survives a process crash);
-// kBatch = MDB_NOSYNC plus a background thread calling mdb_env_sync(force) every 10 ms.
+// kBatch = MDB_NOSYNC plus a background thread calling mdb_env_sync(force) every 10 ms when
+// something was committed since its last sync.
 // kNone/kBatch call mdb_env_sync at close.
 //
 // Settings: 64 GiB map, MDB_NOTLS (read txns are not tied to threads), 1024 reader slots;
@@ -174,15 +175,6 @@ class LmdbBackend final : public Backend {
     if (rc == 0) rc = mdb_dbi_open(g.txn, "events", MDB_CREATE, &events_);
     if (rc == 0) rc = mdb_dbi_open(g.txn, "index", MDB_CREATE, &index_);
     if (rc == 0) rc = mdb_dbi_open(g.txn, "heads", MDB_CREATE, &heads_);
-    MDB_cursor* cur = nullptr;
-    if (rc == 0) rc = mdb_cursor_open(g.txn, events_, &cur);
-    if (rc == 0) {
-      MDB_val k, v;
-      int r = mdb_cursor_get(cur, &k, &v, MDB_LAST);
-      if (r == 0 && k.mv_size == 8) next_position_ = get_be64(static_cast<const char*>(k.mv_data)) + 1;
-      else if (r != MDB_NOTFOUND) rc = r;
-      mdb_cursor_close(cur);
-    }
     if (rc == 0) {
       rc = mdb_txn_commit(g.txn);
       g.txn = nullptr;
@@ -232,7 +224,22 @@ class LmdbBackend final : public Backend {
     }
     if (events.empty()) return true;
 
-    const uint64_t first = next_position_;  // only touched inside the (single) write txn
+    // The next position: one past the last key of events, read inside the txn (the rightmost
+    // b-tree path, always cached), so it is exact whatever earlier commits did.
+    uint64_t first = 0;
+    {
+      MDB_cursor* cur = nullptr;
+      rc = mdb_cursor_open(g.txn, events_, &cur);
+      MDB_val k, v;
+      if (rc == 0) rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+      if (cur != nullptr) mdb_cursor_close(cur);
+      if (rc == 0 && k.mv_size == 8) {
+        first = get_be64(static_cast<const char*>(k.mv_data)) + 1;
+      } else if (rc != MDB_NOTFOUND) {
+        *error = lmdb_error("last position", rc == 0 ? MDB_CORRUPTED : rc);
+        return false;
+      }
+    }
     const uint64_t created_at = now_ns();
     const std::string prefix = index_prefix(stream);
     std::string record, ekey, ikey, pos;
@@ -264,14 +271,13 @@ class LmdbBackend final : public Backend {
       *error = lmdb_error("put head", rc);
       return false;
     }
-    // Still the only writer until the commit returns: the counter moves only when it succeeds.
     rc = mdb_txn_commit(g.txn);
     g.txn = nullptr;
     if (rc != 0) {
       *error = lmdb_error("commit", rc);
       return false;
     }
-    next_position_ = first + events.size();
+    writes_.fetch_add(1, std::memory_order_relaxed);
     return true;
   }
 
@@ -372,12 +378,16 @@ class LmdbBackend final : public Backend {
 
  private:
   void sync_loop() {
+    uint64_t synced = 0;
     std::unique_lock lock(sync_mu_);
     while (!stop_) {
       sync_cv_.wait_for(lock, std::chrono::milliseconds(10), [this] { return stop_; });
       if (stop_) break;
+      const uint64_t written = writes_.load();
+      if (written == synced) continue;  // nothing new since the last sync
       lock.unlock();
       mdb_env_sync(env_, 1);
+      synced = written;
       lock.lock();
     }
   }
@@ -385,11 +395,11 @@ class LmdbBackend final : public Backend {
   Durability durability_ = Durability::kSync;
   MDB_env* env_ = nullptr;
   MDB_dbi events_ = 0, index_ = 0, heads_ = 0;
-  uint64_t next_position_ = 0;  // guarded by LMDB's writer lock
   std::thread syncer_;
   std::mutex sync_mu_;
   std::condition_variable sync_cv_;
   bool stop_ = false;
+  std::atomic<uint64_t> writes_{0};  // successful appends, for the kBatch sync thread
 };
 
 }  // namespace

@@ -8,6 +8,11 @@
 // completes with -ECANCELED and is queued again after the rest), and reports
 // submissions in order. sq_mu_ serializes the two threads on the submission
 // side; only the completing thread touches the completion side.
+//
+// A submission's fdatasync covers the earlier ones to its file only if their
+// writes had completed when it was queued. Earlier ones that asked for a sync
+// have their own; if an earlier write-only one was still in flight, the
+// submission gets one more fdatasync once it is the oldest.
 #include "engine/write_queue.h"
 
 #include <liburing.h>

@@ -192,10 +192,12 @@ void Writer::run() {
     auto ready = [&] {
       return leader_ == Leader::kThread || (leader_ == Leader::kNone && (closing_ || sync_is_due()));
     };
-    if (sync_due_ && leader_ == Leader::kNone) {
-      wake_.wait_until(lock, *sync_due_, ready);
-    } else {
-      wake_.wait(lock, ready);
+    while (!ready()) {  // the deadline may come or go while waiting: look again at each wake-up
+      if (sync_due_ && leader_ == Leader::kNone) {
+        wake_.wait_until(lock, *sync_due_);
+      } else {
+        wake_.wait(lock);
+      }
     }
     if (leader_ == Leader::kNone && !closing_ && sync_is_due()) {
       leader_ = Leader::kThread;
@@ -211,6 +213,7 @@ void Writer::run() {
       leader_ = Leader::kThread;
     }
     gather(lock);
+    wait_while_small(lock);
     if (requests_.empty()) {
       leader_ = Leader::kNone;
       continue;
@@ -246,6 +249,23 @@ void Writer::gather(std::unique_lock<std::mutex>& lock) {
   auto delay = std::min(std::chrono::microseconds(options_.max_commit_delay_us), last_sync / 2);
   wanted_ = last_group_size_;
   wake_.wait_for(lock, delay, [&] { return closing_ || requests_.size() >= wanted_; });
+  wanted_ = SIZE_MAX;
+}
+
+// While a group is in flight, the next one is sent at once only when it is
+// worth an fdatasync of its own: as many appends as the last group, or half a
+// group's bytes. Smaller ones wait for the flight to land, and grow: an
+// fdatasync overlapping another costs nearly as much as one alone on the
+// disks measured (DESIGN.md), so splitting appenders that return together
+// into several small groups would only lower the rate.
+void Writer::wait_while_small(std::unique_lock<std::mutex>& lock) {
+  auto big_enough = [&] {
+    return closing_ || flights_.empty() || (last_group_size_ > 0 && requests_.size() >= last_group_size_) ||
+           queued_bytes_ >= options_.max_group_bytes / 2;
+  };
+  if (big_enough()) return;
+  wanted_ = std::max<size_t>(last_group_size_, 1);
+  wake_.wait(lock, big_enough);
   wanted_ = SIZE_MAX;
 }
 
@@ -467,8 +487,8 @@ Status Writer::roll() {
 void Writer::start_zeroing() {
   File& file = active_.segment->file();
   auto size = file.size();
-  if (!options_.prepare_segments || !size.ok() || *size >= options_.segment_bytes) return;
-  zero_ahead_ = std::make_unique<ZeroAhead>(file, std::max(*size, active_.data_end), options_.segment_bytes,
+  if (!options_.prepare_segments || !size.ok() || *size >= options_.segment_bytes) return;  // prepared whole
+  zero_ahead_ = std::make_unique<ZeroAhead>(file, active_.data_end, *size, options_.segment_bytes,
                                             [this](std::string_view m) { info(options_, m); });
 }
 
@@ -488,6 +508,7 @@ void Writer::complete_loop() {
     flights_.pop_front();
     stats_.in_flight.store(static_cast<uint32_t>(flights_.size()), std::memory_order_relaxed);
     flights_cv_.notify_all();
+    if (flights_.empty()) wake_.notify_one();  // a leader waiting in wait_while_small()
     if (has_failed_.load(std::memory_order_acquire) && flights_.empty()) {
       lock.unlock();
       cut_after_failure();

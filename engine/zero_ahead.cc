@@ -5,9 +5,13 @@
 
 namespace cairn::engine {
 
-ZeroAhead::ZeroAhead(File& file, uint64_t zeroed_end, uint64_t limit,
+ZeroAhead::ZeroAhead(File& file, uint64_t data_end, uint64_t zeroed_end, uint64_t limit,
                      std::function<void(std::string_view)> log)
-    : file_(file), limit_(limit), log_(std::move(log)), reach_(zeroed_end), zeroed_end_(zeroed_end) {
+    : file_(file),
+      limit_(limit),
+      log_(std::move(log)),
+      reach_(data_end),
+      zeroed_end_(std::max(data_end, zeroed_end)) {
   thread_ = std::thread([this] { run(); });
 }
 

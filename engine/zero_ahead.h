@@ -31,9 +31,10 @@ class ZeroAhead {
   static constexpr uint64_t kChunk = 1u << 20;
   static constexpr uint64_t kLookahead = 8u << 20;
 
-  // Zeros `file` from `zeroed_end` (what already holds data or zeros) up to
-  // at most `limit`, as the writer's reach (starting at `zeroed_end`) advances.
-  ZeroAhead(File& file, uint64_t zeroed_end, uint64_t limit, std::function<void(std::string_view)> log);
+  // Zeros `file` from `zeroed_end` (the end of what holds data or zeros) up
+  // to at most `limit`, as the writer's reach (now `data_end`) advances.
+  ZeroAhead(File& file, uint64_t data_end, uint64_t zeroed_end, uint64_t limit,
+            std::function<void(std::string_view)> log);
   ~ZeroAhead();  // stops after the chunk in progress
 
   // The writer, before writing bytes up to `end` (never decreasing).

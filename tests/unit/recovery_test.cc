@@ -192,14 +192,17 @@ TEST_F(SegmentedTest, SealedLastSegmentGetsASuccessorAndLeftoverTempIsRemoved) {
 
 class TornTailTest : public ::testing::Test {
  protected:
-  // A store whose active segment ends with a last batch at [tail_begin_, tail_end_).
+  // A store whose active segment ends with a last batch at [tail_begin_, tail_end_),
+  // at the end of the file: no zeros are written ahead of the data here
+  // (ZeroFilledSegmentTest covers torn tails before such zeros).
   void SetUp() override {
-    auto store = test::open_ok(dir_.path());
+    options_.prepare_segments = false;
+    auto store = test::open_ok(dir_.path(), options_);
     written_ = fill(*store, 5);
     store.reset();
     segment_ = test::segment_files(dir_.path()).at(0);
     tail_begin_ = file_size(segment_);
-    store = test::open_ok(dir_.path());
+    store = test::open_ok(dir_.path(), options_);
     written_.push_back(test::make_events(3, "last"));
     ASSERT_TRUE(store->append("s", ExpectedVersion::any(), test::views(written_.back())).ok());
     store.reset();
@@ -211,12 +214,12 @@ class TornTailTest : public ::testing::Test {
   // and the store takes appends again.
   void expect_recovers_without_last_batch() {
     {
-      auto store = test::open_ok(dir_.path());
+      auto store = test::open_ok(dir_.path(), options_);
       ASSERT_TRUE(store);
       expect_prefix(*store, written_, written_.size() - 1);
     }
     EXPECT_EQ(file_size(segment_), tail_begin_);
-    auto store = test::open_ok(dir_.path());
+    auto store = test::open_ok(dir_.path(), options_);
     expect_prefix(*store, written_, written_.size() - 1);
     auto again = store->append("s", ExpectedVersion::any(), test::views(written_.back()));
     ASSERT_TRUE(again.ok());
@@ -226,6 +229,7 @@ class TornTailTest : public ::testing::Test {
   }
 
   TempDir dir_;
+  Options options_;
   std::vector<std::vector<EventSpec>> written_;
   std::string segment_;
   uint64_t tail_begin_ = 0;
@@ -255,13 +259,13 @@ TEST_F(TornTailTest, FlippedByteAnywhereInTheLastBatch) {
 TEST_F(TornTailTest, GarbageOrZerosAfterTheLastBatch) {
   test::write_bytes(segment_, pristine_ + std::string(3000, '\0'));
   {
-    auto store = test::open_ok(dir_.path());
+    auto store = test::open_ok(dir_.path(), options_);
     expect_prefix(*store, written_, written_.size());
   }
   std::string garbage;
   for (int i = 0; i < 777; ++i) garbage.push_back(static_cast<char>(i * 37 + 11));
   test::write_bytes(segment_, pristine_ + garbage);
-  auto store = test::open_ok(dir_.path());
+  auto store = test::open_ok(dir_.path(), options_);
   expect_prefix(*store, written_, written_.size());
   EXPECT_EQ(file_size(segment_), tail_end_);
 }
@@ -278,11 +282,43 @@ TEST_F(TornTailTest, ChecksumFailureBeforeTheTailIsCorruption) {
 
 TEST_F(TornTailTest, ReadOnlyOpenIgnoresATornTailWithoutCuttingIt) {
   test::write_bytes(segment_, pristine_.substr(0, tail_end_ - 5));
-  Options ro;
+  Options ro = options_;
   ro.read_only = true;
   auto store = test::open_ok(dir_.path(), ro);
   expect_prefix(*store, written_, written_.size() - 1);
   EXPECT_EQ(file_size(segment_), tail_end_ - 5);
+}
+
+// The active segment zero-filled ahead of its data (a prepared segment): a
+// clean reopen continues after the data, and a torn last batch followed by
+// megabytes of zeros is cut off like any torn tail.
+TEST(ZeroFilledSegmentTest, ReopensAfterTheDataAndCutsATornTailBeforeTheZeros) {
+  TempDir dir;
+  std::vector<std::vector<EventSpec>> written;
+  {
+    auto store = test::open_ok(dir.path());
+    written = fill(*store, 5);
+  }
+  std::string segment = test::segment_files(dir.path()).at(0);
+  std::string bytes = test::read_bytes(segment);
+  size_t last_nonzero = bytes.find_last_not_of('\0');
+  ASSERT_NE(last_nonzero, std::string::npos);
+  ASSERT_GT(bytes.size(), last_nonzero + (1u << 20)) << "expected zeros written ahead of the data";
+  {
+    auto store = test::open_ok(dir.path());  // clean: nothing is cut
+    expect_prefix(*store, written, written.size());
+  }
+  EXPECT_EQ(test::read_bytes(segment).size(), bytes.size());
+  // Tear the last batch: flip its last non-zero byte.
+  test::flip_byte(segment, last_nonzero);
+  auto store = test::open_ok(dir.path());
+  ASSERT_TRUE(store);
+  expect_prefix(*store, written, written.size() - 1);
+  auto again = store->append("s", ExpectedVersion::any(), test::views(written.back()));
+  ASSERT_TRUE(again.ok()) << again.status().to_string();
+  store.reset();
+  store = test::open_ok(dir.path());
+  expect_prefix(*store, written, written.size());
 }
 
 }  // namespace

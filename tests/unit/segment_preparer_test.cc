@@ -62,7 +62,7 @@ TEST(ZeroAheadTest, ZerosAheadOfTheWriterUpToTheLimit) {
   ASSERT_TRUE(file.ok());
   ASSERT_TRUE((*file)->write_at(0, std::string(100, 'h')).ok());
   {
-    ZeroAhead zeros(**file, 100, 32u << 20, nullptr);
+    ZeroAhead zeros(**file, 100, 100, 32u << 20, nullptr);
     zeros.wait_idle();
     auto size = (*file)->size();
     ASSERT_TRUE(size.ok());
@@ -86,7 +86,7 @@ TEST(ZeroAheadTest, NeverOverwritesWhatTheWriterWrote) {
   constexpr uint64_t kLimit = 48u << 20;
   std::string expected;
   {
-    ZeroAhead zeros(**file, 0, kLimit, nullptr);
+    ZeroAhead zeros(**file, 0, 0, kLimit, nullptr);
     uint64_t at = 0;
     uint32_t seed = 1;
     while (at < kLimit - (1u << 20)) {

@@ -453,6 +453,7 @@ TEST_P(WriteQueueTest, SubmittingPastTheDepthIsRefused) {
   ASSERT_TRUE(submit(*q, *f, 0, "ab", true).ok());
   ASSERT_TRUE(submit(*q, *f, 2, "cd", true).ok());
   Status s;
+  GTEST_FLAG_SET(death_test_style, "threadsafe");  // an io_uring has kernel threads
   EXPECT_DEBUG_DEATH(s = submit(*q, *f, 4, "ef", true), "at most depth");
   if (!kAssertsOn) {
     EXPECT_EQ(s.code(), Code::kInvalidArgument);
@@ -539,6 +540,7 @@ void check_fallback_when_forbidden() {
 }
 
 TEST(WriteQueueAutoTest, FallsBackToPwriteWhenSeccompForbidsIoUring) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
   EXPECT_EXIT(check_fallback_when_forbidden(), testing::ExitedWithCode(0),
               "why: io_uring unavailable, using pwrite: io_uring_queue_init: Operation not permitted");
 }
