@@ -72,6 +72,14 @@ bool append_phase(cairn::Store& store, int t, std::atomic<bool>& ok) {
 
 }  // namespace
 
+// "p50 X p99 Y max Z" of a nanosecond histogram, in microseconds.
+static std::string latency_us(const cairn::Histogram& h) {
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "p50 %.0f, p99 %.0f, max %.0f", h.percentile(50) / 1e3, h.percentile(99) / 1e3,
+                h.max() / 1e3);
+  return buf;
+}
+
 int main(int argc, char** argv) {
   std::string dir = argc > 1 ? argv[1] : (std::filesystem::current_path() / "cairn-demo-data").string();
   std::filesystem::remove_all(dir);
@@ -92,10 +100,13 @@ int main(int argc, char** argv) {
   if (!ok) return fail("appends");
   cairn::StoreStats stats = store.stats();
   if (store.next_position() != total) return fail("next_position " + std::to_string(store.next_position()));
-  std::printf("  append    %9.0f events/s  (%llu appends of %d events, %llu group commits = fdatasyncs, %.0f events per fdatasync)\n",
+  std::printf("  append    %9.0f events/s  (%llu appends of %d events, %llu group commits, %llu fdatasyncs, %.0f events per fdatasync, %s)\n",
               total / append_s, static_cast<unsigned long long>(stats.appends), kEventsPerAppend,
-              static_cast<unsigned long long>(stats.group_commits),
-              static_cast<double>(stats.events) / static_cast<double>(std::max<uint64_t>(stats.group_commits, 1)));
+              static_cast<unsigned long long>(stats.group_commits), static_cast<unsigned long long>(stats.syncs),
+              static_cast<double>(stats.events) / static_cast<double>(std::max<uint64_t>(stats.syncs, 1)),
+              stats.io_backend.c_str());
+  std::printf("            fdatasync latency %s us; events per group %s\n",
+              latency_us(stats.sync_latency_ns).c_str(), stats.group_events.to_string().c_str());
 
   // 2. Read every stream back and check every event.
   t0 = std::chrono::steady_clock::now();

@@ -1,11 +1,15 @@
 // Segment space prepared off the commit path: whole next segment files
 // (SegmentPreparer) and zeros kept ahead of the writer in the active segment
 // (ZeroAhead), and a store whose segments roll into prepared files.
+#include "engine/fault_injection.h"
 #include "engine/segment_preparer.h"
 #include "engine/zero_ahead.h"
 #include "test_util.h"
 
 #include <atomic>
+#include <chrono>
+#include <cerrno>
+#include <mutex>
 #include <filesystem>
 #include <thread>
 
@@ -50,10 +54,56 @@ TEST(SegmentPreparerTest, AnUnusedFileIsRemovedWhenThePreparerStops) {
 TEST(SegmentPreparerTest, StoppingMidwayLeavesNoFile) {
   TempDir dir;
   {
-    SegmentPreparer preparer(fs(), dir.path(), 512u << 20, nullptr);  // takes a while
+    SegmentPreparer preparer(fs(), dir.path(), 2u << 30, nullptr);  // takes seconds
     preparer.request();
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (std::filesystem::is_empty(dir.path()) && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    ASSERT_FALSE(std::filesystem::is_empty(dir.path())) << "preparing never started";
   }
   EXPECT_TRUE(std::filesystem::is_empty(dir.path()));
+}
+
+// Preparing is an optimisation: a full disk makes it fail with a log line,
+// leaves no file behind, and the writer creates its segments the old way.
+TEST(SegmentPreparerTest, NoSpaceIsLoggedAndLeavesNothing) {
+  TempDir dir;
+  engine::FaultInjectingFileSystem faults(fs());
+  std::mutex mu;
+  std::vector<std::string> logged;
+  SegmentPreparer preparer(faults, dir.path(), 4u << 20, [&](std::string_view m) {
+    std::lock_guard lock(mu);
+    logged.emplace_back(m);
+  });
+  faults.fail(engine::FaultOp::kWrite, 2, ENOSPC);
+  preparer.request();
+  preparer.wait_idle();
+  EXPECT_EQ(preparer.take().file, nullptr);
+  ASSERT_EQ(logged.size(), 1u);
+  EXPECT_NE(logged[0].find("No space left"), std::string::npos) << logged[0];
+  EXPECT_TRUE(std::filesystem::is_empty(dir.path()));
+  preparer.request();  // the next attempt succeeds
+  preparer.wait_idle();
+  EXPECT_NE(preparer.take().file, nullptr);
+}
+
+TEST(ZeroAheadTest, AFailedChunkStopsZeroingAndKeepsTheData) {
+  TempDir dir;
+  engine::FaultInjectingFileSystem faults(fs());
+  auto file = faults.open(dir.sub("active"), OpenMode::kCreate);
+  ASSERT_TRUE(file.ok());
+  ASSERT_TRUE((*file)->write_at(0, "data").ok());
+  faults.fail(engine::FaultOp::kSync, 1, EIO);
+  std::vector<std::string> logged;
+  {
+    ZeroAhead zeros(**file, 4, 4, 32u << 20, [&](std::string_view m) { logged.emplace_back(m); });
+    zeros.wait_idle();
+    zeros.before_write(1000);  // the writer goes on regardless
+  }
+  ASSERT_EQ(logged.size(), 1u);
+  EXPECT_NE(logged[0].find("Input/output error"), std::string::npos) << logged[0];
+  EXPECT_EQ(test::read_bytes(dir.sub("active")).substr(0, 4), "data");
 }
 
 TEST(ZeroAheadTest, ZerosAheadOfTheWriterUpToTheLimit) {
