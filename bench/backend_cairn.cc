@@ -136,9 +136,12 @@ bool newest_segment_prepared(const std::string& dir, uint64_t segment_bytes) {
   return !newest.empty() && std::filesystem::file_size(newest, ec) == segment_bytes && !ec;
 }
 
-std::vector<cairn::NewEvent> filler_batch(const std::string& data, const std::string& metadata) {
+// About 1 MiB of events, and at most an eighth of a segment.
+std::vector<cairn::NewEvent> filler_batch(const std::string& data, const std::string& metadata,
+                                          uint64_t segment_bytes) {
   size_t per_event = data.size() + metadata.size() + 96;
-  size_t count = std::clamp<size_t>((1u << 20) / per_event, 1, 4096);
+  size_t bytes = static_cast<size_t>(std::min<uint64_t>(1u << 20, segment_bytes / 8));
+  size_t count = std::clamp<size_t>(bytes / per_event, 1, 4096);
   return std::vector<cairn::NewEvent>(count, cairn::NewEvent{{}, "Warmup", data, metadata});
 }
 
@@ -176,7 +179,7 @@ bool warm_past_first_roll(Backend& backend, size_t event_size, uint64_t* filled_
   cairn::Store& store = *cairn->store();
   const uint64_t segment = cairn->segment_bytes();
   const std::string data(event_size, 'w'), metadata(32, 'm');
-  std::vector<cairn::NewEvent> batch = filler_batch(data, metadata);
+  std::vector<cairn::NewEvent> batch = filler_batch(data, metadata, segment);
   const uint64_t start_bytes = store.stats().bytes_written;
   uint64_t segments = store.stats().segments, segment_start = start_bytes;
   auto pause = std::chrono::milliseconds(200 + segment / 300'000);  // zero-filling at >= 300 MB/s

@@ -1140,7 +1140,7 @@ std::string json_series(const Config& cfg, const Context& ctx, const Series& s, 
                                                                      {"p99", jnum(r.read_p99_us)}})}}));
     f.emplace_back("subscriptions", quoted("not measured: Cairn has no subscriptions yet"));
   }
-  if (s.backend == "cairn") {
+  if (s.backend == "cairn" && cfg.appends()) {
     f.emplace_back("events_per_fdatasync", jnum(r.events_per_sync));
     f.emplace_back("cairn", json_cairn(cfg, s));
   }
