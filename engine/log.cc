@@ -42,18 +42,15 @@ Status Log::index_batch(uint32_t segment, uint64_t offset, uint32_t frame_size,
 }
 
 uint64_t Log::indexed_next_version(std::string_view stream) const {
-  std::shared_lock lock(mu_);
   auto ordinal = streams_.find(stream);
   return ordinal ? streams_.next_version(*ordinal) : 0;
 }
 
 uint64_t Log::indexed_end_position() const {
-  std::shared_lock lock(mu_);
   return positions_.end_position();
 }
 
 std::optional<Log::IdHit> Log::find_id(const EventId& id) const {
-  std::shared_lock lock(mu_);
   auto position = ids_.find(id);
   if (!position) return std::nullopt;
   const index::BatchLocation& b = positions_.batch(*positions_.find(*position));
@@ -61,7 +58,6 @@ std::optional<Log::IdHit> Log::find_id(const EventId& id) const {
 }
 
 std::optional<uint32_t> Log::find_stream(std::string_view stream) const {
-  std::shared_lock lock(mu_);
   return streams_.find(stream);
 }
 

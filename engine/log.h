@@ -43,7 +43,9 @@ class Log {
   // Makes positions below `next_position` visible to readers.
   void publish(uint64_t next_position) { published_.store(next_position, std::memory_order_release); }
 
-  // Lookups the writer makes before appending (they include unpublished batches).
+  // Lookups the writer makes before appending (they include unpublished
+  // batches). The writer's thread only: they take no lock, since nobody else
+  // changes the indexes and readers only read them.
   uint64_t indexed_next_version(std::string_view stream) const;
   uint64_t indexed_end_position() const;
   struct IdHit {

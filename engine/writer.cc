@@ -287,29 +287,25 @@ void Writer::process(Batch& taken, bool inline_ok) {
 }
 
 std::optional<Result<AppendResult>> Writer::check_retry(const AppendRequest& r) {
-  std::vector<std::optional<Log::IdHit>> hits;
-  hits.reserve(r.ids.size());
-  bool any = false;
-  for (const EventId& id : r.ids) {
-    hits.push_back(log_.find_id(id));
-    any = any || hits.back().has_value();
-  }
-  if (!any) return std::nullopt;
+  // The common case, no id seen before, costs one window lookup an event.
+  size_t first_hit = 0;
+  std::optional<Log::IdHit> hit;
+  while (first_hit < r.ids.size() && !(hit = log_.find_id(r.ids[first_hit]))) ++first_hit;
+  if (!hit) return std::nullopt;
   auto stream = log_.find_stream(r.stream);
-  bool retry = stream && hits[0] && hits[0]->stream == *stream;
-  for (size_t i = 1; retry && i < hits.size(); ++i) {
-    retry = hits[i] && hits[i]->stream == *stream && hits[i]->position == hits[0]->position + i &&
-            hits[i]->version == hits[0]->version + i;
+  bool retry = first_hit == 0 && stream && hit->stream == *stream;
+  for (size_t i = 1; retry && i < r.ids.size(); ++i) {
+    auto next = log_.find_id(r.ids[i]);
+    retry = next && next->stream == *stream && next->position == hit->position + i &&
+            next->version == hit->version + i;
   }
   if (retry) {
-    AppendResult original{hits[0]->version, hits[0]->position, static_cast<uint32_t>(r.ids.size()), true};
+    AppendResult original{hit->version, hit->position, static_cast<uint32_t>(r.ids.size()), true};
     return Result<AppendResult>(original);
   }
-  size_t j = 0;
-  while (!hits[j]) ++j;
   return Result<AppendResult>(Status::duplicate_event(
-      "event id " + r.ids[j].to_hex() + " (event " + std::to_string(j) + " of the append to '" +
-      r.stream + "') is already stored at position " + std::to_string(hits[j]->position) +
+      "event id " + r.ids[first_hit].to_hex() + " (event " + std::to_string(first_hit) + " of the append to '" +
+      r.stream + "') is already stored at position " + std::to_string(hit->position) +
       ", and the append is not a retry of the append that stored it"));
 }
 
@@ -381,7 +377,9 @@ void Writer::send(bool inline_ok, bool force_sync) {
     stats_.group_events.record(f.events);
     stats_.group_bytes.record(f.bytes);
   }
-  if (inline_ok && no_flights()) {
+  // Inline: a lone synchronous appender (no hand-off), or a write with no
+  // fdatasync to wait for (the completer would only add a hand-off).
+  if ((inline_ok || !f.sync) && no_flights()) {
     Status io;
     if (f.bytes > 0) io = f.file->write_at(f.offset, f.frames);
     if (io.ok() && f.sync) io = f.file->sync();

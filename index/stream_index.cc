@@ -41,32 +41,79 @@ void StreamIndex::add_events(uint32_t ordinal, uint64_t first_position, uint32_t
 
 IdWindow::IdWindow(uint32_t capacity) : capacity_(capacity) {}
 
-uint64_t IdWindow::key(const EventId& id) {
+uint64_t IdWindow::hash(const EventId& id) {
   uint64_t a = 0;
   uint64_t b = 0;
   std::memcpy(&a, id.bytes.data(), 8);
   std::memcpy(&b, id.bytes.data() + 8, 8);
-  return a ^ (b * 0x9E3779B97F4A7C15ull);
+  uint64_t h = (a ^ (b * 0x9E3779B97F4A7C15ull)) * 0xBF58476D1CE4E5B9ull;
+  return h ^ (h >> 31);
 }
 
 void IdWindow::add(const EventId& id, uint64_t position) {
   if (capacity_ == 0) return;
   if (ring_.size() < capacity_) ring_.resize(std::min<uint64_t>(capacity_, position + 1));
   EventId& slot = ring_[position % capacity_];
-  if (!slot.is_nil() && position >= capacity_) {
-    auto it = by_key_.find(key(slot));
-    if (it != by_key_.end() && it->second == position - capacity_) by_key_.erase(it);
-  }
+  if (position >= capacity_ && !slot.is_nil()) erase(position - capacity_);
   slot = id;
-  if (!id.is_nil()) by_key_[key(id)] = position;
+  if (id.is_nil()) return;
+  if (auto i = slot_of(id)) {  // an id seen again: it now means its latest position
+    table_[*i] = position + 1;
+    return;
+  }
+  if ((used_ + 1) * 2 > table_.size()) grow();
+  insert(position);
 }
 
 std::optional<uint64_t> IdWindow::find(const EventId& id) const {
   if (id.is_nil()) return std::nullopt;
-  auto it = by_key_.find(key(id));
-  if (it == by_key_.end()) return std::nullopt;
-  if (ring_[it->second % capacity_] != id) return std::nullopt;  // a different id, same key
-  return it->second;
+  auto i = slot_of(id);
+  if (!i) return std::nullopt;
+  return table_[*i] - 1;
+}
+
+std::optional<size_t> IdWindow::slot_of(const EventId& id) const {
+  if (table_.empty()) return std::nullopt;
+  for (size_t i = hash(id) & mask_; table_[i] != 0; i = (i + 1) & mask_) {
+    if (id_at(table_[i] - 1) == id) return i;
+  }
+  return std::nullopt;
+}
+
+void IdWindow::insert(uint64_t position) {
+  size_t i = home(position + 1);
+  while (table_[i] != 0) i = (i + 1) & mask_;
+  table_[i] = position + 1;
+  ++used_;
+}
+
+// Backward-shift deletion: entries after the hole that could live in it move
+// back, so every entry stays reachable from its home slot without tombstones.
+void IdWindow::erase(uint64_t position) {
+  size_t i = home(position + 1);
+  while (table_[i] != position + 1) {
+    if (table_[i] == 0) return;  // not there (its id was nil when added)
+    i = (i + 1) & mask_;
+  }
+  for (size_t j = (i + 1) & mask_; table_[j] != 0; j = (j + 1) & mask_) {
+    size_t k = home(table_[j]);
+    bool stays = i <= j ? (i < k && k <= j) : (i < k || k <= j);  // k cyclically in (i, j]
+    if (stays) continue;
+    table_[i] = table_[j];
+    i = j;
+  }
+  table_[i] = 0;
+  --used_;
+}
+
+void IdWindow::grow() {
+  std::vector<uint64_t> old = std::move(table_);
+  table_.assign(std::max<size_t>(64, old.size() * 2), 0);
+  mask_ = table_.size() - 1;
+  used_ = 0;
+  for (uint64_t entry : old) {
+    if (entry != 0) insert(entry - 1);
+  }
 }
 
 }  // namespace cairn::index

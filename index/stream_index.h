@@ -67,7 +67,10 @@ class StreamIndex {
 };
 
 // Event ids of the last `capacity` positions (0: none). Nil ids are not
-// remembered. Memory grows with the positions added, up to the capacity.
+// remembered. Memory grows with the positions added, up to the capacity:
+// a ring of the ids (16 bytes a position) and an open-addressing table of
+// positions (linear probing, at most half full, 8 bytes a slot), so adding
+// and finding allocate nothing once the window is full.
 class IdWindow {
  public:
   explicit IdWindow(uint32_t capacity);
@@ -78,10 +81,19 @@ class IdWindow {
   uint32_t capacity() const { return capacity_; }
 
  private:
-  static uint64_t key(const EventId& id);
+  static uint64_t hash(const EventId& id);
+  const EventId& id_at(uint64_t position) const { return ring_[position % capacity_]; }
+  size_t home(uint64_t entry) const { return hash(id_at(entry - 1)) & mask_; }
+  std::optional<size_t> slot_of(const EventId& id) const;
+  void insert(uint64_t position);
+  void erase(uint64_t position);  // the entry of `position`, whose id is still in the ring
+  void grow();
+
   uint32_t capacity_;
-  std::vector<EventId> ring_;                       // ring_[p % capacity] = id at p
-  std::unordered_map<uint64_t, uint64_t> by_key_;   // key(id) -> position
+  std::vector<EventId> ring_;    // ring_[p % capacity] = id at p
+  std::vector<uint64_t> table_;  // position + 1, or 0 for an empty slot
+  size_t mask_ = 0;              // table_.size() - 1 (a power of two)
+  size_t used_ = 0;              // non-empty slots
 };
 
 }  // namespace cairn::index

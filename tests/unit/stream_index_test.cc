@@ -1,6 +1,9 @@
 // index/: position lookups, stream versions, and the idempotency id window.
 #include "index/stream_index.h"
 
+#include <array>
+#include <map>
+
 #include <gtest/gtest.h>
 
 namespace cairn::index {
@@ -84,6 +87,32 @@ TEST(IdWindowTest, CapacityZeroRemembersNothing) {
   window.add(id_of(2), 1);
   EXPECT_EQ(window.find(id_of(1)), std::nullopt);
   EXPECT_EQ(window.find(id_of(2)), std::nullopt);
+}
+
+// Against a plain map, over many wrap-arounds of a small window, with ids
+// that collide in the table (few distinct values, so probe chains are long)
+// and ids repeated at later positions.
+TEST(IdWindowTest, AgreesWithAReferenceModelOverManyEvictions) {
+  constexpr uint32_t kCapacity = 37;
+  IdWindow window(kCapacity);
+  std::map<std::array<uint8_t, 16>, uint64_t> latest;  // id -> latest position
+  std::vector<EventId> at;                               // at[p] = id added at p
+  uint32_t seed = 7;
+  for (uint64_t p = 0; p < 5000; ++p) {
+    seed = seed * 1103515245 + 12345;
+    EventId id = id_of(static_cast<uint8_t>(seed % 97));  // repeats on purpose
+    if (seed % 13 == 0) id = EventId{};                   // some nil ids
+    window.add(id, p);
+    at.push_back(id);
+    if (!id.is_nil()) latest[id.bytes] = p;
+    for (uint8_t v = 0; v < 97; ++v) {
+      EventId probe = id_of(v);
+      auto it = latest.find(probe.bytes);
+      std::optional<uint64_t> expected;
+      if (it != latest.end() && it->second + kCapacity > p) expected = it->second;
+      ASSERT_EQ(window.find(probe), expected) << "id " << int(v) << " after position " << p;
+    }
+  }
 }
 
 }  // namespace
