@@ -15,9 +15,9 @@ uint32_t Log::add_segment(std::unique_ptr<Segment> segment) {
 }
 
 Status Log::index_batch(uint32_t segment, uint64_t offset, uint32_t frame_size,
-                        const format::BatchView& batch) {
+                        const format::BatchView& batch, std::optional<uint32_t> known_stream) {
   std::unique_lock lock(mu_);
-  uint32_t stream = streams_.find_or_add(batch.stream());
+  uint32_t stream = known_stream ? *known_stream : streams_.find_or_add(batch.stream());
   uint64_t expected = streams_.next_version(stream);
   if (batch.stamp().first_version != expected) {
     return Status::corruption("stream '" + std::string(batch.stream()) + "' continues at version " +
@@ -39,11 +39,6 @@ Status Log::index_batch(uint32_t segment, uint64_t offset, uint32_t frame_size,
     return true;
   });
   return Status();
-}
-
-uint64_t Log::indexed_next_version(std::string_view stream) const {
-  auto ordinal = streams_.find(stream);
-  return ordinal ? streams_.next_version(*ordinal) : 0;
 }
 
 uint64_t Log::indexed_end_position() const {

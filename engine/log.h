@@ -38,15 +38,16 @@ class Log {
   uint32_t add_segment(std::unique_ptr<Segment> segment);
   // Indexes a batch stored at `offset` of segment `segment`. Returns
   // kCorruption when its first version does not continue its stream.
+  // `stream`, when known, is the batch's stream's ordinal (saves a lookup).
   Status index_batch(uint32_t segment, uint64_t offset, uint32_t frame_size,
-                     const format::BatchView& batch);
+                     const format::BatchView& batch, std::optional<uint32_t> stream = std::nullopt);
   // Makes positions below `next_position` visible to readers.
   void publish(uint64_t next_position) { published_.store(next_position, std::memory_order_release); }
 
   // Lookups the writer makes before appending (they include unpublished
   // batches). The writer's thread only: they take no lock, since nobody else
   // changes the indexes and readers only read them.
-  uint64_t indexed_next_version(std::string_view stream) const;
+  uint64_t indexed_next_version(uint32_t stream) const { return streams_.next_version(stream); }
   uint64_t indexed_end_position() const;
   struct IdHit {
     uint64_t position;

@@ -314,7 +314,8 @@ Result<AppendResult> Writer::admit(AppendRequest& r) {
     if (retry->ok()) stats_.deduplicated.fetch_add(1, std::memory_order_relaxed);
     return std::move(*retry);
   }
-  uint64_t next_version = log_.indexed_next_version(r.stream);
+  std::optional<uint32_t> stream = log_.find_stream(r.stream);
+  uint64_t next_version = stream ? log_.indexed_next_version(*stream) : 0;
   if (Status s = check_expected(r.stream, next_version, r.expected, r.ids.size()); !s.ok()) return s;
 
   if (active_.data_end + current_.bytes + segment_bytes_needed(r.frame.size()) > options_.segment_bytes) {
@@ -328,7 +329,8 @@ Result<AppendResult> Writer::admit(AppendRequest& r) {
   format::Frame frame = format::parse_frame(r.frame);
   auto batch = format::BatchView::decode(frame.body, "pending append");
   if (!batch.ok()) return batch.status();
-  if (Status s = log_.index_batch(active_.ordinal, offset, static_cast<uint32_t>(r.frame.size()), *batch); !s.ok()) {
+  if (Status s = log_.index_batch(active_.ordinal, offset, static_cast<uint32_t>(r.frame.size()), *batch, stream);
+      !s.ok()) {
     return s;
   }
   content_.update(r.frame);

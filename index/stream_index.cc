@@ -57,62 +57,64 @@ void IdWindow::add(const EventId& id, uint64_t position) {
   if (position >= capacity_ && !slot.is_nil()) erase(position - capacity_);
   slot = id;
   if (id.is_nil()) return;
-  if (auto i = slot_of(id)) {  // an id seen again: it now means its latest position
-    table_[*i] = position + 1;
+  uint64_t h = hash(id);
+  if (auto i = slot_of(id, h)) {  // an id seen again: it now means its latest position
+    table_[*i].position_plus_1 = position + 1;
     return;
   }
   if ((used_ + 1) * 2 > table_.size()) grow();
-  insert(position);
+  insert(position, h);
 }
 
 std::optional<uint64_t> IdWindow::find(const EventId& id) const {
   if (id.is_nil()) return std::nullopt;
-  auto i = slot_of(id);
+  auto i = slot_of(id, hash(id));
   if (!i) return std::nullopt;
-  return table_[*i] - 1;
+  return table_[*i].position_plus_1 - 1;
 }
 
-std::optional<size_t> IdWindow::slot_of(const EventId& id) const {
+std::optional<size_t> IdWindow::slot_of(const EventId& id, uint64_t h) const {
   if (table_.empty()) return std::nullopt;
-  for (size_t i = hash(id) & mask_; table_[i] != 0; i = (i + 1) & mask_) {
-    if (id_at(table_[i] - 1) == id) return i;
+  for (size_t i = h & mask_; table_[i].position_plus_1 != 0; i = (i + 1) & mask_) {
+    if (table_[i].hash == h && id_at(table_[i].position_plus_1 - 1) == id) return i;
   }
   return std::nullopt;
 }
 
-void IdWindow::insert(uint64_t position) {
-  size_t i = home(position + 1);
-  while (table_[i] != 0) i = (i + 1) & mask_;
-  table_[i] = position + 1;
+void IdWindow::insert(uint64_t position, uint64_t h) {
+  size_t i = h & mask_;
+  while (table_[i].position_plus_1 != 0) i = (i + 1) & mask_;
+  table_[i] = Slot{position + 1, h};
   ++used_;
 }
 
 // Backward-shift deletion: entries after the hole that could live in it move
 // back, so every entry stays reachable from its home slot without tombstones.
 void IdWindow::erase(uint64_t position) {
-  size_t i = home(position + 1);
-  while (table_[i] != position + 1) {
-    if (table_[i] == 0) return;  // not there (its id was nil when added)
+  uint64_t h = hash(id_at(position));
+  size_t i = h & mask_;
+  while (table_[i].position_plus_1 != position + 1) {
+    if (table_[i].position_plus_1 == 0) return;  // not there: its id came again later
     i = (i + 1) & mask_;
   }
-  for (size_t j = (i + 1) & mask_; table_[j] != 0; j = (j + 1) & mask_) {
-    size_t k = home(table_[j]);
+  for (size_t j = (i + 1) & mask_; table_[j].position_plus_1 != 0; j = (j + 1) & mask_) {
+    size_t k = table_[j].hash & mask_;
     bool stays = i <= j ? (i < k && k <= j) : (i < k || k <= j);  // k cyclically in (i, j]
     if (stays) continue;
     table_[i] = table_[j];
     i = j;
   }
-  table_[i] = 0;
+  table_[i] = Slot{};
   --used_;
 }
 
 void IdWindow::grow() {
-  std::vector<uint64_t> old = std::move(table_);
-  table_.assign(std::max<size_t>(64, old.size() * 2), 0);
+  std::vector<Slot> old = std::move(table_);
+  table_.assign(std::max<size_t>(64, old.size() * 2), Slot{});
   mask_ = table_.size() - 1;
   used_ = 0;
-  for (uint64_t entry : old) {
-    if (entry != 0) insert(entry - 1);
+  for (const Slot& s : old) {
+    if (s.position_plus_1 != 0) insert(s.position_plus_1 - 1, s.hash);
   }
 }
 

@@ -68,9 +68,10 @@ class StreamIndex {
 
 // Event ids of the last `capacity` positions (0: none). Nil ids are not
 // remembered. Memory grows with the positions added, up to the capacity:
-// a ring of the ids (16 bytes a position) and an open-addressing table of
-// positions (linear probing, at most half full, 8 bytes a slot), so adding
-// and finding allocate nothing once the window is full.
+// a ring of the ids (16 bytes a position) and an open-addressing table
+// (linear probing, at most half full) of (position, hash) slots, 16 bytes
+// each; the hash spares probes a look at the ring. Adding and finding
+// allocate nothing once the window is full.
 class IdWindow {
  public:
   explicit IdWindow(uint32_t capacity);
@@ -81,19 +82,22 @@ class IdWindow {
   uint32_t capacity() const { return capacity_; }
 
  private:
+  struct Slot {
+    uint64_t position_plus_1 = 0;  // 0: empty
+    uint64_t hash = 0;
+  };
   static uint64_t hash(const EventId& id);
   const EventId& id_at(uint64_t position) const { return ring_[position % capacity_]; }
-  size_t home(uint64_t entry) const { return hash(id_at(entry - 1)) & mask_; }
-  std::optional<size_t> slot_of(const EventId& id) const;
-  void insert(uint64_t position);
-  void erase(uint64_t position);  // the entry of `position`, whose id is still in the ring
+  std::optional<size_t> slot_of(const EventId& id, uint64_t h) const;
+  void insert(uint64_t position, uint64_t h);
+  void erase(uint64_t position);  // the slot of `position`, whose id is still in the ring
   void grow();
 
   uint32_t capacity_;
-  std::vector<EventId> ring_;    // ring_[p % capacity] = id at p
-  std::vector<uint64_t> table_;  // position + 1, or 0 for an empty slot
-  size_t mask_ = 0;              // table_.size() - 1 (a power of two)
-  size_t used_ = 0;              // non-empty slots
+  std::vector<EventId> ring_;  // ring_[p % capacity] = id at p
+  std::vector<Slot> table_;
+  size_t mask_ = 0;            // table_.size() - 1 (a power of two)
+  size_t used_ = 0;            // non-empty slots
 };
 
 }  // namespace cairn::index
