@@ -15,7 +15,7 @@ PREFIX     ?= /usr/local
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE      ?= cmake
 CTEST      ?= ctest
-# Extra arguments for the demo / append benchmark, e.g. make bench BENCH_ARGS="--seconds 10"
+# Extra arguments for the demo / cairn-bench, e.g. make bench BENCH_ARGS="--duration 10 --repeat 5"
 DEMO_ARGS  ?=
 BENCH_ARGS ?=
 
@@ -28,7 +28,7 @@ help:
 	@echo "make demo        deps + Release build in $(BUILD_DIR)/ + run $(BUILD_DIR)/tools/cairn-demo"
 	@echo "make test        deps + build + ctest -LE long (quick suite)"
 	@echo "make crash-test  deps + build + ctest -L long (CAIRN_CRASH_CYCLES=N CAIRN_CRASH_SEED=S)"
-	@echo "make bench       deps + build + run $(BUILD_DIR)/bench/cairn-append-bench and cairn-micro-bench"
+	@echo "make bench       deps + build + cairn-bench on the issue-3 workloads (BENCH_ARGS), then cairn-micro-bench"
 	@echo "make fuzz        the segment decoder fuzzer for FUZZ_SECONDS (default 600)"
 	@echo "make asan|tsan   sanitizer build in build-asan/ or build-tsan/ (CMake presets) + ctest -LE long"
 	@echo "make install     cmake --install $(BUILD_DIR) --prefix \$$PREFIX (now $(PREFIX))"
@@ -81,8 +81,23 @@ CRASH_ENV = $(if $(CAIRN_CRASH_CYCLES),CAIRN_CRASH_CYCLES=$(CAIRN_CRASH_CYCLES))
 crash-test: deps build
 	$(strip $(CRASH_ENV) $(CTEST) --test-dir $(BUILD_DIR) --output-on-failure -L long)
 
+# The write-path workloads (each with its raw limits measured in the same
+# run), then the reads, then the CPU micro-benchmarks. Add peers with
+# BENCH_ARGS="--compare rocksdb,leveldb,lmdb,sqlite" (built when their
+# Debian packages are installed).
+BENCH_RUNS := \
+  "--workload append-durable --writers 1" \
+  "--workload append-durable --writers 16" \
+  "--workload append-durable --writers 1 --inflight 1024" \
+  "--workload append-batch --batch 1000 --event-size 1024" \
+  "--workload append-batch --batch 10 --writers 4 --durability none" \
+  "--workload read-stream" \
+  "--workload read-all"
 bench: deps build
-	$(BUILD_DIR)/bench/cairn-append-bench $(BENCH_ARGS)
+	@for run in $(BENCH_RUNS); do \
+	  echo "== cairn-bench $$run $(BENCH_ARGS)"; \
+	  $(BUILD_DIR)/bench/cairn-bench $$run $(BENCH_ARGS) || exit 1; \
+	done
 	$(BUILD_DIR)/bench/cairn-micro-bench
 
 # A longer run of the segment decoder fuzzer (the suite runs it for 30 s).

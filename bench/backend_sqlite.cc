@@ -24,22 +24,20 @@
 // (mmap_size=0), busy_timeout 10 s, default autocheckpoint (1000 pages, run inside a COMMIT).
 #include <sqlite3.h>
 
-#include <chrono>
 #include <cstdint>
-#include <filesystem>
 #include <limits>
+#include <memory>
 #include <mutex>
+#include <string>
+#include <vector>
 
 #include "backend.h"
+#include "peer_common.h"
 
 namespace cairn::bench {
 namespace {
 
-uint64_t now_ns() {
-  return static_cast<uint64_t>(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
-          .count());
-}
+using namespace peer;
 
 std::string sqlite_error(sqlite3* db, const char* what) {
   return std::string("sqlite: ") + what + ": " + (db != nullptr ? sqlite3_errmsg(db) : "out of memory");
@@ -115,12 +113,7 @@ class SqliteBackend final : public Backend {
 
   bool open(const BackendOptions& options, std::string* error) {
     durability_ = options.durability;
-    std::error_code ec;
-    std::filesystem::create_directories(options.dir, ec);
-    if (ec) {
-      *error = "sqlite: create " + options.dir + ": " + ec.message();
-      return false;
-    }
+    if (!create_dir("sqlite", options.dir, error)) return false;
     path_ = options.dir + "/events.db";
     writer_ = connect(path_, durability_, error);
     if (writer_ == nullptr) return false;
@@ -153,10 +146,7 @@ class SqliteBackend final : public Backend {
 
   bool append(std::string_view stream, int64_t expected_version, const std::vector<BenchEvent>& events,
               std::string* error) override {
-    if (expected_version < -2) {
-      *error = "bad expected version " + std::to_string(expected_version);
-      return false;
-    }
+    if (!valid_expected_version(expected_version, error)) return false;
     std::lock_guard lock(write_mu_);
     if (step_done(begin_) != SQLITE_DONE) {
       *error = sqlite_error(writer_, "BEGIN IMMEDIATE");
@@ -173,11 +163,7 @@ class SqliteBackend final : public Backend {
       *error = sqlite_error(writer_, "SELECT MAX(version)");
       return rollback();
     }
-    if (expected_version != -2 && expected_version != current) {
-      *error = "wrong expected version for stream '" + std::string(stream) + "': expected " +
-               std::to_string(expected_version) + ", current " + std::to_string(current);
-      return rollback();
-    }
+    if (!check_expected_version(stream, expected_version, current, error)) return rollback();
     const int64_t created_at = static_cast<int64_t>(now_ns());
     for (size_t i = 0; i < events.size(); ++i) {
       const BenchEvent& e = events[i];
@@ -320,9 +306,7 @@ class SqliteBackend final : public Backend {
 }  // namespace
 
 std::unique_ptr<Backend> open_sqlite(const BackendOptions& options, std::string* error) {
-  auto b = std::make_unique<SqliteBackend>();
-  if (!b->open(options, error)) return nullptr;
-  return b;
+  return peer::open_peer<SqliteBackend>(options, error);
 }
 
 }  // namespace cairn::bench
