@@ -303,12 +303,13 @@ TEST(ZeroFilledSegmentTest, ReopensAfterTheDataAndCutsATornTailBeforeTheZeros) {
   std::string bytes = test::read_bytes(segment);
   size_t last_nonzero = bytes.find_last_not_of('\0');
   ASSERT_NE(last_nonzero, std::string::npos);
-  ASSERT_GT(bytes.size(), last_nonzero + (1u << 20)) << "expected zeros written ahead of the data";
+  ASSERT_GE(bytes.size(), last_nonzero + 4096) << "expected zeros written ahead of the data";
   {
     auto store = test::open_ok(dir.path());  // clean: nothing is cut
     expect_prefix(*store, written, written.size());
   }
-  EXPECT_EQ(test::read_bytes(segment).size(), bytes.size());
+  // Not cut (zeroing may go on where the first writer stopped).
+  EXPECT_GE(test::read_bytes(segment).size(), bytes.size());
   // Tear the last batch: flip its last non-zero byte.
   test::flip_byte(segment, last_nonzero);
   auto store = test::open_ok(dir.path());
