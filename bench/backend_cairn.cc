@@ -61,8 +61,8 @@ void to_read_events(std::vector<cairn::RecordedEvent>&& in, std::vector<ReadEven
 
 class CairnBackend final : public Backend {
  public:
-  CairnBackend(std::unique_ptr<cairn::Store> store, uint64_t segment_bytes)
-      : store_(std::move(store)), segment_bytes_(segment_bytes) {}
+  CairnBackend(std::unique_ptr<cairn::Store> store, uint64_t segment_bytes, bool prepared_segments)
+      : store_(std::move(store)), segment_bytes_(segment_bytes), prepared_segments_(prepared_segments) {}
 
   std::string name() const override { return "cairn"; }
 
@@ -116,10 +116,12 @@ class CairnBackend final : public Backend {
 
   cairn::Store* store() { return store_.get(); }
   uint64_t segment_bytes() const { return segment_bytes_; }
+  bool prepared_segments() const { return prepared_segments_; }
 
  private:
   std::unique_ptr<cairn::Store> store_;
   uint64_t segment_bytes_;
+  bool prepared_segments_;
 };
 
 // ---- steady state ------------------------------------------------------------
@@ -153,12 +155,13 @@ std::unique_ptr<Backend> open_cairn(const BackendOptions& options, const CairnTu
   o.segment_bytes = tuning.segment_bytes;
   o.io_backend = tuning.io_backend;
   o.max_writes_in_flight = tuning.max_writes_in_flight;
+  o.prepare_segments = tuning.prepare_segments;
   auto opened = cairn::Store::open(options.dir, o);
   if (!opened.ok()) {
     *error = "cairn: open " + options.dir + ": " + opened.status().to_string();
     return nullptr;
   }
-  return std::make_unique<CairnBackend>(std::move(*opened), tuning.segment_bytes);
+  return std::make_unique<CairnBackend>(std::move(*opened), tuning.segment_bytes, tuning.prepare_segments);
 }
 
 std::unique_ptr<Backend> open_cairn(const BackendOptions& options, std::string* error) {
@@ -198,7 +201,8 @@ bool warm_past_first_roll(Backend& backend, size_t event_size, uint64_t* filled_
       segments = st.segments;
       segment_start = st.bytes_written;
       ++rolls;
-      if (newest_segment_prepared(store.path(), segment)) return true;
+      // Without prepared segments, one roll is the steady state.
+      if (!cairn->prepared_segments() || newest_segment_prepared(store.path(), segment)) return true;
       paused = false;
       pause *= 2;
     } else if (!paused && st.bytes_written - segment_start > segment / 2 + (1u << 20)) {

@@ -18,6 +18,7 @@ struct CairnTuning {
   uint64_t segment_bytes = 64ull << 20;                     // Options::segment_bytes
   cairn::IoBackend io_backend = cairn::IoBackend::kAuto;    // Options::io_backend
   uint32_t max_writes_in_flight = 2;                        // Options::max_writes_in_flight
+  bool prepare_segments = true;                             // Options::prepare_segments
 };
 
 std::unique_ptr<Backend> open_cairn(const BackendOptions& options, const CairnTuning& tuning, std::string* error);

@@ -66,6 +66,7 @@ struct Config {
   uint64_t segment_mib = 64;
   std::string io_backend = "auto";
   uint32_t pipeline = 2;
+  bool prepare = true;
 
   bool appends() const { return workload == "append-durable" || workload == "append-batch" || workload == "mixed"; }
   bool async() const { return inflight > 1; }
@@ -106,6 +107,7 @@ void usage(FILE* out) {
   --segment-mib N      Cairn Options::segment_bytes in MiB, default 64
   --io-backend B       Cairn Options::io_backend: auto|io_uring|pwrite, default auto
   --pipeline N         Cairn Options::max_writes_in_flight, default 2
+  --prepare 0|1        Cairn Options::prepare_segments (zero-filled segments ahead), default 1
 
 Before each repetition, on the same disk: one write of (event size + 64 B) + fdatasync
 inside a pre-zeroed file (p50, ops/s), and 1 MiB buffered writes + fdatasync each into a
@@ -179,6 +181,7 @@ void apply_flag(Config& cfg, const std::string& flag, const std::string& value) 
   else if (flag == "--segment-mib") cfg.segment_mib = to_uint(flag, value);
   else if (flag == "--io-backend") cfg.io_backend = value;
   else if (flag == "--pipeline") cfg.pipeline = static_cast<uint32_t>(to_uint(flag, value));
+  else if (flag == "--prepare") cfg.prepare = to_uint(flag, value) != 0;
   else bad_usage("unknown flag " + flag);
 }
 
@@ -699,7 +702,7 @@ std::unique_ptr<Backend> open_for_run(const Config& cfg, const std::string& name
                                       std::string* error) {
   BackendOptions options{dir, durability_of(cfg.durability)};
   if (name != "cairn") return open_backend(name, options, error);
-  CairnTuning tuning{cfg.segment_mib << 20, io_backend_of(cfg.io_backend), cfg.pipeline};
+  CairnTuning tuning{cfg.segment_mib << 20, io_backend_of(cfg.io_backend), cfg.pipeline, cfg.prepare};
   return open_cairn(options, tuning, error);
 }
 
@@ -975,8 +978,8 @@ void print_header(FILE* out, const Config& cfg, const Context& ctx) {
                "1 MiB buffered pwrite + fdatasync each into a pre-zeroed file\n",
                cfg.event_size + kRawFramingBytes);
   if (contains(cfg.backends, "cairn"))
-    std::fprintf(out, "cairn: segments %" PRIu64 " MiB, io %s, pipeline %u%s\n", cfg.segment_mib,
-                 cfg.io_backend.c_str(), cfg.pipeline,
+    std::fprintf(out, "cairn: segments %" PRIu64 " MiB, io %s, pipeline %u, prepared segments %s%s\n",
+                 cfg.segment_mib, cfg.io_backend.c_str(), cfg.pipeline, cfg.prepare ? "on" : "off",
                  cfg.appends() ? "; steady state: measured after the first segment roll (filler written with "
                                  "durability none beforehand)"
                                : "");
@@ -1101,6 +1104,7 @@ std::string json_cairn(const Config& cfg, const Series& s) {
       {"segment_mib", jnum(static_cast<double>(cfg.segment_mib))},
       {"io_backend_option", quoted(cfg.io_backend)},
       {"pipeline", jnum(cfg.pipeline)},
+      {"prepare_segments", cfg.prepare ? "true" : "false"},
       {"steady_state", quoted(cfg.appends() ? "measured after the first segment roll" : "-")},
       {"filler_mb", jnum(r.fill_mb)},
   });

@@ -142,7 +142,9 @@ TEST_P(DurabilityTest, BatchSyncsWhenTheByteBudgetIsSpent) {
     ASSERT_TRUE(r.ok());
     all.push_back(e[0]);
     written = store_->stats().bytes_written;
-    if (written < 4096) EXPECT_EQ(syncs(), before) << "synced before the budget was spent";
+    if (written < 4096) {
+      EXPECT_EQ(syncs(), before) << "synced before the budget was spent";
+    }
   }
   EXPECT_EQ(syncs(), before + 1);
   expect_reopened_holds(all);
