@@ -4,10 +4,12 @@
 #   make demo     # install missing build dependencies, build (Release), run cairn-demo
 #   make test     # ... and run the test suite (without the long crash runs)
 #
-# Other targets: deps build crash-test bench asan tsan install clean help
+# Other targets: deps build crash-test bench bench-plot asan tsan install clean help
 
 # Debian packages needed to build and test. `make deps` installs the missing ones.
 DEB_PACKAGES := cmake g++ make pkg-config liburing-dev libxxhash-dev libgtest-dev libbenchmark-dev clang libclang-rt-14-dev
+# Only `make bench-plot` needs these (installed by it when run as root).
+PLOT_PACKAGES := gnuplot-nox
 
 BUILD_DIR  ?= build
 BUILD_TYPE ?= Release
@@ -22,13 +24,14 @@ BENCH_ARGS ?=
 .DEFAULT_GOAL := build
 # Also quiets the "Entering directory" lines of the make that CMake runs.
 MAKEFLAGS += --no-print-directory
-.PHONY: help deps configure build demo test crash-test bench fuzz asan tsan install clean
+.PHONY: help deps configure build demo test crash-test bench bench-plot fuzz asan tsan install clean
 
 help:
 	@echo "make demo        deps + Release build in $(BUILD_DIR)/ + run $(BUILD_DIR)/tools/cairn-demo"
 	@echo "make test        deps + build + ctest -LE long (quick suite)"
 	@echo "make crash-test  deps + build + ctest -L long (CAIRN_CRASH_CYCLES=N CAIRN_CRASH_SEED=S)"
 	@echo "make bench       deps + build + cairn-bench on the issue-3 workloads (BENCH_ARGS), then cairn-micro-bench"
+	@echo "make bench-plot  deps + build + bench/plot.sh: durable appends, 1..16 writers, Cairn and peers -> bench/writers.png"
 	@echo "make fuzz        the segment decoder fuzzer for FUZZ_SECONDS (default 600)"
 	@echo "make asan|tsan   sanitizer build in build-asan/ or build-tsan/ (CMake presets) + ctest -LE long"
 	@echo "make install     cmake --install $(BUILD_DIR) --prefix \$$PREFIX (now $(PREFIX))"
@@ -99,6 +102,15 @@ bench: deps build
 	  $(BUILD_DIR)/bench/cairn-bench $$run $(BENCH_ARGS) || exit 1; \
 	done
 	$(BUILD_DIR)/bench/cairn-micro-bench
+
+# Durable appends for 1..16 writers on Cairn and every peer built in:
+# bench/writers.jsonl and the plot bench/writers.png (shown in bench/README.md).
+# Installs $(PLOT_PACKAGES) through `deps` when gnuplot is missing and we are root;
+# otherwise plot.sh says what to install.
+bench-plot: deps build
+	@command -v gnuplot >/dev/null 2>&1 || [ "$$(id -u)" -ne 0 ] || \
+	  $(MAKE) deps DEB_PACKAGES="$(PLOT_PACKAGES)"
+	sh bench/plot.sh $(BUILD_DIR) bench
 
 # A longer run of the segment decoder fuzzer (the suite runs it for 30 s).
 FUZZ_SECONDS ?= 600
