@@ -212,8 +212,10 @@ void Writer::run() {
       if (!ready()) continue;  // woken with nothing to do
       leader_ = Leader::kThread;
     }
-    gather(lock);
-    wait_while_small(lock);
+    // Gather again after a flight lands: its appenders are about to return.
+    do {
+      gather(lock);
+    } while (wait_while_small(lock));
     if (requests_.empty()) {
       leader_ = Leader::kNone;
       continue;
@@ -258,15 +260,17 @@ void Writer::gather(std::unique_lock<std::mutex>& lock) {
 // fdatasync overlapping another costs nearly as much as one alone on the
 // disks measured (DESIGN.md), so splitting appenders that return together
 // into several small groups would only lower the rate.
-void Writer::wait_while_small(std::unique_lock<std::mutex>& lock) {
+// Returns whether it waited for the flights to land (the caller gathers again).
+bool Writer::wait_while_small(std::unique_lock<std::mutex>& lock) {
   auto big_enough = [&] {
-    return closing_ || flights_.empty() || (last_group_size_ > 0 && requests_.size() >= last_group_size_) ||
+    return closing_ || (last_group_size_ > 0 && requests_.size() >= last_group_size_) ||
            queued_bytes_ >= options_.max_group_bytes / 2;
   };
-  if (big_enough()) return;
+  if (flights_.empty() || big_enough()) return false;
   wanted_ = std::max<size_t>(last_group_size_, 1);
-  wake_.wait(lock, big_enough);
+  wake_.wait(lock, [&] { return flights_.empty() || big_enough(); });
   wanted_ = SIZE_MAX;
+  return !big_enough();
 }
 
 void Writer::process(Batch& taken, bool inline_ok) {

@@ -158,7 +158,7 @@ class Writer {
   bool sync_is_due() const;  // under mu_
   void lead_one_group();
   void gather(std::unique_lock<std::mutex>& lock);
-  void wait_while_small(std::unique_lock<std::mutex>& lock);
+  bool wait_while_small(std::unique_lock<std::mutex>& lock);
   void take(Batch& taken);  // under mu_
   void process(Batch& taken, bool inline_ok);
   // The idempotency and version checks; on success stamps and indexes the
