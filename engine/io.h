@@ -90,14 +90,7 @@ class FileLock {
   virtual ~FileLock() = default;
 };
 
-enum class OpenMode : uint8_t {
-  kRead,
-  kReadWrite,
-  kCreate,        // read-write, created if missing
-  kCreateDirect,  // kCreate, writes bypassing the page cache (O_DIRECT): buffers,
-                  // offsets and lengths must be 4 KiB multiples; kNotSupported
-                  // where the file system has no direct I/O
-};
+enum class OpenMode : uint8_t { kRead, kReadWrite, kCreate /* read-write, created if missing */ };
 
 class FileSystem {
  public:

@@ -135,12 +135,8 @@ class PosixFileSystem final : public FileSystem {
       case OpenMode::kRead: flags |= O_RDONLY; break;
       case OpenMode::kReadWrite: flags |= O_RDWR; break;
       case OpenMode::kCreate: flags |= O_RDWR | O_CREAT; break;
-      case OpenMode::kCreateDirect: flags |= O_RDWR | O_CREAT | O_DIRECT; break;
     }
     int fd = ::open(path.c_str(), flags, 0644);
-    if (fd < 0 && errno == EINVAL && mode == OpenMode::kCreateDirect) {
-      return Status::not_supported(path + ": open with O_DIRECT: " + std::strerror(errno));
-    }
     if (fd < 0) return errno_status("open", path, errno);
     return std::unique_ptr<File>(std::make_unique<PosixFile>(fd, path));
   }

@@ -1,15 +1,12 @@
 #include "engine/segment_preparer.h"
 
 #include <algorithm>
-#include <cstdlib>
-#include <cstring>
 #include <string>
 
 namespace cairn::engine {
 namespace {
 
 constexpr size_t kZeroChunk = 1u << 20;
-constexpr uint64_t kDirectAlign = 4096;
 
 }  // namespace
 
@@ -69,37 +66,22 @@ void SegmentPreparer::run() {
   }
 }
 
-// Zeros in 1 MiB writes, then fdatasync. The zeros go around the page cache
-// (O_DIRECT, where the file system has it): copying them into the cache would
-// cost as much CPU as the data the writer copies in, and flushing them would
-// compete with its fdatasyncs. The file is then reopened for ordinary writes.
-// Only a complete, synced file is handed out. Stopping midway leaves a
-// partial file, which is removed.
+// Zeros in 1 MiB writes, then fdatasync. Only a complete, synced file is
+// handed out. Stopping midway leaves a partial file, which is removed.
 Status SegmentPreparer::prepare(const std::string& path) {
-  auto direct = fs_.open(path, OpenMode::kCreateDirect);
-  bool is_direct = direct.ok();
-  auto file = is_direct ? std::move(direct) : fs_.open(path, OpenMode::kCreate);
+  auto file = fs_.open(path, OpenMode::kCreate);
   if (!file.ok()) return file.status();
   if (Status s = (*file)->truncate(0); !s.ok()) return s;
-  // Direct writes are 4 KiB multiples: a size between two is rounded up (the
-  // zeros past segment_bytes are never written over).
-  uint64_t size = is_direct ? (segment_bytes_ + kDirectAlign - 1) / kDirectAlign * kDirectAlign : segment_bytes_;
-  std::unique_ptr<char, decltype(&std::free)> zeros(
-      static_cast<char*>(std::aligned_alloc(kDirectAlign, kZeroChunk)), &std::free);
-  std::memset(zeros.get(), 0, kZeroChunk);
-  for (uint64_t at = 0; at < size; at += kZeroChunk) {
+  std::string zeros(kZeroChunk, '\0');
+  for (uint64_t at = 0; at < segment_bytes_; at += kZeroChunk) {
     {
       std::lock_guard lock(mu_);
       if (stopping_) return Status::closed("store is closing");
     }
-    size_t n = static_cast<size_t>(std::min<uint64_t>(kZeroChunk, size - at));
-    if (Status s = (*file)->write_at(at, std::string_view(zeros.get(), n)); !s.ok()) return s;
+    size_t n = static_cast<size_t>(std::min<uint64_t>(kZeroChunk, segment_bytes_ - at));
+    if (Status s = (*file)->write_at(at, std::string_view(zeros.data(), n)); !s.ok()) return s;
   }
   if (Status s = (*file)->sync(); !s.ok()) return s;
-  if (is_direct) {
-    file = fs_.open(path, OpenMode::kReadWrite);
-    if (!file.ok()) return file.status();
-  }
   std::lock_guard lock(mu_);
   ready_ = Prepared{std::move(*file), path};
   return Status();
