@@ -221,6 +221,37 @@ TEST_P(DurabilityTest, FailedSyncFailsEveryPipelinedAppendAfterTheDurableOnes) {
   expect_reopened_holds(acked);
 }
 
+// A kBatch append is acknowledged once written; when the fdatasync that was
+// to follow fails, the store stops taking appends (fail-stop) but keeps the
+// acknowledged writes: they are in the file for a reopen in this boot, as
+// after a process crash.
+TEST_P(DurabilityTest, FailedBatchSyncStopsTheStoreAndKeepsAcknowledgedWrites) {
+  Options o = options();
+  o.durability = Durability::kBatch;
+  o.batch_sync_interval_us = 20'000;
+  open(o);
+  auto acked = test::make_events(3, "acked");
+  fs_.fail(FaultOp::kSync, 1, EIO);  // the timed fdatasync
+  ASSERT_TRUE(append(acked).ok());
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  Result<AppendResult> after = Status::closed("not tried");
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (fs_.fired() == 1) {
+      after = append(test::make_events(1, "after"));
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  ASSERT_EQ(fs_.fired(), 1u) << "the batch fdatasync never ran";
+  // kReadOnly once the failure is known; kIOError if it was decided while the
+  // failing fdatasync was still in flight (then it failed with it).
+  EXPECT_TRUE(after.status().code() == Code::kReadOnly || after.status().code() == Code::kIOError)
+      << after.status().to_string();
+  EXPECT_EQ(append(test::make_events(1, "later")).status().code(), Code::kReadOnly);
+  EXPECT_EQ(store_->read_all(0, SIZE_MAX)->size(), acked.size());
+  expect_reopened_holds(acked);
+}
+
 TEST_P(DurabilityTest, BadOptionsAreRefused) {
   Options o = options();
   o.durability = Durability::kDefault;
