@@ -17,12 +17,13 @@
 // work keeps coming and serves every asynchronous append. Leadership changes
 // hands under mu_, so the leader's state needs no lock of its own. The
 // completer touches only the flights it takes off `flights_` and the
-// completion state; the leader never completes a flight while any is queued.
+// completion state; the leader completes a flight itself (a lone synchronous
+// appender, or a write with no fdatasync) only while none is queued.
 //
 // Failure (fail-stop): after a failed write or fdatasync nothing more is
 // acknowledged. The failed group and every group after it fail with
 // kIOError (they may have been decided against it), later appends fail with
-// kReadOnly, and the bytes past the last durable group are cut off. An
+// kReadOnly, and the bytes past the last completed group are cut off. An
 // fdatasync is never retried (see DESIGN.md).
 #pragma once
 

@@ -84,10 +84,12 @@ class Store {
                               Durability durability = Durability::kDefault);
 
   // Asynchronous append: the batch is copied before the call returns; `done`
-  // runs once, when the append is durable or has failed, on the thread that
-  // committed it (the store's writer thread, or a thread inside a synchronous
-  // append()); an append refused before it is queued (bad input, read-only,
-  // closed) runs `done` on the calling thread before append_async returns.
+  // runs once, when the append is acknowledged at its durability level or
+  // has failed, on the store's thread that completed it (its completer or
+  // writer thread, or a thread inside a synchronous append()); an append
+  // refused before it is queued (bad input, read-only, closed) runs `done`
+  // on the calling thread before append_async returns. Callbacks run in log
+  // order.
   // `done` must not block, call append() (refused: it would wait on itself)
   // or destroy the Store. An exception thrown by `done` is ignored.
   // Backpressure: the call waits while Options::max_queued_bytes are queued.
@@ -120,7 +122,8 @@ class Store {
   StoreStats stats() const;
   const std::string& path() const;
 
-  // Finishes queued appends, then rejects new ones with kClosed. Idempotent.
+  // Finishes queued appends and makes everything written durable (kBatch
+  // and kNone appends too), then rejects new ones with kClosed. Idempotent.
   Status close();
 
   class Impl;
