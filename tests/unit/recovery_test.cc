@@ -190,6 +190,23 @@ TEST_F(SegmentedTest, SealedLastSegmentGetsASuccessorAndLeftoverTempIsRemoved) {
   EXPECT_EQ(test::segment_files(dir_.path()).size(), segments_.size());
 }
 
+TEST_F(SegmentedTest, LeftoverPreparedFileIsRemovedByAWritableOpenOnly) {
+  // As after a crash while the next segment was being zero-filled.
+  std::string prepared = dir_.sub("next-3.seg.tmp");
+  test::write_bytes(prepared, std::string(4096, '\0'));
+  Options ro = options_;
+  ro.read_only = true;
+  {
+    auto store = test::open_ok(dir_.path(), ro);
+    ASSERT_TRUE(store);
+    EXPECT_TRUE(fs::exists(prepared)) << "a read-only open changed the directory";
+  }
+  auto store = test::open_ok(dir_.path(), options_);
+  ASSERT_TRUE(store);
+  EXPECT_FALSE(fs::exists(prepared));
+  EXPECT_EQ(test::segment_files(dir_.path()).size(), segments_.size());
+}
+
 class TornTailTest : public ::testing::Test {
  protected:
   // A store whose active segment ends with a last batch at [tail_begin_, tail_end_),
