@@ -30,7 +30,7 @@ help:
 	@echo "make demo        deps + Release build in $(BUILD_DIR)/ + run $(BUILD_DIR)/tools/cairn-demo"
 	@echo "make test        deps + build + ctest -LE long (quick suite)"
 	@echo "make crash-test  deps + build + ctest -L long (CAIRN_CRASH_CYCLES=N CAIRN_CRASH_SEED=S)"
-	@echo "make bench       deps + build + cairn-bench on the issue-3 workloads (BENCH_ARGS), then cairn-micro-bench"
+	@echo "make bench       deps + build + cairn-bench on the write-path workloads and reads (BENCH_ARGS), then cairn-micro-bench"
 	@echo "make bench-plot  deps + build + bench/plot.sh: durable appends, 1..16 writers, Cairn and peers -> bench/writers.png"
 	@echo "make fuzz        the segment decoder fuzzer for FUZZ_SECONDS (default 600)"
 	@echo "make asan|tsan   sanitizer build in build-asan/ or build-tsan/ (CMake presets) + ctest -LE long"
