@@ -143,7 +143,7 @@ int FaultInjectingFileSystem::next(FaultOp op) {
   return armed_[i].error;
 }
 
-Result<std::unique_ptr<WriteQueue>> FaultInjectingFileSystem::make_write_queue(QueueBackend backend, unsigned depth,
+Result<std::unique_ptr<WriteQueue>> FaultInjectingFileSystem::make_write_queue(IoBackend backend, unsigned depth,
                                                                               std::string* why_fallback) {
   auto base = base_.make_write_queue(backend, depth, why_fallback);
   if (!base.ok()) return base.status();

@@ -47,7 +47,7 @@ class FaultInjectingFileSystem final : public FileSystem {
   Result<bool> is_dir(const std::string& path) override { return base_.is_dir(path); }
   // A queue of the base file system's, behind one that injects the faults.
   // It takes only files opened through this file system.
-  Result<std::unique_ptr<WriteQueue>> make_write_queue(QueueBackend backend, unsigned depth,
+  Result<std::unique_ptr<WriteQueue>> make_write_queue(IoBackend backend, unsigned depth,
                                                         std::string* why_fallback) override;
 
   // Called by the files it opened: the error to inject for this operation, or 0.

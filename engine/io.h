@@ -82,8 +82,6 @@ class WriteQueue {
   virtual const char* name() const = 0;
 };
 
-using QueueBackend = IoBackend;
-
 // An exclusive advisory lock, released when destroyed.
 class FileLock {
  public:
@@ -115,7 +113,7 @@ class FileSystem {
   // allows it and pwrite otherwise; kIoUring fails with kNotSupported
   // when io_uring is unavailable. `why_fallback` receives the
   // reason when kAuto fell back to pwrite.
-  virtual Result<std::unique_ptr<WriteQueue>> make_write_queue(QueueBackend backend, unsigned depth,
+  virtual Result<std::unique_ptr<WriteQueue>> make_write_queue(IoBackend backend, unsigned depth,
                                                                 std::string* why_fallback) = 0;
 };
 

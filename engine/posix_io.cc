@@ -210,12 +210,12 @@ class PosixFileSystem final : public FileSystem {
     return S_ISDIR(st.st_mode);
   }
 
-  Result<std::unique_ptr<WriteQueue>> make_write_queue(QueueBackend backend, unsigned depth,
+  Result<std::unique_ptr<WriteQueue>> make_write_queue(IoBackend backend, unsigned depth,
                                                         std::string* why_fallback) override {
     if (Status s = check_queue_depth(depth); !s.ok()) return s;
-    if (backend == QueueBackend::kPwrite) return make_pwrite_queue(depth);
+    if (backend == IoBackend::kPwrite) return make_pwrite_queue(depth);
     auto uring = make_uring_queue(depth);
-    if (uring.ok() || backend == QueueBackend::kIoUring) return uring;
+    if (uring.ok() || backend == IoBackend::kIoUring) return uring;
     if (why_fallback != nullptr) *why_fallback = "io_uring unavailable, using pwrite: " + uring.status().message();
     return make_pwrite_queue(depth);
   }

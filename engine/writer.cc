@@ -30,9 +30,8 @@ bool needs_durability(const AppendRequest& r, Durability level) {
 
 Result<std::unique_ptr<Writer>> Writer::make(FileSystem& fs, std::string dir, const Options& options,
                                              format::StoreId store_id, Log& log, ActiveSegment active) {
-  unsigned depth = std::clamp<uint32_t>(options.max_writes_in_flight, 1, 16);
-  std::string why_fallback;
-  auto queue = fs.make_write_queue(options.io_backend, depth, &why_fallback);
+  std::string why_fallback;  // max_writes_in_flight is checked (1 to 16) by open_store
+  auto queue = fs.make_write_queue(options.io_backend, options.max_writes_in_flight, &why_fallback);
   if (!queue.ok()) return queue.status();
   if (!why_fallback.empty()) info(options, "io_uring is unavailable, writing with pwrite: " + why_fallback);
   return std::unique_ptr<Writer>(
@@ -424,10 +423,9 @@ bool Writer::no_flights() {
 // submits after a failure: the completer cuts the file back once the last
 // flight is in, and nothing may land after the cut.
 void Writer::dispatch(Flight f) {
-  unsigned depth = std::clamp<uint32_t>(options_.max_writes_in_flight, 1, 16);
   {
     std::unique_lock lock(mu_);
-    flights_cv_.wait(lock, [&] { return flights_.size() < depth; });
+    flights_cv_.wait(lock, [&] { return flights_.size() < options_.max_writes_in_flight; });
   }
   {
     std::lock_guard failing(fail_mu_);

@@ -26,8 +26,8 @@
 
 namespace cairn::engine {
 // Names the backend in gtest's output.
-void PrintTo(QueueBackend backend, std::ostream* out) {
-  *out << (backend == QueueBackend::kIoUring ? "kIoUring" : backend == QueueBackend::kPwrite ? "kPwrite" : "kAuto");
+void PrintTo(IoBackend backend, std::ostream* out) {
+  *out << (backend == IoBackend::kIoUring ? "kIoUring" : backend == IoBackend::kPwrite ? "kPwrite" : "kAuto");
 }
 }  // namespace cairn::engine
 
@@ -39,7 +39,6 @@ using engine::FaultOp;
 using engine::File;
 using engine::FileSystem;
 using engine::OpenMode;
-using engine::QueueBackend;
 using engine::WriteQueue;
 
 #ifdef NDEBUG
@@ -119,7 +118,7 @@ class FileSizeLimit {
   void (*old_handler_)(int) = nullptr;
 };
 
-class WriteQueueTest : public testing::TestWithParam<QueueBackend> {
+class WriteQueueTest : public testing::TestWithParam<IoBackend> {
  protected:
   void SetUp() override {
     if (uring() && !io_uring_unavailable_reason().empty()) {
@@ -128,7 +127,7 @@ class WriteQueueTest : public testing::TestWithParam<QueueBackend> {
     }
   }
 
-  bool uring() const { return GetParam() == QueueBackend::kIoUring; }
+  bool uring() const { return GetParam() == IoBackend::kIoUring; }
 
   std::unique_ptr<WriteQueue> make_queue(unsigned depth, FileSystem& fs = engine::posix_file_system()) {
     std::string why;
@@ -479,18 +478,18 @@ TEST_P(WriteQueueTest, DestroyingTheQueueFinishesWhatIsPending) {
   EXPECT_TRUE(contents("a") == data);
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, WriteQueueTest, testing::Values(QueueBackend::kPwrite, QueueBackend::kIoUring),
-                         [](const testing::TestParamInfo<QueueBackend>& info) {
-                           return info.param == QueueBackend::kIoUring ? "IoUring" : "Pwrite";
+INSTANTIATE_TEST_SUITE_P(Backends, WriteQueueTest, testing::Values(IoBackend::kPwrite, IoBackend::kIoUring),
+                         [](const testing::TestParamInfo<IoBackend>& info) {
+                           return info.param == IoBackend::kIoUring ? "IoUring" : "Pwrite";
                          });
 
 TEST(WriteQueueAutoTest, AutoPicksIoUringWhenTheKernelAllowsIt) {
   FileSystem& fs = engine::posix_file_system();
   std::string unavailable = io_uring_unavailable_reason();
   std::string why;
-  auto automatic = fs.make_write_queue(QueueBackend::kAuto, 4, &why);
+  auto automatic = fs.make_write_queue(IoBackend::kAuto, 4, &why);
   ASSERT_TRUE(automatic.ok()) << automatic.status().to_string();
-  auto uring = fs.make_write_queue(QueueBackend::kIoUring, 4, nullptr);
+  auto uring = fs.make_write_queue(IoBackend::kIoUring, 4, nullptr);
   if (unavailable.empty()) {
     EXPECT_STREQ((*automatic)->name(), "io_uring");
     EXPECT_EQ(why, "");
@@ -502,7 +501,7 @@ TEST(WriteQueueAutoTest, AutoPicksIoUringWhenTheKernelAllowsIt) {
     EXPECT_EQ(uring.status().code(), Code::kNotSupported);
     EXPECT_NE(uring.status().message(), "");
   }
-  auto pwrite = fs.make_write_queue(QueueBackend::kPwrite, 4, nullptr);
+  auto pwrite = fs.make_write_queue(IoBackend::kPwrite, 4, nullptr);
   ASSERT_TRUE(pwrite.ok());
   EXPECT_STREQ((*pwrite)->name(), "pwrite");
 }
@@ -530,8 +529,8 @@ void check_fallback_when_forbidden() {
   }
   FileSystem& fs = engine::posix_file_system();
   std::string why;
-  auto automatic = fs.make_write_queue(QueueBackend::kAuto, 4, &why);
-  auto uring = fs.make_write_queue(QueueBackend::kIoUring, 4, nullptr);
+  auto automatic = fs.make_write_queue(IoBackend::kAuto, 4, &why);
+  auto uring = fs.make_write_queue(IoBackend::kIoUring, 4, nullptr);
   std::fprintf(stderr, "why: %s\nkIoUring: %s\n", why.c_str(), uring.status().to_string().c_str());
   bool ok = automatic.ok() && std::string((*automatic)->name()) == "pwrite" &&
             why.find("EPERM") != std::string::npos && uring.status().code() == Code::kNotSupported &&
@@ -547,7 +546,7 @@ TEST(WriteQueueAutoTest, FallsBackToPwriteWhenSeccompForbidsIoUring) {
 
 TEST(WriteQueueAutoTest, DepthMustBeSensible) {
   FileSystem& fs = engine::posix_file_system();
-  for (QueueBackend backend : {QueueBackend::kAuto, QueueBackend::kIoUring, QueueBackend::kPwrite}) {
+  for (IoBackend backend : {IoBackend::kAuto, IoBackend::kIoUring, IoBackend::kPwrite}) {
     EXPECT_EQ(fs.make_write_queue(backend, 0, nullptr).status().code(), Code::kInvalidArgument);
     EXPECT_EQ(fs.make_write_queue(backend, 1'000'000, nullptr).status().code(), Code::kInvalidArgument);
   }
@@ -562,7 +561,7 @@ class PwriteCoalescingTest : public testing::Test {
     EXPECT_TRUE(f.ok());
     return std::make_unique<CountingFile>(std::move(f).value());
   }
-  std::unique_ptr<WriteQueue> queue_ = std::move(engine::posix_file_system().make_write_queue(QueueBackend::kPwrite, 8, nullptr)).value();
+  std::unique_ptr<WriteQueue> queue_ = std::move(engine::posix_file_system().make_write_queue(IoBackend::kPwrite, 8, nullptr)).value();
   test::TempDir dir_;
 };
 
