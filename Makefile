@@ -7,7 +7,7 @@
 # Other targets: deps build crash-test bench bench-plot asan tsan install clean help
 
 # Debian packages needed to build and test. `make deps` installs the missing ones.
-DEB_PACKAGES := cmake g++ make pkg-config liburing-dev libxxhash-dev libgtest-dev libbenchmark-dev clang libclang-rt-14-dev
+DEB_PACKAGES := cmake g++ make pkg-config liburing-dev libxxhash-dev libroaring-dev libgtest-dev libbenchmark-dev clang libclang-rt-14-dev
 # Only `make bench-plot` needs these (installed by it when run as root).
 PLOT_PACKAGES := gnuplot-nox
 

@@ -1,13 +1,14 @@
 // Micro-benchmarks of Cairn's CPU paths with Google Benchmark: checksums,
 // batch encoding and decoding, frame parsing, segment scanning, index
-// lookups. No I/O: these are the costs the write and read paths add on top of
-// the disk. Stable figures: run under `valgrind --tool=callgrind` to count
+// lookups, the type bitmaps. No I/O: these are the costs the write and read
+// paths add on top of the disk. Stable figures: run under `valgrind --tool=callgrind` to count
 // instructions on a noisy machine.
 #include "format/batch.h"
 #include "format/checksum.h"
 #include "format/frame.h"
 #include "format/segment_header.h"
 #include "format/segment_scan.h"
+#include "index/bitmap_index.h"
 #include "index/stream_index.h"
 
 #include <benchmark/benchmark.h>
@@ -126,6 +127,59 @@ void BM_IdWindowAddAndFind(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_IdWindowAddAndFind);
+
+// A segment of 1 M events where one type is every 100th event (1 %): how
+// fast a filtered read finds the next N matches from a random position.
+index::SegmentBitmaps one_percent_type() {
+  index::SegmentBitmaps bitmaps;
+  for (uint32_t p = 0; p < 1'000'000; ++p) bitmaps.add(p % 100 == 0 ? "Rare" : "Common", "Order", p);
+  return bitmaps;
+}
+
+void BM_BitmapCollectForward(benchmark::State& state) {
+  index::SegmentBitmaps bitmaps = one_percent_type();
+  const Roaring& rare = *bitmaps.type("Rare");
+  auto n = static_cast<size_t>(state.range(0));
+  std::vector<uint32_t> found;
+  uint32_t from = 0;
+  for (auto _ : state) {
+    found.clear();
+    index::collect_forward(rare, from, bitmaps.end(), n, found);
+    benchmark::DoNotOptimize(found.data());
+    from = (from + 7919) % 990'000;
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()) * state.range(0));
+}
+BENCHMARK(BM_BitmapCollectForward)->Arg(1)->Arg(100)->Arg(10000);
+
+void BM_BitmapCollectBackward(benchmark::State& state) {
+  index::SegmentBitmaps bitmaps = one_percent_type();
+  const Roaring& rare = *bitmaps.type("Rare");
+  auto n = static_cast<size_t>(state.range(0));
+  std::vector<uint32_t> found;
+  uint32_t from = 999'999;
+  for (auto _ : state) {
+    found.clear();
+    index::collect_backward(rare, from, n, found);
+    benchmark::DoNotOptimize(found.data());
+    from = 10'000 + (from + 7919) % 990'000;
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()) * state.range(0));
+}
+BENCHMARK(BM_BitmapCollectBackward)->Arg(1)->Arg(100)->Arg(10000);
+
+// What the writer adds per event to keep the bitmaps (two map lookups and
+// two appends to a bitmap).
+void BM_BitmapAdd(benchmark::State& state) {
+  index::SegmentBitmaps bitmaps;
+  uint32_t p = 0;
+  for (auto _ : state) {
+    bitmaps.add(p % 100 == 0 ? "Rare" : "Common", "Order", p);
+    ++p;
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
+}
+BENCHMARK(BM_BitmapAdd);
 
 }  // namespace
 

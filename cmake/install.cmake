@@ -52,15 +52,16 @@ install(FILES
   DESTINATION "${CAIRN_INSTALL_CMAKEDIR}")
 
 # --- pkg-config ---------------------------------------------------------------
-# A static libcairn needs the thread library on the consumer's link line
-# (Libs); a shared one carries it itself (Libs.private).
+# A static libcairn needs CRoaring (no .pc file of its own) and the thread
+# library on the consumer's link line (Libs); a shared one carries them
+# itself (Libs.private).
 get_target_property(_cairn_type cairn TYPE)
 if(_cairn_type STREQUAL "STATIC_LIBRARY")
-  set(CAIRN_PC_LIBS_THREADS "-pthread")
+  set(CAIRN_PC_LIBS_DEPS "-lroaring -pthread")
   set(CAIRN_PC_LIBS_PRIVATE "")
 else()
-  set(CAIRN_PC_LIBS_THREADS "")
-  set(CAIRN_PC_LIBS_PRIVATE "-pthread")
+  set(CAIRN_PC_LIBS_DEPS "")
+  set(CAIRN_PC_LIBS_PRIVATE "-lroaring -pthread")
 endif()
 
 # The prefix in cairn.pc must be the one used at install time
@@ -78,7 +79,7 @@ install(CODE "
   set(CAIRN_PC_LIBDIR [[${_cairn_pc_LIBDIR}]])
   set(CAIRN_PC_INCLUDEDIR [[${_cairn_pc_INCLUDEDIR}]])
   set(CAIRN_PC_VERSION [[${PROJECT_VERSION}]])
-  set(CAIRN_PC_LIBS_THREADS [[${CAIRN_PC_LIBS_THREADS}]])
+  set(CAIRN_PC_LIBS_DEPS [[${CAIRN_PC_LIBS_DEPS}]])
   set(CAIRN_PC_LIBS_PRIVATE [[${CAIRN_PC_LIBS_PRIVATE}]])
   configure_file([[${CMAKE_CURRENT_LIST_DIR}/cairn.pc.in]] [[${PROJECT_BINARY_DIR}/cairn.pc]] @ONLY)
 ")

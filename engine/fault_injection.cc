@@ -15,14 +15,14 @@ class FaultFile final : public File {
       : base_(std::move(base)), faults_(faults) {}
 
   Status write_at(uint64_t offset, std::span<const std::string_view> parts) override {
-    if (int err = faults_.next(FaultOp::kWrite)) return injected("write at offset " + std::to_string(offset), err);
+    if (int err = faults_.next(FaultOp::kWrite, path())) return injected("write at offset " + std::to_string(offset), err);
     return base_->write_at(offset, parts);
   }
   Result<size_t> read_at(uint64_t offset, char* buf, size_t n) const override {
     return base_->read_at(offset, buf, n);
   }
   Status sync() override {
-    if (int err = faults_.next(FaultOp::kSync)) return injected("fdatasync", err);
+    if (int err = faults_.next(FaultOp::kSync, path())) return injected("fdatasync", err);
     return base_->sync();
   }
   Status truncate(uint64_t size) override { return base_->truncate(size); }
@@ -63,12 +63,12 @@ class FaultQueue final : public WriteQueue {
     }
     Entry e;
     if (has_bytes(parts)) {
-      if (int err = faults_.next(FaultOp::kWrite)) {
+      if (int err = faults_.next(FaultOp::kWrite, file.path())) {
         e = {false, wrapped->injected("write at offset " + std::to_string(offset), err)};
       }
     }
     if (e.in_base && sync) {
-      if (int err = faults_.next(FaultOp::kSync)) {
+      if (int err = faults_.next(FaultOp::kSync, file.path())) {
         e.injected = wrapped->injected("fdatasync", err);
         sync = false;
       }
@@ -133,7 +133,10 @@ uint64_t FaultInjectingFileSystem::fired() const {
   return fired_;
 }
 
-int FaultInjectingFileSystem::next(FaultOp op) {
+int FaultInjectingFileSystem::next(FaultOp op, const std::string& path) {
+  if (!suffix_.empty() && (path.size() < suffix_.size() || path.compare(path.size() - suffix_.size(), suffix_.size(), suffix_) != 0)) {
+    return 0;
+  }
   std::lock_guard lock(mu_);
   auto i = static_cast<size_t>(op);
   uint64_t n = ++counts_[i];

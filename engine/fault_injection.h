@@ -50,8 +50,11 @@ class FaultInjectingFileSystem final : public FileSystem {
   Result<std::unique_ptr<WriteQueue>> make_write_queue(IoBackend backend, unsigned depth,
                                                         std::string* why_fallback) override;
 
+  // Count and fail only operations on files whose path ends with `suffix`
+  // (say ".seg": the log, not the index files); empty: every file.
+  void only_files_ending_with(std::string suffix) { suffix_ = std::move(suffix); }
   // Called by the files it opened: the error to inject for this operation, or 0.
-  int next(FaultOp op);
+  int next(FaultOp op, const std::string& path);
 
  private:
   struct Armed {
@@ -63,6 +66,7 @@ class FaultInjectingFileSystem final : public FileSystem {
   uint64_t counts_[2] = {0, 0};
   Armed armed_[2];
   uint64_t fired_ = 0;
+  std::string suffix_;  // set before use, read without the lock
 };
 
 }  // namespace cairn::engine

@@ -1,5 +1,6 @@
 #include "engine/log.h"
 
+#include "format/coding.h"
 #include "format/frame.h"
 #include "format/segment_scan.h"
 
@@ -7,23 +8,69 @@
 #include <mutex>
 
 namespace cairn::engine {
+namespace {
+
+// The frame at `offset` (its size read from its header when `frame_size` is
+// 0), or nullopt when it would reach past `data_end`.
+std::optional<std::string_view> frame_bytes(const Segment& segment, uint64_t offset, uint64_t frame_size,
+                                            uint64_t data_end) {
+  if (offset + format::kFrameHeaderSize > data_end) return std::nullopt;
+  if (frame_size == 0) {
+    std::string_view header = segment.bytes(offset, format::kFrameHeaderSize);
+    frame_size = format::align8(format::kFrameHeaderSize + uint64_t{format::get_u32(header.data() + 8)});
+  }
+  if (frame_size > data_end - offset) return std::nullopt;
+  return segment.bytes(offset, frame_size);
+}
+
+}  // namespace
 
 uint32_t Log::add_segment(std::unique_ptr<Segment> segment) {
   std::unique_lock lock(mu_);
   segments_.push_back(std::move(segment));
+  bitmaps_.push_back(new_segment_bitmaps(*segments_.back()));
   return static_cast<uint32_t>(segments_.size() - 1);
+}
+
+void Log::set_checkpoint(Checkpoint checkpoint) {
+  std::unique_lock lock(mu_);
+  checkpoint_ = std::move(checkpoint);
+}
+
+Result<std::optional<format::StreamsSlot>> Log::checkpointed_stream(std::string_view stream) const {
+  if (!checkpoint_.directory) return std::optional<format::StreamsSlot>();
+  return checkpoint_.directory->find(stream);
+}
+
+// The writer's thread (or recovery): adds under the lock, since readers look
+// streams up concurrently.
+Result<uint32_t> Log::ordinal_for(std::string_view stream) {
+  if (auto found = streams_.find(stream)) return *found;
+  auto slot = checkpointed_stream(stream);
+  if (!slot.ok()) return slot.status();
+  uint64_t base = *slot ? (*slot)->next_version : 0;
+  std::unique_lock lock(mu_);
+  return streams_.add(stream, base);
 }
 
 Status Log::index_batch(uint32_t segment, uint64_t offset, uint32_t frame_size,
                         const format::BatchView& batch, std::optional<uint32_t> known_stream) {
+  uint32_t stream = 0;
+  if (known_stream) {
+    stream = *known_stream;
+  } else {
+    auto ordinal = ordinal_for(batch.stream());
+    if (!ordinal.ok()) return ordinal.status();
+    stream = *ordinal;
+  }
   std::unique_lock lock(mu_);
-  uint32_t stream = known_stream ? *known_stream : streams_.find_or_add(batch.stream());
   uint64_t expected = streams_.next_version(stream);
   if (batch.stamp().first_version != expected) {
     return Status::corruption("stream '" + std::string(batch.stream()) + "' continues at version " +
                               std::to_string(batch.stamp().first_version) + ", expected " +
                               std::to_string(expected));
   }
+  if (Status s = index_bitmaps(segment, batch); !s.ok()) return s;
   index::BatchLocation loc;
   loc.first_position = batch.stamp().first_position;
   loc.first_version = batch.stamp().first_version;
@@ -34,71 +81,188 @@ Status Log::index_batch(uint32_t segment, uint64_t offset, uint32_t frame_size,
   loc.stream = stream;
   positions_.add(loc);
   streams_.add_events(stream, loc.first_position, loc.count);
+  bool ids = ids_loaded_;
   batch.for_each([&](uint32_t i, const format::EventView& e) {
-    ids_.add(e.id, loc.first_position + i);
+    if (ids) ids_.add(e.id, loc.first_position + i);
     return true;
   });
   return Status();
 }
 
 uint64_t Log::indexed_end_position() const {
-  return positions_.end_position();
+  return std::max(checkpoint_.end, positions_.end_position());
 }
 
-std::optional<Log::IdHit> Log::find_id(const EventId& id) const {
+Status Log::load_id_window() {
+  uint64_t end = indexed_end_position();
+  uint64_t lo = end > ids_.capacity() ? end - ids_.capacity() : 0;
+  std::vector<Run> runs;
+  {
+    std::shared_lock lock(mu_);
+    for (uint64_t p = lo; p < end;) {
+      auto run = run_at_position(p, end - p);
+      if (!run.ok()) return run.status();
+      runs.push_back(*run);
+      p += run->count;
+    }
+  }
+  std::vector<RecordedEvent> events;
+  if (Status s = copy_runs(runs, Direction::kForward, events); !s.ok()) return s;
+  for (const RecordedEvent& e : events) ids_.add(e.id, e.position);
+  ids_loaded_ = true;
+  return Status();
+}
+
+Result<std::optional<Log::IdHit>> Log::find_id(const EventId& id) const {
   auto position = ids_.find(id);
-  if (!position) return std::nullopt;
-  const index::BatchLocation& b = positions_.batch(*positions_.find(*position));
-  return IdHit{*position, b.stream, b.first_version + (*position - b.first_position)};
+  if (!position) return std::optional<IdHit>();
+  if (auto batch = positions_.find(*position)) {
+    const index::BatchLocation& b = positions_.batch(*batch);
+    return std::optional<IdHit>(
+        IdHit{*position, streams_.stream(b.stream).name, b.first_version + (*position - b.first_position)});
+  }
+  std::shared_lock lock(mu_);
+  auto run = run_at_position(*position, 1);
+  if (!run.ok()) return run.status();
+  std::vector<RecordedEvent> events;
+  if (Status s = copy_runs({*run}, Direction::kForward, events); !s.ok()) return s;
+  return std::optional<IdHit>(IdHit{*position, events[0].stream, events[0].version});
 }
 
-std::optional<uint32_t> Log::find_stream(std::string_view stream) const {
-  return streams_.find(stream);
+Result<std::optional<uint32_t>> Log::find_stream(std::string_view stream) {
+  if (auto found = streams_.find(stream)) return std::optional<uint32_t>(*found);
+  auto slot = checkpointed_stream(stream);
+  if (!slot.ok()) return slot.status();
+  if (!*slot) return std::optional<uint32_t>();
+  std::unique_lock lock(mu_);
+  return std::optional<uint32_t>(streams_.add(stream, (*slot)->next_version));
+}
+
+Result<uint64_t> Log::visible_versions(std::string_view stream, std::optional<format::StreamsSlot>& slot) const {
+  uint64_t end = published();
+  if (auto ordinal = streams_.find(stream)) {
+    const index::StreamIndex::Stream& s = streams_.stream(*ordinal);
+    auto visible = static_cast<uint64_t>(std::lower_bound(s.positions.begin(), s.positions.end(), end) -
+                                         s.positions.begin());
+    if (s.base_version > 0) {
+      auto found = checkpointed_stream(stream);
+      if (!found.ok()) return found.status();
+      slot = *found;
+    }
+    return s.base_version + visible;
+  }
+  auto found = checkpointed_stream(stream);
+  if (!found.ok()) return found.status();
+  slot = *found;
+  return slot ? slot->next_version : 0;
 }
 
 std::optional<uint64_t> Log::stream_version(std::string_view stream) const {
-  uint64_t end = published();
   std::shared_lock lock(mu_);
-  auto ordinal = streams_.find(stream);
-  if (!ordinal) return std::nullopt;
-  const auto& positions = streams_.stream(*ordinal).positions;
-  auto visible = static_cast<uint64_t>(std::lower_bound(positions.begin(), positions.end(), end) -
-                                       positions.begin());
-  if (visible == 0) return std::nullopt;
-  return visible - 1;
+  std::optional<format::StreamsSlot> slot;
+  auto visible = visible_versions(stream, slot);
+  if (!visible.ok() || *visible == 0) return std::nullopt;
+  return *visible - 1;
 }
 
 Log::Run Log::run_at(size_t batch_ordinal, uint64_t position, uint32_t count) const {
   const index::BatchLocation& b = positions_.batch(batch_ordinal);
   auto first = static_cast<uint32_t>(position - b.first_position);
-  return Run{b, segments_[b.segment].get(), first, std::min(count, b.count - first)};
+  return Run{b, segments_[b.segment].get(), b.offset + b.frame_size, first, std::min(count, b.count - first)};
+}
+
+Result<Log::Run> Log::checkpoint_run(uint32_t segment, uint64_t batch, uint64_t position, uint64_t count) const {
+  const index::SegmentIndex& idx = *checkpoint_.segments[segment];
+  auto b = idx.batch(batch);
+  if (!b.ok()) return b.status();
+  index::BatchLocation loc;
+  loc.first_position = idx.header().first_position + b->relative_position;
+  loc.offset = b->offset;
+  loc.count = b->count;
+  loc.segment = segment;
+  if (position < loc.first_position || position >= loc.first_position + loc.count) {
+    return Status::corruption(idx.path() + ": batch " + std::to_string(batch) + " does not hold position " +
+                              std::to_string(position));
+  }
+  auto first = static_cast<uint32_t>(position - loc.first_position);
+  auto n = static_cast<uint32_t>(std::min<uint64_t>(count, loc.count - first));
+  return Run{loc, segments_[segment].get(), idx.header().data_end, first, n};
+}
+
+Result<Log::Run> Log::run_at_position(uint64_t position, uint64_t count) const {
+  auto capped = static_cast<uint32_t>(std::min<uint64_t>(count, UINT32_MAX));
+  if (position >= checkpoint_.end) return run_at(*positions_.find(position), position, capped);
+  const auto& segs = checkpoint_.segments;
+  // The last checkpointed segment starting at or before `position`.
+  auto it = std::upper_bound(segs.begin(), segs.end(), position, [](uint64_t p, const auto& s) {
+    return p < s->header().first_position;
+  });
+  auto segment = static_cast<uint32_t>(it - segs.begin() - 1);
+  auto batch = segs[segment]->find_batch(position);
+  if (!batch.ok()) return batch.status();
+  return checkpoint_run(segment, *batch, position, capped);
+}
+
+Result<Log::Run> Log::checkpoint_stream_run(std::string_view stream, const format::StreamsSlot& slot,
+                                            uint64_t version, uint64_t count) const {
+  auto entry = checkpoint_.directory->segment_of(slot, version);
+  if (!entry.ok()) return entry.status();
+  uint64_t ordinal = entry->sequence - 1;
+  if (ordinal >= checkpoint_.segments.size()) {
+    return Status::corruption(checkpoint_.directory->path() + ": stream '" + std::string(stream) +
+                              "' names segment " + std::to_string(entry->sequence) + ", which is not indexed");
+  }
+  const index::SegmentIndex& idx = *checkpoint_.segments[ordinal];
+  auto s = idx.find_stream(stream);
+  if (!s.ok()) return s.status();
+  if (!*s) {
+    return Status::corruption(idx.path() + ": stream '" + std::string(stream) +
+                              "' is missing, though the stream directory places it here");
+  }
+  auto hit = idx.find_version(**s, version);
+  if (!hit.ok()) return hit.status();
+  auto b = idx.batch(hit->batch);
+  if (!b.ok()) return b.status();
+  uint64_t position = idx.header().first_position + b->relative_position + (version - hit->first_version);
+  return checkpoint_run(static_cast<uint32_t>(ordinal), hit->batch, position, count);
 }
 
 Result<std::vector<RecordedEvent>> Log::read_stream(std::string_view stream, uint64_t from_version,
                                                     size_t max_count, Direction direction) const {
-  uint64_t end = published();
   std::vector<Run> runs;
   {
     std::shared_lock lock(mu_);
-    auto ordinal = streams_.find(stream);
-    if (!ordinal) return Status::not_found("stream '" + std::string(stream) + "' has no events");
-    const auto& positions = streams_.stream(*ordinal).positions;
-    auto visible = static_cast<uint64_t>(
-        std::lower_bound(positions.begin(), positions.end(), end) - positions.begin());
-    if (visible == 0) return Status::not_found("stream '" + std::string(stream) + "' has no events");
+    std::optional<format::StreamsSlot> slot;
+    auto visible = visible_versions(stream, slot);
+    if (!visible.ok()) return visible.status();
+    if (*visible == 0) return Status::not_found("stream '" + std::string(stream) + "' has no events");
     // The versions [lo, hi) to return, in ascending order.
     uint64_t lo = 0;
     uint64_t hi = 0;
     if (direction == Direction::kForward) {
-      lo = std::min(from_version, visible);
-      hi = lo + std::min<uint64_t>(max_count, visible - lo);
+      lo = std::min(from_version, *visible);
+      hi = lo + std::min<uint64_t>(max_count, *visible - lo);
     } else {
-      hi = std::min(from_version, visible - 1) + 1;
+      hi = std::min(from_version, *visible - 1) + 1;
       lo = hi - std::min<uint64_t>(max_count, hi);
     }
+    auto ordinal = streams_.find(stream);
+    uint64_t base = ordinal ? streams_.stream(*ordinal).base_version : *visible;
     for (uint64_t v = lo; v < hi;) {
-      size_t batch = *positions_.find(positions[v]);
-      Run run = run_at(batch, positions[v], static_cast<uint32_t>(std::min<uint64_t>(hi - v, UINT32_MAX)));
+      if (v < base) {
+        if (!slot) {
+          return Status::corruption(checkpoint_.directory ? checkpoint_.directory->path() : "the index checkpoint" +
+                                    std::string(": stream '") + std::string(stream) + "' is missing");
+        }
+        auto run = checkpoint_stream_run(stream, *slot, v, std::min(hi, base) - v);
+        if (!run.ok()) return run.status();
+        runs.push_back(*run);
+        v += run->count;
+        continue;
+      }
+      uint64_t position = streams_.stream(*ordinal).positions[v - base];
+      Run run = run_at(*positions_.find(position), position,
+                       static_cast<uint32_t>(std::min<uint64_t>(hi - v, UINT32_MAX)));
       runs.push_back(run);
       v += run.count;
     }
@@ -124,9 +288,10 @@ Result<std::vector<RecordedEvent>> Log::read_all(uint64_t from_position, size_t 
     }
     std::shared_lock lock(mu_);
     for (uint64_t p = lo; p < hi;) {
-      Run run = run_at(*positions_.find(p), p, static_cast<uint32_t>(std::min<uint64_t>(hi - p, UINT32_MAX)));
-      runs.push_back(run);
-      p += run.count;
+      auto run = run_at_position(p, hi - p);
+      if (!run.ok()) return run.status();
+      runs.push_back(*run);
+      p += run->count;
     }
   }
   std::vector<RecordedEvent> out;
@@ -141,19 +306,28 @@ Status Log::copy_runs(const std::vector<Run>& runs, Direction direction,
   out.reserve(total);
   for (const Run& r : runs) {
     std::string where = format::file_offset(r.segment->path(), r.batch.offset);
-    format::Frame frame = format::parse_frame(r.segment->bytes(r.batch.offset, r.batch.frame_size));
+    auto bytes = frame_bytes(*r.segment, r.batch.offset, r.batch.frame_size, r.data_end);
+    if (!bytes) return Status::corruption(where + ": the index points outside the segment's data");
+    format::Frame frame = format::parse_frame(*bytes);
     if (frame.status != format::FrameStatus::kOk || frame.type != format::FrameType::kEvents) {
       return Status::corruption(where + ": " + format::frame_status_name(frame.status) + " on read");
     }
     auto batch = format::BatchView::decode(frame.body, where);
     if (!batch.ok()) return batch.status();
+    // The index is derived data: what it says is checked against the log.
+    if (batch->stamp().first_position != r.batch.first_position || batch->count() != r.batch.count) {
+      return Status::corruption(where + ": the index expects positions " + std::to_string(r.batch.first_position) +
+                                " to " + std::to_string(r.batch.first_position + r.batch.count - 1) +
+                                " here, the batch holds " + std::to_string(batch->stamp().first_position) + " to " +
+                                std::to_string(batch->last_position()));
+    }
     uint32_t end = r.first + r.count;
     batch->for_each([&](uint32_t i, const format::EventView& e) {
       if (i < r.first) return true;
       if (i >= end) return false;
       RecordedEvent& ev = out.emplace_back();
       ev.stream = batch->stream();
-      ev.version = r.batch.first_version + i;
+      ev.version = batch->stamp().first_version + i;
       ev.position = r.batch.first_position + i;
       ev.id = e.id;
       ev.type = e.type;
@@ -165,6 +339,13 @@ Status Log::copy_runs(const std::vector<Run>& runs, Direction direction,
   }
   if (direction == Direction::kBackward) std::reverse(out.begin(), out.end());
   return Status();
+}
+
+std::vector<const Segment*> Log::segments() const {
+  std::shared_lock lock(mu_);
+  std::vector<const Segment*> out;
+  for (const auto& s : segments_) out.push_back(s.get());
+  return out;
 }
 
 size_t Log::segment_count() const {

@@ -1,8 +1,15 @@
-// Log: the segments of a store and the in-memory indexes over them, shared by
-// the writer (the only mutator) and any number of readers.
+// Log: the segments of a store and the indexes over them, shared by the
+// writer (the only mutator) and any number of readers.
+//
+// Two parts answer lookups: the index checkpoint (mapped index files covering
+// positions [0, checkpoint end), FORMAT.md §10) and in-memory indexes of the
+// batches after it (replayed from the log on open, then added by the writer).
 //
 // Invariants:
-//   - segments_[i] holds positions [first_position(i), first_position(i+1)).
+//   - segments_[i] holds positions [first_position(i), first_position(i+1)),
+//     and has sequence i + 1.
+//   - The in-memory indexes hold exactly the batches from the checkpoint's end
+//     on; a stream's in-memory versions continue its checkpointed ones.
 //   - The indexes may run ahead of published(): the writer indexes a batch
 //     before it is durable. Readers see only positions below published(),
 //     which advances (release) after each fdatasync, in log order.
@@ -14,6 +21,9 @@
 #include "engine/rw_lock.h"
 #include "engine/segment.h"
 #include "format/batch.h"
+#include "index/bitmap_index.h"
+#include "index/segment_index.h"
+#include "index/stream_directory.h"
 #include "index/stream_index.h"
 
 #include <cairn/event.h>
@@ -31,9 +41,22 @@ namespace cairn::engine {
 
 class Log {
  public:
-  explicit Log(uint32_t idempotency_window) : ids_(idempotency_window) {}
+  explicit Log(uint32_t idempotency_window, char category_separator = '-')
+      : ids_(idempotency_window), category_separator_(category_separator) {}
+
+  // Index files covering positions [0, end): a stream directory and the index
+  // of every segment holding those positions (by segment ordinal).
+  struct Checkpoint {
+    std::shared_ptr<const index::StreamDirectory> directory;
+    std::vector<std::shared_ptr<const index::SegmentIndex>> segments;
+    uint64_t end = 0;
+  };
 
   // --- the writer's side (recovery and the writer thread) ---
+  // Once, at open, after the checkpoint's segments are added and before any
+  // index_batch.
+  void set_checkpoint(Checkpoint checkpoint);
+  uint64_t checkpoint_end() const { return checkpoint_.end; }
   // Appends a segment; returns its ordinal.
   uint32_t add_segment(std::unique_ptr<Segment> segment);
   // Indexes a batch stored at `offset` of segment `segment`. Returns
@@ -49,13 +72,25 @@ class Log {
   // changes the indexes and readers only read them.
   uint64_t indexed_next_version(uint32_t stream) const { return streams_.next_version(stream); }
   uint64_t indexed_end_position() const;
+  // Fills the idempotency window with the ids of the last positions. Once,
+  // before the writer's first lookup: an open does not read them.
+  Status load_id_window();
+  bool id_window_loaded() const { return ids_loaded_; }
   struct IdHit {
     uint64_t position;
-    uint32_t stream;
+    std::string stream;
     uint64_t version;
   };
-  std::optional<IdHit> find_id(const EventId& id) const;
-  std::optional<uint32_t> find_stream(std::string_view stream) const;
+  Result<std::optional<IdHit>> find_id(const EventId& id) const;
+  // The in-memory ordinal of `stream`, added (continuing its checkpointed
+  // versions) when only the checkpoint knows it; nullopt for a new stream.
+  Result<std::optional<uint32_t>> find_stream(std::string_view stream);
+  // A segment's type and category bitmaps (log_filter.cc): to encode when
+  // it is sealed (the writer's thread only), and to install ones decoded
+  // from its index file before any of its batches is indexed here. Bitmaps
+  // built with another category separator are refused (kInvalidArgument).
+  const index::SegmentBitmaps& segment_bitmaps(uint32_t segment) const { return bitmaps_[segment].bitmaps; }
+  Status set_segment_bitmaps(uint32_t segment, index::SegmentBitmaps bitmaps);
 
   // --- readers (any thread) ---
   uint64_t published() const { return published_.load(std::memory_order_acquire); }
@@ -64,26 +99,61 @@ class Log {
                                                  size_t max_count, Direction direction) const;
   Result<std::vector<RecordedEvent>> read_all(uint64_t from_position, size_t max_count,
                                               Direction direction) const;
+  // read_all's events that match `filter` (log_filter.cc).
+  Result<std::vector<RecordedEvent>> read_all_filtered(const ReadFilter& filter, uint64_t from_position,
+                                                       size_t max_count, Direction direction) const;
   size_t segment_count() const;
+  // The segments, oldest first (they stay alive as long as the Log).
+  std::vector<const Segment*> segments() const;
   size_t stream_count() const;
 
  private:
   // A run of events [first, first+count) inside one batch, to copy out.
   struct Run {
-    index::BatchLocation batch;
+    index::BatchLocation batch;  // frame_size 0: read from the frame header
     const Segment* segment;
-    uint32_t first;  // index of the first event inside the batch
+    uint64_t data_end;           // the frame lies below it (bounds what the index says)
+    uint32_t first;              // index of the first event inside the batch
     uint32_t count;
   };
   Status copy_runs(const std::vector<Run>& runs, Direction direction,
                    std::vector<RecordedEvent>& out) const;
+  // The run of at most `count` events from `position` (below the indexed
+  // end), from the in-memory index or the checkpoint. Callers hold mu_.
+  Result<Run> run_at_position(uint64_t position, uint64_t count) const;
   Run run_at(size_t batch_ordinal, uint64_t position, uint32_t count) const;
+  Result<Run> checkpoint_run(uint32_t segment, uint64_t batch, uint64_t position, uint64_t count) const;
+  // The run of `stream` from `version` (a checkpointed version).
+  Result<Run> checkpoint_stream_run(std::string_view stream, const format::StreamsSlot& slot, uint64_t version,
+                                    uint64_t count) const;
+  Result<std::optional<format::StreamsSlot>> checkpointed_stream(std::string_view stream) const;
+  // Versions of `stream` readers may see (those below published()).
+  Result<uint64_t> visible_versions(std::string_view stream, std::optional<format::StreamsSlot>& slot) const;
+  Result<uint32_t> ordinal_for(std::string_view stream);
+  // The type and category bitmaps of one segment, relative to its first
+  // position (the one in its file name).
+  struct SegmentBitmapsAt {
+    uint64_t first_position = 0;
+    index::SegmentBitmaps bitmaps;
+  };
+  // Secondary indexes and filtered reads (log_filter.cc). Callers hold mu_.
+  SegmentBitmapsAt new_segment_bitmaps(const Segment& segment) const;
+  Status index_bitmaps(uint32_t segment, const format::BatchView& batch);
+  // Matching positions below `end`, ascending, and the runs holding them.
+  std::vector<uint64_t> matching_positions(const ReadFilter& filter, uint64_t from_position,
+                                           size_t max_count, Direction direction, uint64_t end) const;
+  size_t segment_holding(uint64_t position) const;  // the last segment starting at or before it
+  Result<std::vector<Run>> runs_of(const std::vector<uint64_t>& positions) const;
 
   mutable RwLock mu_;
   std::vector<std::unique_ptr<Segment>> segments_;
   index::PositionIndex positions_;
   index::StreamIndex streams_;
   index::IdWindow ids_;
+  bool ids_loaded_ = false;  // the writer's thread (or recovery) only
+  Checkpoint checkpoint_;    // set once, at open
+  char category_separator_;
+  std::vector<SegmentBitmapsAt> bitmaps_;  // bitmaps_[i] indexes segments_[i]
   std::atomic<uint64_t> published_{0};
 };
 

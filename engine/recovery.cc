@@ -1,6 +1,10 @@
 #include "engine/recovery.h"
 
 #include "engine/clock.h"
+#include "engine/index_checkpoint.h"
+#include "format/coding.h"
+#include "format/footer.h"
+#include "format/frame.h"
 #include "format/segment_name.h"
 #include "format/segment_scan.h"
 
@@ -13,6 +17,8 @@ format::StoreId new_store_id() {
   EventId id = EventId::random();
   return id.bytes;
 }
+
+constexpr uint64_t kFooterFrameSize = format::align8(format::kFrameHeaderSize + format::kFooterBodySize);
 
 struct NamedSegment {
   format::SegmentName name;
@@ -135,30 +141,71 @@ Result<Recovered> recover(FileSystem& fs, const std::string& dir, const Options&
   if (!segments.ok()) return segments.status();
 
   // A read-only store never appends, so it needs no idempotency window.
-  out.log = std::make_unique<Log>(options.read_only ? 0 : options.idempotency_window);
+  out.log = std::make_unique<Log>(options.read_only ? 0 : options.idempotency_window, options.category_separator);
+  // Every segment is opened first: the index checkpoint is checked against them.
+  std::vector<std::unique_ptr<Segment>> opened;
+  std::vector<const Segment*> raw_segments;
+  for (size_t i = 0; i < segments->size(); ++i) {
+    bool is_last = i + 1 == segments->size();
+    auto segment = Segment::open(fs, dir + "/" + (*segments)[i].file, out.read_only || !is_last,
+                                 is_last ? options.segment_bytes : 0);
+    if (!segment.ok()) return segment.status();
+    raw_segments.push_back(segment->get());
+    opened.push_back(std::move(*segment));
+  }
+  std::string why_not;
+  std::optional<LoadedCheckpoint> loaded;
+  if (!options.verify_on_open) {
+    loaded = load_checkpoint(fs, dir, *names, out.identity.store_id, options.category_separator, raw_segments,
+                             why_not);
+    if (!loaded && !segments->empty()) out.notes.push_back(why_not + "; scanning the log to index it");
+  }
+  size_t covered = loaded ? loaded->checkpoint.segments.size() : 0;
+  size_t whole = loaded && loaded->last_partial ? covered - 1 : covered;
+  if (loaded) {
+    out.checkpoint = loaded->checkpoint;
+    out.log->set_checkpoint(loaded->checkpoint);
+  }
+
   uint64_t next_position = 0;
   bool sealed = true;  // no segment yet counts as sealed: a new one is needed
   for (size_t i = 0; i < segments->size(); ++i) {
     const NamedSegment& seg = (*segments)[i];
     std::string path = dir + "/" + seg.file;
     bool is_last = i + 1 == segments->size();
-    bool read_only = out.read_only || !is_last;
-    auto segment = Segment::open(fs, path, read_only, is_last ? options.segment_bytes : 0);
-    if (!segment.ok()) return segment.status();
-    std::string_view bytes = (*segment)->bytes(0, (*segment)->file_size_at_open());
+    Segment* raw = opened[i].get();
+    std::string_view bytes = raw->bytes(0, raw->file_size_at_open());
     auto header = format::decode_segment_header(bytes, path);
     if (!header.ok()) return header.status();
     if (Status s = check_header(*header, seg, path, out.identity, next_position); !s.ok()) return s;
+    uint32_t ordinal = out.log->add_segment(std::move(opened[i]));
+    if (i < covered) {
+      if (Status s = out.log->set_segment_bitmaps(ordinal, std::move(loaded->bitmaps[i])); !s.ok()) return s;
+    }
 
-    Segment* raw = segment->get();
-    uint32_t ordinal = out.log->add_segment(std::move(*segment));
+    if (i < whole) {  // indexed whole by the checkpoint: not read
+      const format::SegmentIndexHeader& h = loaded->checkpoint.segments[i]->header();
+      next_position = h.first_position + h.event_count;
+      raw->set_sealed_end(h.data_end + kFooterFrameSize);
+      if (!is_last) raw->close_file();
+      out.active = ActiveSegment{raw, ordinal, header->sequence, header->first_position, h.data_end, h.batch_count,
+                                 h.event_count};
+      continue;
+    }
     format::ScanOptions scan_options{is_last, options.open_intact_prefix};
+    if (i < covered) {  // indexed in part: the scan resumes where the index ends
+      scan_options.start_offset = loaded->resume_offset;
+      scan_options.start_batches = loaded->resume_batches;
+      scan_options.start_events = loaded->resume_events;
+    }
     auto scan = format::scan_segment(bytes, path, scan_options, [&](const format::ScannedBatch& b) {
+      out.scanned_batches++;
       return out.log->index_batch(ordinal, b.offset, b.frame_size, b.batch);
     });
     if (!scan.ok()) return scan.status();
     next_position = header->first_position + scan->event_count;
     sealed = scan->footer.has_value();
+    if (sealed) raw->set_sealed_end(scan->data_end + kFooterFrameSize);
     if (!is_last) raw->close_file();
     if (scan->corruption) {
       out.read_only = true;

@@ -23,6 +23,8 @@ struct Recovered {
   ActiveSegment active;            // the segment to continue (writable opens only)
   bool read_only = false;          // read_only asked, or an intact prefix opened
   std::vector<std::string> notes;  // what recovery did (torn tail cut, ...)
+  Log::Checkpoint checkpoint;      // the index checkpoint the open used (none: empty)
+  uint64_t scanned_batches = 0;    // batches read from the log
 };
 
 Result<Recovered> recover(FileSystem& fs, const std::string& dir, const Options& options);

@@ -53,6 +53,9 @@ class Segment {
   // Sealed segments keep only their mapping (which outlives the descriptor),
   // so a store with thousands of segments does not hold thousands of files open.
   void close_file() { file_.reset(); }
+  // A sealed segment's end: the end of its footer frame (0 while active).
+  uint64_t sealed_end() const { return sealed_end_.load(std::memory_order_acquire); }
+  void set_sealed_end(uint64_t end) { sealed_end_.store(end, std::memory_order_release); }
 
  private:
   Segment(std::unique_ptr<File> file, std::shared_ptr<Mapping> mapping, uint64_t file_size)
@@ -61,6 +64,7 @@ class Segment {
   std::unique_ptr<File> file_;
   std::shared_ptr<Mapping> mapping_;
   uint64_t file_size_at_open_;
+  std::atomic<uint64_t> sealed_end_{0};
 };
 
 }  // namespace cairn::engine

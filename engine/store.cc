@@ -5,6 +5,7 @@
 #include "engine/append_check.h"
 #include "engine/store_open.h"
 #include "engine/recovery.h"
+#include "engine/indexer.h"
 #include "engine/info_log.h"
 #include "engine/writer.h"
 #include "format/batch.h"
@@ -16,8 +17,12 @@ namespace cairn {
 class Store::Impl {
  public:
   Impl(std::string dir, const Options& options, engine::Recovered recovered,
-       std::unique_ptr<engine::Writer> writer)
-      : dir_(std::move(dir)), options_(options), recovered_(std::move(recovered)), writer_(std::move(writer)) {}
+       std::unique_ptr<engine::Writer> writer, std::unique_ptr<engine::Indexer> indexer)
+      : dir_(std::move(dir)),
+        options_(options),
+        recovered_(std::move(recovered)),
+        writer_(std::move(writer)),
+        indexer_(std::move(indexer)) {}
 
   // Validates and encodes an append on the caller's thread.
   Result<std::unique_ptr<engine::AppendRequest>> make_request(std::string_view stream,
@@ -58,7 +63,13 @@ class Store::Impl {
   }
 
   Status close() {
-    if (writer_) writer_->close();
+    if (!writer_) return Status();
+    writer_->close();
+    // A failed store's active segment may end in a cut: the next open scans it.
+    if (indexer_ && !writer_->failed()) {
+      (void)indexer_->close(writer_->active().ordinal, writer_->active().data_end);
+    }
+    indexer_.reset();
     return Status();
   }
 
@@ -80,6 +91,8 @@ class Store::Impl {
       s.queue_wait_ns = w.queue_wait_ns.snapshot();
     }
     s.segments = log().segment_count();
+    s.open_scanned_batches = recovered_.scanned_batches;
+    s.open_indexed_positions = recovered_.checkpoint.end;
     s.next_position = log().published();
     return s;
   }
@@ -92,6 +105,7 @@ class Store::Impl {
   Options options_;
   engine::Recovered recovered_;
   std::unique_ptr<engine::Writer> writer_;
+  std::unique_ptr<engine::Indexer> indexer_;  // null when read-only
 };
 
 Result<std::unique_ptr<Store>> Store::open(const std::string& dir, const Options& options) {
@@ -102,9 +116,9 @@ namespace engine {
 
 Result<std::unique_ptr<Store>> open_store(FileSystem& fs, const std::string& dir, const Options& options) {
   if (dir.empty()) return Status::invalid_argument("store path is empty");
-  if (options.segment_bytes < (64u << 10)) {
+  if (options.segment_bytes < (64u << 10) || options.segment_bytes > (64ull << 30)) {
     return Status::invalid_argument("segment_bytes " + std::to_string(options.segment_bytes) +
-                                    " is below the minimum of 65536");
+                                    " is outside 65536 to 64 GiB");
   }
   if (options.durability == Durability::kDefault) {
     return Status::invalid_argument("Options::durability must be kSync, kBatch or kNone (kDefault is for appends)");
@@ -117,14 +131,18 @@ Result<std::unique_ptr<Store>> open_store(FileSystem& fs, const std::string& dir
   if (!recovered.ok()) return recovered.status();
   for (const std::string& note : recovered->notes) info(options, note);
   std::unique_ptr<Writer> writer;
+  std::unique_ptr<Indexer> indexer;
   if (!recovered->read_only) {
     auto made = Writer::make(fs, dir, options, recovered->identity.store_id, *recovered->log,
                              recovered->active);
     if (!made.ok()) return made.status();
     writer = std::move(*made);
+    const Log::Checkpoint* loaded = recovered->checkpoint.directory ? &recovered->checkpoint : nullptr;
+    indexer = std::make_unique<Indexer>(fs, dir, recovered->identity.store_id, *recovered->log, loaded, options);
+    writer->set_on_sealed([raw = indexer.get()](uint32_t ordinal) { raw->sealed(ordinal); });
   }
-  return std::make_unique<Store>(
-      std::make_unique<Store::Impl>(dir, options, std::move(*recovered), std::move(writer)));
+  return std::make_unique<Store>(std::make_unique<Store::Impl>(dir, options, std::move(*recovered), std::move(writer),
+                                                               std::move(indexer)));
 }
 
 }  // namespace engine
@@ -160,6 +178,18 @@ Result<std::vector<RecordedEvent>> Store::read_stream(std::string_view stream, u
 Result<std::vector<RecordedEvent>> Store::read_all(uint64_t from_position, size_t max_count,
                                                    Direction direction) const {
   return impl_->log().read_all(from_position, max_count, direction);
+}
+
+Result<std::vector<RecordedEvent>> Store::read_all_filtered(const ReadFilter& filter, uint64_t from_position,
+                                                            size_t max_count, Direction direction) const {
+  return impl_->log().read_all_filtered(filter, from_position, max_count, direction);
+}
+
+Result<std::vector<RecordedEvent>> Store::read_category(std::string_view category, uint64_t from_position,
+                                                        size_t max_count, Direction direction) const {
+  ReadFilter filter;
+  filter.categories.emplace_back(category);
+  return read_all_filtered(filter, from_position, max_count, direction);
 }
 
 std::optional<uint64_t> Store::stream_version(std::string_view stream) const {

@@ -4,6 +4,7 @@
 #include "engine/clock.h"
 #include "engine/info_log.h"
 #include "format/batch.h"
+#include "format/checksum.h"
 #include "format/footer.h"
 #include "format/frame.h"
 #include "format/segment_name.h"
@@ -51,8 +52,8 @@ Writer::Writer(FileSystem& fs, std::string dir, const Options& options, format::
       last_sync_sent_(Clock::now()),
       completed_end_(active.data_end),
       durable_position_(log.published()) {
-  uint64_t begin = format::kSegmentHeaderSize;
-  content_.update(active_.segment->bytes(begin, active_.data_end - begin));
+  // The batches already in the segment are hashed when it is sealed, not at open.
+  content_complete_ = active_.data_end == format::kSegmentHeaderSize;
   if (options_.prepare_segments) {
     preparer_ = std::make_unique<SegmentPreparer>(fs_, dir_, options_.segment_bytes,
                                                   [this](std::string_view m) { info(options_, m); });
@@ -290,17 +291,25 @@ void Writer::process(Batch& taken, bool inline_ok) {
 }
 
 std::optional<Result<AppendResult>> Writer::check_retry(const AppendRequest& r) {
+  if (!log_.id_window_loaded()) {
+    if (Status s = log_.load_id_window(); !s.ok()) return Result<AppendResult>(s);
+  }
   // The common case, no id seen before, costs one window lookup an event.
   size_t first_hit = 0;
   std::optional<Log::IdHit> hit;
-  while (first_hit < r.ids.size() && !(hit = log_.find_id(r.ids[first_hit]))) ++first_hit;
+  for (; first_hit < r.ids.size() && !hit; ++first_hit) {
+    auto found = log_.find_id(r.ids[first_hit]);
+    if (!found.ok()) return Result<AppendResult>(found.status());
+    hit = std::move(*found);
+  }
   if (!hit) return std::nullopt;
-  auto stream = log_.find_stream(r.stream);
-  bool retry = first_hit == 0 && stream && hit->stream == *stream;
+  --first_hit;
+  bool retry = first_hit == 0 && hit->stream == r.stream;
   for (size_t i = 1; retry && i < r.ids.size(); ++i) {
     auto next = log_.find_id(r.ids[i]);
-    retry = next && next->stream == *stream && next->position == hit->position + i &&
-            next->version == hit->version + i;
+    if (!next.ok()) return Result<AppendResult>(next.status());
+    retry = *next && (*next)->stream == r.stream && (*next)->position == hit->position + i &&
+            (*next)->version == hit->version + i;
   }
   if (retry) {
     AppendResult original{hit->version, hit->position, static_cast<uint32_t>(r.ids.size()), true};
@@ -317,7 +326,9 @@ Result<AppendResult> Writer::admit(AppendRequest& r) {
     if (retry->ok()) stats_.deduplicated.fetch_add(1, std::memory_order_relaxed);
     return std::move(*retry);
   }
-  std::optional<uint32_t> stream = log_.find_stream(r.stream);
+  auto found = log_.find_stream(r.stream);
+  if (!found.ok()) return found.status();
+  std::optional<uint32_t> stream = *found;
   uint64_t next_version = stream ? log_.indexed_next_version(*stream) : 0;
   if (Status s = check_expected(r.stream, next_version, r.expected, r.ids.size()); !s.ok()) return s;
 
@@ -453,8 +464,12 @@ Status Writer::wait_for_no_flights() {
 // in) and continues in the next one.
 Status Writer::roll() {
   if (Status s = wait_for_no_flights(); !s.ok()) return s;
+  uint64_t begin = format::kSegmentHeaderSize;
+  uint64_t content_hash = content_complete_
+                              ? content_.digest()
+                              : format::checksum(active_.segment->bytes(begin, active_.data_end - begin));
   format::Footer footer{active_.first_position, active_.event_count, active_.batch_count,
-                        active_.data_end, content_.digest()};
+                        active_.data_end, content_hash};
   std::string bytes;
   format::encode_footer(bytes, footer);
   File& file = active_.segment->file();
@@ -474,8 +489,12 @@ Status Writer::roll() {
   }
   zero_ahead_.reset();  // before its file closes
   active_.segment->close_file();
+  active_.segment->set_sealed_end(active_.data_end + bytes.size());
+  uint32_t sealed = active_.ordinal;
   active_ = *next;
+  if (on_sealed_) on_sealed_(sealed);
   content_.reset();
+  content_complete_ = true;
   next_requested_ = false;
   start_zeroing();
   completed_end_ = active_.data_end;  // no flight is in: the completion state is ours

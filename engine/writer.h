@@ -43,6 +43,7 @@
 #include <cstdint>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -127,6 +128,12 @@ class Writer {
   static bool in_callback();
   const WriterStats& stats() const { return stats_; }
   const char* backend() const { return queue_->name(); }
+  // Called on the writer's thread after each segment is sealed, with its ordinal.
+  void set_on_sealed(std::function<void(uint32_t)> on_sealed) { on_sealed_ = std::move(on_sealed); }
+  // After close(): the active segment, and whether the store failed (then
+  // the segment's end is not to be trusted for an index).
+  const ActiveSegment& active() const { return active_; }
+  bool failed() const { return !failure().ok(); }
 
  private:
   using Batch = std::vector<std::unique_ptr<AppendRequest>>;
@@ -199,7 +206,9 @@ class Writer {
 
   // The leader's state: touched only by the current leader (handed over under mu_).
   ActiveSegment active_;
-  format::StreamingChecksum content_;  // of the active segment's batches
+  format::StreamingChecksum content_;  // of the active segment's batches written since open
+  bool content_complete_ = true;       // content_ covers every batch of the active segment
+  std::function<void(uint32_t)> on_sealed_;
   uint64_t next_position_;             // indexed end, including the current flight
   Flight current_;                     // admitted, not yet sent
   bool inline_ok_ = false;             // the current leader may complete on its own thread

@@ -71,8 +71,22 @@ Result<SegmentScan> scan_segment(std::string_view file, const std::string& path,
   SegmentScan scan;
   scan.header = *header;
   StreamingChecksum content;
-  uint64_t next_position = scan.header.first_position;
   uint64_t at = kSegmentHeaderSize;
+  if (options.start_offset > at) {
+    if (options.start_offset > file.size()) return Status::corruption(file_offset(path, options.start_offset) + ": resume offset past the end of the file");
+    at = options.start_offset;
+    scan.data_end = at;
+    scan.batch_count = options.start_batches;
+    scan.event_count = options.start_events;
+  }
+  uint64_t next_position = scan.header.first_position + scan.event_count;
+  // The hash of [64, data_end): streamed, or over the skipped prefix too when
+  // the scan resumed (computed only where a footer needs it).
+  auto content_digest = [&] {
+    return options.start_offset > kSegmentHeaderSize
+               ? checksum(file.substr(kSegmentHeaderSize, scan.data_end - kSegmentHeaderSize))
+               : content.digest();
+  };
 
   // `message` already names the file and offset.
   auto corrupt_at = [&](const std::string& message) -> Result<SegmentScan> {
@@ -80,7 +94,7 @@ Result<SegmentScan> scan_segment(std::string_view file, const std::string& path,
     scan.torn = true;
     scan.corruption = true;
     scan.torn_reason = message;
-    scan.content_hash = content.digest();
+    if (options.start_offset <= kSegmentHeaderSize) scan.content_hash = content.digest();
     return scan;
   };
   auto corrupt = [&](uint64_t offset, const std::string& what) {
@@ -126,7 +140,7 @@ Result<SegmentScan> scan_segment(std::string_view file, const std::string& path,
       const Footer& ft = *footer;
       if (ft.first_position != scan.header.first_position || ft.event_count != scan.event_count ||
           ft.batch_count != scan.batch_count || ft.data_end != at ||
-          ft.content_hash != content.digest()) {
+          ft.content_hash != content_digest()) {
         return corrupt(at, "footer does not match the segment's content");
       }
       uint64_t end = at + f.size;
@@ -155,7 +169,8 @@ Result<SegmentScan> scan_segment(std::string_view file, const std::string& path,
     scan.data_end = at;
   }
   if (!options.is_last && !scan.footer) return corrupt(scan.data_end, "sealed segment has no footer");
-  scan.content_hash = content.digest();
+  if (scan.footer) scan.content_hash = scan.footer->content_hash;
+  else if (options.start_offset <= kSegmentHeaderSize) scan.content_hash = content.digest();
   return scan;
 }
 

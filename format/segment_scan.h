@@ -28,7 +28,7 @@ struct SegmentScan {
   uint64_t data_end = kSegmentHeaderSize;  // end of the last good batch frame
   uint64_t batch_count = 0;
   uint64_t event_count = 0;
-  uint64_t content_hash = 0;               // XXH3-64 of [64, data_end)
+  uint64_t content_hash = 0;               // XXH3-64 of [64, data_end) (0 if resumed and not sealed)
   std::optional<Footer> footer;            // set when the segment is sealed
   // A torn tail: bytes from data_end that are not a complete, valid frame and
   // that no later durable frame vouches for. Only the active (last) segment
@@ -46,6 +46,12 @@ struct ScanOptions {
   // Stop at the first corruption and report what came before it, with
   // SegmentScan::corruption set (to open the intact prefix).
   bool stop_at_corruption = false;
+  // Resume where an index checkpoint ends instead of at the first frame: the
+  // offset of the next frame, and the batches and events before it (which
+  // the scan trusts and does not read, except to check a footer's hash).
+  uint64_t start_offset = 0;  // 0: the first frame
+  uint64_t start_batches = 0;
+  uint64_t start_events = 0;
 };
 
 // Scans `file` (the whole file's bytes). `on_batch` sees each valid batch in

@@ -8,7 +8,9 @@ namespace cairn::index {
 void PositionIndex::add(const BatchLocation& batch) { batches_.push_back(batch); }
 
 std::optional<size_t> PositionIndex::find(uint64_t position) const {
-  if (position >= end_position()) return std::nullopt;
+  if (batches_.empty() || position < batches_.front().first_position || position >= end_position()) {
+    return std::nullopt;
+  }
   auto it = std::upper_bound(
       batches_.begin(), batches_.end(), position,
       [](uint64_t p, const BatchLocation& b) { return p < b.first_position; });
@@ -26,10 +28,9 @@ std::optional<uint32_t> StreamIndex::find(std::string_view name) const {
   return it->second;
 }
 
-uint32_t StreamIndex::find_or_add(std::string_view name) {
-  if (auto found = find(name)) return *found;
+uint32_t StreamIndex::add(std::string_view name, uint64_t base_version) {
   auto ordinal = static_cast<uint32_t>(streams_.size());
-  streams_.push_back(Stream{std::string(name), {}});
+  streams_.push_back(Stream{std::string(name), base_version, {}});
   by_name_.emplace(std::string(name), ordinal);
   return ordinal;
 }

@@ -31,11 +31,11 @@ class PositionIndex {
  public:
   // Batches must be added in position order, without gaps.
   void add(const BatchLocation& batch);
-  // The ordinal of the batch holding `position`, or nullopt past the end.
+  // The ordinal of the batch holding `position`, or nullopt outside the batches.
   std::optional<size_t> find(uint64_t position) const;
   const BatchLocation& batch(size_t ordinal) const { return batches_[ordinal]; }
   size_t batch_count() const { return batches_.size(); }
-  // One past the last indexed position.
+  // One past the last indexed position (0 when empty).
   uint64_t end_position() const;
 
  private:
@@ -46,16 +46,20 @@ class StreamIndex {
  public:
   struct Stream {
     std::string name;
-    std::vector<uint64_t> positions;  // positions[v] = global position of version v
+    uint64_t base_version = 0;        // versions below it are in the index files, not here
+    std::vector<uint64_t> positions;  // positions[v - base_version] = global position of version v
   };
 
   std::optional<uint32_t> find(std::string_view name) const;
-  uint32_t find_or_add(std::string_view name);
+  // A new stream's versions continue from `base_version`.
+  uint32_t add(std::string_view name, uint64_t base_version);
   const Stream& stream(uint32_t ordinal) const { return streams_[ordinal]; }
   size_t stream_count() const { return streams_.size(); }
   // Versions next_version(ordinal) .. +count-1 at positions first_position .. +count-1.
   void add_events(uint32_t ordinal, uint64_t first_position, uint32_t count);
-  uint64_t next_version(uint32_t ordinal) const { return streams_[ordinal].positions.size(); }
+  uint64_t next_version(uint32_t ordinal) const {
+    return streams_[ordinal].base_version + streams_[ordinal].positions.size();
+  }
 
  private:
   struct NameHash {

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace cairn {
 
@@ -80,6 +81,17 @@ struct AppendResult {
 };
 
 enum class Direction : uint8_t { kForward, kBackward };
+
+// Which events a filtered read (Store::read_all_filtered) returns: those
+// whose type is one of `event_types` (when any are given) and whose
+// stream's category is one of `categories` (when any are given). A
+// stream's category is its name before the first
+// Options::category_separator ("Order-42" is in "Order"); a stream without
+// the separator is in no category. At least one list must be non-empty.
+struct ReadFilter {
+  std::vector<std::string> event_types;
+  std::vector<std::string> categories;
+};
 
 // Limits, checked on every append (errors are kInvalidArgument).
 inline constexpr size_t kMaxStreamNameBytes = 1024;

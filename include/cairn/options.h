@@ -43,7 +43,8 @@ struct Options {
   // the intact prefix read-only instead of failing. Never modifies the files.
   bool open_intact_prefix = false;
 
-  // A segment rolls over when the next batch would not fit. At least 64 KiB.
+  // A segment rolls over when the next batch would not fit. At least 64 KiB,
+  // at most 64 GiB (so that a segment holds fewer than 2^32 events).
   uint64_t segment_bytes = 256ull << 20;
   // Largest data + metadata of one event, and largest encoded append batch.
   uint32_t max_event_bytes = 16u << 20;
@@ -63,8 +64,9 @@ struct Options {
   // prefix opened). Default (empty): one line on standard error.
   std::function<void(std::string_view message)> info_log;
   // Idempotency window: the ids of the most recent this-many events are
-  // remembered (rebuilt from the log on open); a retried append is recognised
-  // while its events are inside the window. 0 turns retry detection off.
+  // remembered (read from the log by the first append after open); a retried
+  // append is recognised while its events are inside the window. 0 turns
+  // retry detection off.
   uint32_t idempotency_window = 1u << 18;
 
   // The default durability of appends (an append may ask for another).
@@ -78,6 +80,18 @@ struct Options {
   // Group commits written and being made durable at once (1 to 16): while
   // one group's fdatasync is in flight, the next is filled and written.
   uint32_t max_writes_in_flight = 2;
+  // A stream's category, for filtered reads (Store::read_all_filtered,
+  // read_category), is its name before the first of these ("Order-42" is in
+  // category "Order"); a stream without it is in no category.
+  char category_separator = '-';
+  // Open reads the index checkpoint (index files written when segments are
+  // sealed and at close) and scans only the log after it, so a clean open
+  // costs the same for any store size. Its files are checked against the
+  // segments' footers and last batches; every read still verifies the
+  // checksum of each batch it returns, and `cairn verify` checks everything.
+  // true: ignore the checkpoint and scan and verify every segment at open
+  // (time proportional to the store's size; corruption anywhere fails the open).
+  bool verify_on_open = false;
   // Keep the next segment file ready, zero-filled and synced, so appends
   // overwrite allocated blocks (a cheaper fdatasync) and a roll-over does
   // not wait for a new file. Costs one segment's worth of disk space.

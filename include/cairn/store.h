@@ -43,6 +43,8 @@ struct StoreStats {
   uint64_t next_position = 0;   // positions below this are acknowledged and readable
   uint32_t in_flight = 0;       // group commits written and not yet completed, now
   std::string io_backend;       // "io_uring" or "pwrite" ("" when read-only)
+  uint64_t open_scanned_batches = 0;  // batches the open read from the log (after the index checkpoint)
+  uint64_t open_indexed_positions = 0;  // positions the open found in the index checkpoint
   // Group-commit histograms since open. Snapshots, not atomic across fields.
   Histogram group_events;       // events per group commit
   Histogram group_bytes;        // bytes per group commit
@@ -112,6 +114,22 @@ class Store {
   // at `from_position` (kEnd with kBackward: from the last event).
   Result<std::vector<RecordedEvent>> read_all(uint64_t from_position, size_t max_count,
                                               Direction direction = Direction::kForward) const;
+
+  // read_all's events (same positions, same order) that match `filter`: an
+  // event type among filter.event_types (when given) and a stream category
+  // among filter.categories (when given). Costs O(events returned), whatever
+  // the store's size. An empty filter (or an empty name in it) is
+  // kInvalidArgument; a type or category that never occurred gives no events.
+  Result<std::vector<RecordedEvent>> read_all_filtered(const ReadFilter& filter, uint64_t from_position,
+                                                       size_t max_count,
+                                                       Direction direction = Direction::kForward) const;
+
+  // The events of every stream of `category` as one stream, in global
+  // position order (EventStoreDB's $ce-<category>): read_all_filtered with
+  // just that category. `from_position` is a global position.
+  Result<std::vector<RecordedEvent>> read_category(std::string_view category, uint64_t from_position,
+                                                   size_t max_count,
+                                                   Direction direction = Direction::kForward) const;
 
   // The stream's last version, or nullopt when it has no events.
   std::optional<uint64_t> stream_version(std::string_view stream) const;

@@ -144,10 +144,28 @@ TEST_F(SegmentedTest, MissingSegmentInTheMiddleNamesIt) {
 TEST_F(SegmentedTest, ChecksumFailureInSealedSegmentIsCorruptionWithOffset) {
   uint64_t offset = 64 + 20;  // inside the first batch's body
   test::flip_byte(segments_[0], offset);
-  auto r = Store::open(dir_.path(), options_);
+  Options verify = options_;
+  verify.verify_on_open = true;
+  auto r = Store::open(dir_.path(), verify);
   EXPECT_EQ(r.status().code(), Code::kCorruption);
   EXPECT_NE(r.status().message().find(segments_[0] + " at offset 64"), std::string::npos)
       << r.status().message();
+}
+
+TEST_F(SegmentedTest, WithTheIndexCheckpointADamagedSealedBatchFailsItsReadNotTheOpen) {
+  test::flip_byte(segments_[0], 64 + 20);
+  auto store = test::open_ok(dir_.path(), options_);
+  EXPECT_EQ(store->stats().open_scanned_batches, 0u) << "a clean open reads the index, not the log";
+  auto damaged = store->read_all(0, 1);
+  EXPECT_EQ(damaged.status().code(), Code::kCorruption);
+  EXPECT_NE(damaged.status().message().find(segments_[0] + " at offset 64"), std::string::npos)
+      << damaged.status().message();
+  // Everything after the damaged batch still reads.
+  auto rest = store->read_all(written_[0].size(), SIZE_MAX);
+  ASSERT_TRUE(rest.ok()) << rest.status().to_string();
+  uint64_t total = 0;
+  for (const auto& batch : written_) total += batch.size();
+  EXPECT_EQ(rest->size(), total - written_[0].size());
 }
 
 TEST_F(SegmentedTest, IntactPrefixCanBeOpenedReadOnlyOnRequest) {
@@ -156,6 +174,7 @@ TEST_F(SegmentedTest, IntactPrefixCanBeOpenedReadOnlyOnRequest) {
   auto first_of_second = format::parse_segment_file_name(fs::path(segments_[1]).filename().string());
   Options options = options_;
   options.open_intact_prefix = true;
+  options.verify_on_open = true;  // else the index checkpoint spares the open the scan
   auto store = test::open_ok(dir_.path(), options);
   EXPECT_EQ(store->next_position(), first_of_second->first_position);
   auto events = test::make_events(1);
@@ -291,7 +310,9 @@ TEST_F(TornTailTest, ChecksumFailureBeforeTheTailIsCorruption) {
   // The first batch of the active segment: later batches were written after it
   // was durable, so damage there cannot be a torn write.
   test::flip_byte(segment_, 64 + 30);
-  auto r = Store::open(dir_.path());
+  Options verify;
+  verify.verify_on_open = true;  // a clean close's index checkpoint would spare the open the scan
+  auto r = Store::open(dir_.path(), verify);
   EXPECT_EQ(r.status().code(), Code::kCorruption);
   EXPECT_NE(r.status().message().find(segment_ + " at offset 64"), std::string::npos) << r.status().message();
   EXPECT_EQ(test::read_bytes(segment_).size(), pristine_.size());  // nothing cut

@@ -35,17 +35,31 @@ TEST(PositionIndexTest, FindsTheBatchHoldingEveryPosition) {
 TEST(StreamIndexTest, StreamsKeepTheirPositionsPerVersion) {
   StreamIndex streams;
   EXPECT_EQ(streams.find("a"), std::nullopt);
-  uint32_t a = streams.find_or_add("a");
-  uint32_t b = streams.find_or_add("b");
+  uint32_t a = streams.add("a", 0);
+  uint32_t b = streams.add("b", 7);  // versions 0..6 of b are in index files
   EXPECT_NE(a, b);
-  EXPECT_EQ(streams.find_or_add("a"), a);
-  streams.add_events(a, 0, 2);
-  streams.add_events(b, 2, 1);
-  streams.add_events(a, 3, 2);
+  EXPECT_EQ(streams.find("a"), a);
+  streams.add_events(a, 10, 2);
+  streams.add_events(b, 12, 1);
+  streams.add_events(a, 13, 2);
   EXPECT_EQ(streams.next_version(a), 4u);
-  EXPECT_EQ(streams.stream(a).positions, (std::vector<uint64_t>{0, 1, 3, 4}));
+  EXPECT_EQ(streams.next_version(b), 8u);
+  EXPECT_EQ(streams.stream(a).positions, (std::vector<uint64_t>{10, 11, 13, 14}));
   EXPECT_EQ(streams.stream(b).name, "b");
   EXPECT_EQ(streams.stream_count(), 2u);
+}
+
+TEST(PositionIndexTest, PositionsBeforeTheFirstBatchAreNotFound) {
+  PositionIndex index;
+  EXPECT_EQ(index.find(0), std::nullopt);
+  BatchLocation b;
+  b.first_position = 100;
+  b.count = 2;
+  index.add(b);
+  EXPECT_EQ(index.find(99), std::nullopt);
+  EXPECT_EQ(index.find(100), 0u);
+  EXPECT_EQ(index.find(101), 0u);
+  EXPECT_EQ(index.find(102), std::nullopt);
 }
 
 EventId id_of(uint8_t n) {

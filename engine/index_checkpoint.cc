@@ -1,0 +1,254 @@
+#include "engine/index_checkpoint.h"
+
+#include "format/batch.h"
+#include "format/coding.h"
+#include "format/footer.h"
+#include "format/frame.h"
+#include "format/segment_scan.h"
+#include "index/bitmap_index.h"
+
+#include <algorithm>
+#include <cstdio>
+
+namespace cairn::engine {
+namespace {
+
+constexpr std::string_view kIndexSuffix = ".idx";
+
+struct MappedFile {
+  std::shared_ptr<Mapping> mapping;
+  std::string_view bytes;
+};
+
+Result<MappedFile> map_file(FileSystem& fs, const std::string& path) {
+  auto file = fs.open(path, OpenMode::kRead);
+  if (!file.ok()) return file.status();
+  auto size = (*file)->size();
+  if (!size.ok()) return size.status();
+  if (*size == 0) return MappedFile{nullptr, {}};
+  auto mapping = (*file)->map(*size);
+  if (!mapping.ok()) return mapping.status();
+  return MappedFile{*mapping, std::string_view((*mapping)->data(), *size)};
+}
+
+// Keeps index bytes built in memory alive for the readers of them.
+std::shared_ptr<const std::string> keep_bytes(std::string bytes) {
+  return std::make_shared<const std::string>(std::move(bytes));
+}
+
+// The index of a sealed segment must end where its footer says the batches end.
+Status check_sealed(const index::SegmentIndex& idx, const Segment& segment) {
+  const auto& h = idx.header();
+  std::string_view file = segment.bytes(0, segment.file_size_at_open());
+  if (h.data_end > file.size()) return Status::corruption(idx.path() + ": covers more than its segment holds");
+  format::Frame f = format::parse_frame(file.substr(h.data_end));
+  if (f.status != format::FrameStatus::kOk || f.type != format::FrameType::kFooter) {
+    return Status::corruption(idx.path() + ": no footer where the index says the segment ends");
+  }
+  auto footer = format::decode_footer(f.body, segment.path());
+  if (!footer.ok()) return footer.status();
+  if (footer->first_position != h.first_position || footer->event_count != h.event_count ||
+      footer->batch_count != h.batch_count || footer->data_end != h.data_end) {
+    return Status::corruption(idx.path() + ": does not match its segment's footer");
+  }
+  return Status();
+}
+
+// The last batch a partial index covers must be in the segment, unchanged.
+Status check_partial(const index::SegmentIndex& idx, const Segment& segment) {
+  const auto& h = idx.header();
+  if (h.batch_count == 0) {
+    if (h.data_end != format::kSegmentHeaderSize) return Status::corruption(idx.path() + ": empty but data_end is not 64");
+    return Status();
+  }
+  auto last = idx.batch(h.batch_count - 1);
+  if (!last.ok()) return last.status();
+  std::string_view file = segment.bytes(0, segment.file_size_at_open());
+  if (last->offset >= file.size()) return Status::corruption(idx.path() + ": its last batch is past the segment's end");
+  format::Frame f = format::parse_frame(file.substr(last->offset));
+  if (f.status != format::FrameStatus::kOk || f.type != format::FrameType::kEvents ||
+      format::get_u64(file.data() + last->offset) != h.last_frame_checksum || last->offset + f.size != h.data_end) {
+    return Status::corruption(idx.path() + ": its last batch is not in the segment (the log was cut or rewritten)");
+  }
+  auto batch = format::BatchView::decode(f.body, segment.path());
+  if (!batch.ok()) return batch.status();
+  if (batch->stamp().first_position + batch->count() != idx.end_position()) {
+    return Status::corruption(idx.path() + ": its last batch ends elsewhere in the segment");
+  }
+  return Status();
+}
+
+Result<LoadedCheckpoint> try_load(FileSystem& fs, const std::string& dir, const format::StoreId& store_id,
+                                  char separator, const std::vector<const Segment*>& segments) {
+  std::string path = dir + "/" + std::string(format::kStreamsFileName);
+  auto file = map_file(fs, path);
+  if (!file.ok()) return file.status();
+  auto directory = index::StreamDirectory::open(file->bytes, file->mapping, path);
+  if (!directory.ok()) return directory.status();
+  const format::StreamsHeader& dh = (*directory)->header();
+  if (dh.store_id != store_id) return Status::corruption(path + ": belongs to another store");
+  if (dh.segment_count == 0 || dh.segment_count > segments.size()) {
+    return Status::corruption(path + ": covers " + std::to_string(dh.segment_count) + " segments, the log has " +
+                              std::to_string(segments.size()));
+  }
+  LoadedCheckpoint out;
+  out.checkpoint.end = dh.end_position;
+  for (uint64_t i = 0; i < dh.segment_count; ++i) {
+    const Segment& segment = *segments[i];
+    std::string idx_path = dir + "/" + segment_index_file_name(i + 1);
+    auto idx_file = map_file(fs, idx_path);
+    if (!idx_file.ok()) return idx_file.status();
+    auto idx = index::SegmentIndex::open(idx_file->bytes, idx_file->mapping, idx_path);
+    if (!idx.ok()) return idx.status();
+    const auto& h = (*idx)->header();
+    auto header = format::decode_segment_header(segment.bytes(0, segment.file_size_at_open()), segment.path());
+    if (!header.ok()) return header.status();
+    if (h.store_id != store_id || h.sequence != i + 1 || h.first_position != header->first_position) {
+      return Status::corruption(idx_path + ": indexes another segment");
+    }
+    bool last = i + 1 == dh.segment_count;
+    if (!last && !h.sealed()) return Status::corruption(idx_path + ": partial, but not the last indexed segment");
+    if (last && (*idx)->end_position() != dh.end_position) {
+      return Status::corruption(idx_path + ": ends at position " + std::to_string((*idx)->end_position()) + ", " +
+                                path + " at " + std::to_string(dh.end_position));
+    }
+    Status bound = h.sealed() ? check_sealed(**idx, segment) : check_partial(**idx, segment);
+    if (!bound.ok()) return bound;
+    auto bitmap_bytes = (*idx)->bitmaps();
+    if (!bitmap_bytes.ok()) return bitmap_bytes.status();
+    auto bitmaps = index::SegmentBitmaps::decode(*bitmap_bytes, idx_path);
+    if (!bitmaps.ok()) return bitmaps.status();
+    if (bitmaps->category_separator() != separator) {
+      return Status::invalid_argument(idx_path + ": categories made with another separator");
+    }
+    out.bitmaps.push_back(std::move(*bitmaps));
+    if (last && !h.sealed()) {
+      out.last_partial = true;
+      out.resume_offset = h.data_end;
+      out.resume_batches = h.batch_count;
+      out.resume_events = h.event_count;
+    }
+    out.checkpoint.segments.push_back(std::move(*idx));
+  }
+  out.checkpoint.directory = std::move(*directory);
+  return out;
+}
+
+}  // namespace
+
+std::string segment_index_file_name(uint64_t sequence) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%08llu", static_cast<unsigned long long>(sequence));
+  return std::string(buf) + std::string(kIndexSuffix);
+}
+
+bool is_segment_index_file_name(std::string_view name) {
+  return name.size() > kIndexSuffix.size() && name.substr(name.size() - kIndexSuffix.size()) == kIndexSuffix;
+}
+
+std::optional<LoadedCheckpoint> load_checkpoint(FileSystem& fs, const std::string& dir,
+                                                const std::vector<std::string>& names,
+                                                const format::StoreId& store_id, char category_separator,
+                                                const std::vector<const Segment*>& segments, std::string& why_not) {
+  if (std::find(names.begin(), names.end(), format::kStreamsFileName) == names.end()) {
+    why_not = "no index checkpoint (" + std::string(format::kStreamsFileName) + " is missing)";
+    return std::nullopt;
+  }
+  auto loaded = try_load(fs, dir, store_id, category_separator, segments);
+  if (!loaded.ok()) {
+    why_not = "index checkpoint not used: " + loaded.status().message();
+    return std::nullopt;
+  }
+  return std::move(*loaded);
+}
+
+// ---------------------------------------------------------------- writing
+
+CheckpointWriter::CheckpointWriter(FileSystem& fs, std::string dir, format::StoreId store_id, char separator,
+                                   const Log::Checkpoint* loaded)
+    : fs_(fs), dir_(std::move(dir)), store_id_(store_id), separator_(separator) {
+  if (!loaded || !loaded->directory) return;
+  for (const auto& idx : loaded->segments) {
+    if (idx->header().sealed()) sealed_.push_back(idx);
+  }
+  directory_ = loaded->directory;
+  indexed_ = sealed_.size();
+  directory_segments_ = sealed_.size();
+}
+
+Result<std::shared_ptr<const index::SegmentIndex>> CheckpointWriter::index_segment(const Segment& segment,
+                                                                                   uint64_t sequence,
+                                                                                   uint64_t data_end, bool sealed) {
+  std::string_view file = segment.bytes(0, data_end);
+  auto header = format::decode_segment_header(file, segment.path());
+  if (!header.ok()) return header.status();
+  index::SegmentIndexBuilder builder(store_id_, sequence, header->first_position);
+  index::SegmentBitmaps bitmaps(separator_);
+  format::ScanOptions options{/*is_last=*/true, /*stop_at_corruption=*/false};
+  auto scan = format::scan_segment(file, segment.path(), options, [&](const format::ScannedBatch& b) {
+    builder.add(b.offset, b.frame_size, format::get_u64(file.data() + b.offset), b.batch);
+    auto relative = static_cast<uint32_t>(b.batch.stamp().first_position - header->first_position);
+    std::string_view category = index::category_of(b.batch.stream(), bitmaps.category_separator());
+    b.batch.for_each([&](uint32_t i, const format::EventView& e) {
+      bitmaps.add(e.type, category, relative + i);
+      return true;
+    });
+    return Status();
+  });
+  if (!scan.ok()) return scan.status();
+  if (scan->torn) return Status::corruption(format::file_offset(segment.path(), scan->data_end) + ": " + scan->torn_reason);
+  std::string encoded;
+  bitmaps.encode(encoded);
+  std::string name = segment_index_file_name(sequence);
+  auto bytes = keep_bytes(builder.finish(sealed, encoded));
+  if (Status s = write_file_atomically(fs_, dir_, name, *bytes, /*replace=*/true); !s.ok()) return s;
+  auto idx = index::SegmentIndex::open(*bytes, bytes, dir_ + "/" + name);
+  if (!idx.ok()) return idx.status();
+  return std::shared_ptr<const index::SegmentIndex>(std::move(*idx));
+}
+
+Status CheckpointWriter::write(const std::vector<const Segment*>& segments, size_t last, uint64_t data_end,
+                               bool sealed) {
+  // Sealed segments before `last` that have no index yet (after a rebuild).
+  for (size_t i = indexed_; i < last; ++i) {
+    auto idx = index_segment(*segments[i], i + 1, segments[i]->sealed_end(), true);
+    if (!idx.ok()) return idx.status();
+    sealed_.push_back(*idx);
+    indexed_ = sealed_.size();
+  }
+  std::shared_ptr<const index::SegmentIndex> partial;
+  if (last >= indexed_) {
+    auto idx = index_segment(*segments[last], last + 1, data_end, sealed);
+    if (!idx.ok()) return idx.status();
+    if (sealed) {
+      sealed_.push_back(*idx);
+      indexed_ = sealed_.size();
+    } else {
+      partial = *idx;
+    }
+  }
+  index::StreamDirectoryBuilder builder;
+  size_t from = 0;
+  if (directory_) {
+    if (Status s = builder.add_directory(*directory_); !s.ok()) return s;
+    from = directory_segments_;
+  }
+  for (size_t i = from; i < sealed_.size(); ++i) {
+    if (Status s = builder.add_segment(*sealed_[i]); !s.ok()) return s;
+  }
+  if (partial) {
+    if (Status s = builder.add_segment(*partial); !s.ok()) return s;
+  }
+  if (!partial && sealed_.empty()) return Status();
+  const index::SegmentIndex& newest = partial ? *partial : *sealed_.back();
+  auto bytes = keep_bytes(builder.finish(store_id_, newest.end_position(), newest.header().sequence));
+  std::string name(format::kStreamsFileName);
+  if (Status s = write_file_atomically(fs_, dir_, name, *bytes, /*replace=*/true); !s.ok()) return s;
+  auto directory = index::StreamDirectory::open(*bytes, bytes, dir_ + "/" + name);
+  if (!directory.ok()) return directory.status();
+  directory_ = std::move(*directory);
+  directory_segments_ = sealed_.size();
+  return Status();
+}
+
+}  // namespace cairn::engine

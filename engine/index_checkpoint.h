@@ -1,0 +1,78 @@
+// The index checkpoint on disk (FORMAT.md §10): a STREAMS file covering
+// positions [0, end) and an SSSSSSSS.idx file for each segment holding them,
+// the last one possibly covering only a prefix of its segment.
+//
+// Loading trusts nothing it cannot check cheaply: identity, sequences, first
+// positions and counts against the segment headers, and each index against
+// its segment's footer (sealed) or last covered frame (partial). Any mismatch
+// makes the checkpoint unusable and the open scans the log instead: index
+// files are derived data, never a reason to refuse an open.
+#pragma once
+
+#include "engine/io.h"
+#include "engine/log.h"
+#include "engine/segment.h"
+#include "format/segment_header.h"
+#include "index/bitmap_index.h"
+
+#include <cairn/status.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace cairn::engine {
+
+std::string segment_index_file_name(uint64_t sequence);
+bool is_segment_index_file_name(std::string_view name);
+
+struct LoadedCheckpoint {
+  Log::Checkpoint checkpoint;
+  // The last indexed segment's index covers only its first batches: the scan
+  // resumes there.
+  bool last_partial = false;
+  uint64_t resume_offset = 0;
+  uint64_t resume_batches = 0;
+  uint64_t resume_events = 0;
+  // Each indexed segment's type and category bitmaps (decoded at open).
+  std::vector<index::SegmentBitmaps> bitmaps;
+};
+
+// `segments[i]` is the opened segment with sequence i + 1. Returns nullopt
+// with `why_not` set when there is no usable checkpoint.
+std::optional<LoadedCheckpoint> load_checkpoint(FileSystem& fs, const std::string& dir,
+                                                const std::vector<std::string>& names,
+                                                const format::StoreId& store_id, char category_separator,
+                                                const std::vector<const Segment*>& segments, std::string& why_not);
+
+// Writing checkpoints: index files for segments as they are sealed (and for
+// the active segment's prefix at close), then a new STREAMS over them.
+class CheckpointWriter {
+ public:
+  // `loaded` is what the open found (nothing: the next checkpoint indexes every segment).
+  // `separator` makes the category bitmaps (Options::category_separator).
+  CheckpointWriter(FileSystem& fs, std::string dir, format::StoreId store_id, char separator,
+                   const Log::Checkpoint* loaded);
+  // Indexes segment `segment` (whose `data_end` ends its batches; `sealed`
+  // when its footer is written) and every earlier segment not yet indexed,
+  // then writes STREAMS covering them. Segments must stay unchanged below data_end.
+  Status write(const std::vector<const Segment*>& segments, size_t last, uint64_t data_end, bool sealed);
+  // Segments whose index files this writer knows are whole and current.
+  size_t indexed() const { return indexed_; }
+
+ private:
+  Result<std::shared_ptr<const index::SegmentIndex>> index_segment(const Segment& segment, uint64_t sequence,
+                                                                  uint64_t data_end, bool sealed);
+  FileSystem& fs_;
+  std::string dir_;
+  format::StoreId store_id_;
+  char separator_;
+  // Sealed segments with index files, in order; the directory over them.
+  std::vector<std::shared_ptr<const index::SegmentIndex>> sealed_;
+  std::shared_ptr<const index::StreamDirectory> directory_;
+  size_t directory_segments_ = 0;  // segments (whole or partial) directory_ covers
+  size_t indexed_ = 0;             // == sealed_.size()
+};
+
+}  // namespace cairn::engine

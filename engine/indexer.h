@@ -1,0 +1,45 @@
+// Indexer: writes index checkpoints in the background, so that the next open
+// reads index files instead of scanning the log (FORMAT.md §10). After the
+// writer seals a segment it is indexed and a new STREAMS written; at close the
+// active segment's prefix is indexed too, so a clean open replays nothing.
+// Index files are derived data: a failure here is logged, never fatal.
+#pragma once
+
+#include "engine/index_checkpoint.h"
+#include "engine/log.h"
+
+#include <cairn/options.h>
+
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+namespace cairn::engine {
+
+class Indexer {
+ public:
+  Indexer(FileSystem& fs, std::string dir, format::StoreId store_id, const Log& log,
+          const Log::Checkpoint* loaded, const Options& options);
+  ~Indexer();
+  // Segment `ordinal` is sealed (its sealed_end is set): index it.
+  void sealed(uint32_t ordinal);
+  // Finishes queued work, then indexes the active segment's batches below
+  // `data_end` and stops. Idempotent.
+  Status close(uint32_t active_ordinal, uint64_t data_end);
+
+ private:
+  void run();
+
+  const Log& log_;
+  Options options_;
+  CheckpointWriter writer_;
+  std::mutex mu_;
+  std::condition_variable wake_;
+  std::deque<uint32_t> queue_;
+  bool stopping_ = false;
+  bool closed_ = false;
+  std::thread thread_;
+};
+
+}  // namespace cairn::engine
