@@ -189,7 +189,8 @@ Result<std::vector<RecordedEvent>> Log::read_all_filtered(const ReadFilter& filt
   for (const RecordedEvent& e : out) {
     if (!matches(filter, e, category_separator_)) {
       return Status::corruption("the type and category index places position " + std::to_string(e.position) +
-                                " (stream '" + e.stream + "', type '" + e.type + "') in a filter it does not match");
+                                " (stream '" + e.stream + "', type '" + e.type +
+                                "') in a filter it does not match");
     }
   }
   if (direction == Direction::kBackward) std::reverse(out.begin(), out.end());

@@ -26,7 +26,7 @@ struct Problem {
   std::string what;
 };
 
-// Bounds-checked little-endian reads over bytes [0, size).
+// Little-endian reads over `bytes`; callers check has(n) before reading n bytes.
 class Cursor {
  public:
   explicit Cursor(std::string_view bytes, size_t base = 0) : bytes_(bytes), base_(base) {}
@@ -97,6 +97,51 @@ std::optional<Problem> check_runs(Cursor& c, uint32_t cardinality, uint32_t& las
   return std::nullopt;
 }
 
+// Where the parts of a portable bitmap are (offsets into its bytes).
+struct PortableLayout {
+  uint32_t size = 0;           // containers
+  std::string_view run_flags;  // empty: no run containers
+  size_t keys_at = 0;          // size x (u16 key, u16 cardinality - 1)
+  std::optional<size_t> offsets_at;
+};
+
+// Reads the cookie, the run flags, and finds the keys and offsets.
+std::optional<Problem> read_layout(Cursor& c, PortableLayout& layout) {
+  if (!c.has(4)) return problem(c, "bitmap truncated");
+  uint32_t cookie = c.u32();
+  bool has_runs = (cookie & 0xffff) == kCookieRuns;
+  if (has_runs) {
+    layout.size = (cookie >> 16) + 1;
+    if (!c.has((layout.size + 7) / 8)) return problem(c, "bitmap truncated");
+    size_t at = c.offset();
+    layout.run_flags = c.bytes((layout.size + 7) / 8);
+    unsigned unused = static_cast<uint8_t>(layout.run_flags.back()) >> (layout.size % 8);
+    if (layout.size % 8 != 0 && unused != 0) return Problem{at, "run flags set past the last container"};
+  } else if (cookie == kCookieNoRuns) {
+    if (!c.has(4)) return problem(c, "bitmap truncated");
+    layout.size = c.u32();
+    if (layout.size == 0) return problem(c, "empty bitmap");
+    if (layout.size > 65536) return problem(c, "more than 65536 containers");
+  } else {
+    return Problem{c.offset() - 4, "not a portable Roaring bitmap (bad cookie)"};
+  }
+  if (!c.has(size_t{4} * layout.size)) return problem(c, "bitmap truncated");
+  layout.keys_at = c.pos();
+  c.bytes(size_t{4} * layout.size);
+  if (!has_runs || layout.size >= kNoOffsetThreshold) {
+    if (!c.has(size_t{4} * layout.size)) return problem(c, "bitmap truncated");
+    layout.offsets_at = c.pos();
+    c.bytes(size_t{4} * layout.size);
+  }
+  return std::nullopt;
+}
+
+std::optional<Problem> check_container(Cursor& c, bool is_run, uint32_t cardinality, uint32_t& last) {
+  if (is_run) return check_runs(c, cardinality, last);
+  if (cardinality > kMaxArrayCardinality) return check_bitset(c, cardinality, last);
+  return check_array(c, cardinality, last);
+}
+
 // What check_portable learned about a well-formed bitmap.
 struct PortableSummary {
   uint64_t cardinality = 0;
@@ -110,56 +155,22 @@ struct PortableSummary {
 // `bytes` in the encoding (for messages).
 std::optional<Problem> check_portable(std::string_view bytes, size_t base, PortableSummary& summary) {
   Cursor c(bytes, base);
-  if (!c.has(4)) return problem(c, "bitmap truncated");
-  uint32_t cookie = c.u32();
-  bool has_runs = (cookie & 0xffff) == kCookieRuns;
-  uint32_t size = 0;
-  if (has_runs) {
-    size = (cookie >> 16) + 1;
-  } else if (cookie == kCookieNoRuns) {
-    if (!c.has(4)) return problem(c, "bitmap truncated");
-    size = c.u32();
-    if (size == 0) return problem(c, "empty bitmap");
-    if (size > 65536) return problem(c, "more than 65536 containers");
-  } else {
-    return Problem{base, "not a portable Roaring bitmap (bad cookie)"};
-  }
-  std::string_view run_flags;
-  if (has_runs) {
-    if (!c.has((size + 7) / 8)) return problem(c, "bitmap truncated");
-    size_t at = c.offset();
-    run_flags = c.bytes((size + 7) / 8);
-    if (size % 8 != 0 && (static_cast<uint8_t>(run_flags.back()) >> (size % 8)) != 0) {
-      return Problem{at, "run flags set past the last container"};
+  PortableLayout layout;
+  if (auto bad = read_layout(c, layout)) return bad;
+  for (uint32_t k = 0; k < layout.size; ++k) {
+    size_t key_at = layout.keys_at + size_t{4} * k;
+    uint32_t key = format::get_u16(bytes.data() + key_at);
+    uint32_t cardinality = format::get_u16(bytes.data() + key_at + 2) + 1u;
+    if (k > 0 && key <= summary.max >> 16) return Problem{base + key_at, "keys not increasing"};
+    if (layout.offsets_at) {
+      size_t offset_at = *layout.offsets_at + size_t{4} * k;
+      if (format::get_u32(bytes.data() + offset_at) != c.pos()) {
+        return Problem{base + offset_at, "container offset does not match"};
+      }
     }
-  }
-  if (!c.has(size_t{4} * size)) return problem(c, "bitmap truncated");
-  size_t keys_at = c.pos();
-  c.bytes(size_t{4} * size);
-  bool has_offsets = !has_runs || size >= kNoOffsetThreshold;
-  size_t offsets_at = c.pos();
-  if (has_offsets) {
-    if (!c.has(size_t{4} * size)) return problem(c, "bitmap truncated");
-    c.bytes(size_t{4} * size);
-  }
-  for (uint32_t k = 0; k < size; ++k) {
-    uint32_t key = format::get_u16(bytes.data() + keys_at + 4 * k);
-    uint32_t cardinality = format::get_u16(bytes.data() + keys_at + 4 * k + 2) + 1u;
-    if (k > 0 && key <= summary.max >> 16) return Problem{base + keys_at + 4 * k, "keys not increasing"};
-    if (has_offsets && format::get_u32(bytes.data() + offsets_at + 4 * k) != c.pos()) {
-      return Problem{base + offsets_at + 4 * k, "container offset does not match"};
-    }
-    bool is_run = has_runs && (static_cast<uint8_t>(run_flags[k / 8]) >> (k % 8)) & 1;
+    bool is_run = !layout.run_flags.empty() && (static_cast<uint8_t>(layout.run_flags[k / 8]) >> (k % 8)) & 1;
     uint32_t last = 0;
-    std::optional<Problem> bad;
-    if (is_run) {
-      bad = check_runs(c, cardinality, last);
-    } else if (cardinality > kMaxArrayCardinality) {
-      bad = check_bitset(c, cardinality, last);
-    } else {
-      bad = check_array(c, cardinality, last);
-    }
-    if (bad) return bad;
+    if (auto bad = check_container(c, is_run, cardinality, last)) return bad;
     summary.cardinality += cardinality;
     summary.max = (uint64_t{key} << 16) | last;
   }
@@ -316,7 +327,8 @@ Result<SegmentBitmaps> SegmentBitmaps::decode(std::string_view bytes, const std:
   uint64_t length = header.u64();
   if (out.end_ > (uint64_t{1} << 32)) return corrupt({16, "end past 2^32"});
   if (length < kHeaderSize || length > bytes.size()) {
-    return corrupt({24, "length " + std::to_string(length) + " outside [32, " + std::to_string(bytes.size()) + "]"});
+    return corrupt({24, "length " + std::to_string(length) + " outside [32, " +
+                            std::to_string(bytes.size()) + "]"});
   }
   std::string_view body = bytes.substr(kHeaderSize, length - kHeaderSize);
   Cursor c(body, kHeaderSize);

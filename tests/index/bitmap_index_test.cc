@@ -261,7 +261,8 @@ TEST(SegmentBitmapsTest, RandomBitFlipsAreRejectedOrSound) {
       std::string damaged = bytes;
       int flips = 1 + static_cast<int>(rng() % 3);
       for (int f = 0; f < flips; ++f) damaged[rng() % damaged.size()] ^= static_cast<char>(1u << (rng() % 8));
-      decoded += expect_rejected_or_sound(damaged, "events " + std::to_string(events) + " try " + std::to_string(i));
+      std::string what = "events " + std::to_string(events) + " try " + std::to_string(i);
+      decoded += expect_rejected_or_sound(damaged, what);
     }
   }
   EXPECT_GT(decoded, 0u);  // some flips land in values and give other, well-formed bitmaps
@@ -374,7 +375,8 @@ TEST(CollectTest, MatchesBruteForceOnRandomBitmaps) {
       uint64_t end = q % 3 == 0 ? UINT64_MAX >> 1 : rng() % last;
       size_t max = q % 4 == 0 ? SIZE_MAX : rng() % 50;
       std::vector<uint32_t> want;
-      for (auto it = std::lower_bound(all.begin(), all.end(), from); it != all.end() && *it < end && want.size() < max; ++it) {
+      for (auto it = std::lower_bound(all.begin(), all.end(), from);
+           it != all.end() && *it < end && want.size() < max; ++it) {
         want.push_back(*it);
       }
       std::vector<uint32_t> got;
