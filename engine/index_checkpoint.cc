@@ -207,8 +207,34 @@ Result<std::shared_ptr<const index::SegmentIndex>> CheckpointWriter::index_segme
   return std::shared_ptr<const index::SegmentIndex>(std::move(*idx));
 }
 
+// Index files a lookup found damaged are written anew from their segments;
+// a damaged directory is rebuilt from the segment indexes.
+Status CheckpointWriter::repair(const std::vector<const Segment*>& segments) {
+  for (size_t i = 0; i < sealed_.size(); ++i) {
+    if (!sealed_[i]->damaged()) continue;
+    auto idx = index_segment(*segments[i], i + 1, segments[i]->sealed_end(), true);
+    if (!idx.ok()) return idx.status();
+    sealed_[i] = *idx;
+  }
+  if (directory_ && directory_->damaged()) forget_directory();
+  return Status();
+}
+
+size_t CheckpointWriter::scrub() const {
+  size_t damaged = 0;
+  for (const auto& idx : sealed_) damaged += idx->verify_all() ? 0 : 1;
+  if (directory_) damaged += directory_->verify_all() ? 0 : 1;
+  return damaged;
+}
+
+void CheckpointWriter::forget_directory() {
+  directory_.reset();
+  directory_segments_ = 0;
+}
+
 Status CheckpointWriter::write(const std::vector<const Segment*>& segments, size_t last, uint64_t data_end,
                                bool sealed) {
+  if (Status s = repair(segments); !s.ok()) return s;
   // Sealed segments before `last` that have no index yet (after a rebuild).
   for (size_t i = indexed_; i < last; ++i) {
     auto idx = index_segment(*segments[i], i + 1, segments[i]->sealed_end(), true);
@@ -227,6 +253,26 @@ Status CheckpointWriter::write(const std::vector<const Segment*>& segments, size
       partial = *idx;
     }
   }
+  if (!partial && sealed_.empty()) return Status();
+  auto bytes = directory_bytes(partial.get());
+  if (!bytes.ok()) {
+    // Damage met while reading the old files (now marked): once more, from
+    // repaired segment indexes alone.
+    if (Status s = repair(segments); !s.ok()) return s;
+    forget_directory();
+    bytes = directory_bytes(partial.get());
+  }
+  if (!bytes.ok()) return bytes.status();
+  std::string name(format::kStreamsFileName);
+  if (Status s = write_file_atomically(fs_, dir_, name, **bytes, /*replace=*/true); !s.ok()) return s;
+  auto directory = index::StreamDirectory::open(**bytes, *bytes, dir_ + "/" + name);
+  if (!directory.ok()) return directory.status();
+  directory_ = std::move(*directory);
+  directory_segments_ = sealed_.size();
+  return Status();
+}
+
+Result<std::shared_ptr<const std::string>> CheckpointWriter::directory_bytes(const index::SegmentIndex* partial) const {
   index::StreamDirectoryBuilder builder;
   size_t from = 0;
   if (directory_) {
@@ -239,16 +285,8 @@ Status CheckpointWriter::write(const std::vector<const Segment*>& segments, size
   if (partial) {
     if (Status s = builder.add_segment(*partial); !s.ok()) return s;
   }
-  if (!partial && sealed_.empty()) return Status();
   const index::SegmentIndex& newest = partial ? *partial : *sealed_.back();
-  auto bytes = keep_bytes(builder.finish(store_id_, newest.end_position(), newest.header().sequence));
-  std::string name(format::kStreamsFileName);
-  if (Status s = write_file_atomically(fs_, dir_, name, *bytes, /*replace=*/true); !s.ok()) return s;
-  auto directory = index::StreamDirectory::open(*bytes, bytes, dir_ + "/" + name);
-  if (!directory.ok()) return directory.status();
-  directory_ = std::move(*directory);
-  directory_segments_ = sealed_.size();
-  return Status();
+  return keep_bytes(builder.finish(store_id_, newest.end_position(), newest.header().sequence));
 }
 
 }  // namespace cairn::engine

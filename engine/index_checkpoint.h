@@ -58,12 +58,20 @@ class CheckpointWriter {
   // when its footer is written) and every earlier segment not yet indexed,
   // then writes STREAMS covering them. Segments must stay unchanged below data_end.
   Status write(const std::vector<const Segment*>& segments, size_t last, uint64_t data_end, bool sealed);
+  // Verifies every block of the index files the open loaded (which it
+  // checked only in part); the next write() rewrites those found damaged.
+  // Returns how many files are damaged.
+  size_t scrub() const;
   // Segments whose index files this writer knows are whole and current.
   size_t indexed() const { return indexed_; }
 
  private:
   Result<std::shared_ptr<const index::SegmentIndex>> index_segment(const Segment& segment, uint64_t sequence,
                                                                   uint64_t data_end, bool sealed);
+  Status repair(const std::vector<const Segment*>& segments);
+  void forget_directory();
+  // A new STREAMS over the directory, the sealed indexes after it and `partial`.
+  Result<std::shared_ptr<const std::string>> directory_bytes(const index::SegmentIndex* partial) const;
   FileSystem& fs_;
   std::string dir_;
   format::StoreId store_id_;

@@ -28,6 +28,10 @@ void Indexer::sealed(uint32_t ordinal) {
 }
 
 void Indexer::run() {
+  if (size_t damaged = writer_.scrub()) {
+    info(options_, std::to_string(damaged) + " index file(s) failed their block checksums; they are rewritten at the "
+                   "next seal or close");
+  }
   std::unique_lock lock(mu_);
   while (true) {
     wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });

@@ -23,6 +23,21 @@ std::optional<std::string_view> frame_bytes(const Segment& segment, uint64_t off
   return segment.bytes(offset, frame_size);
 }
 
+// The events batch whose frame starts at `offset` (see frame_bytes), its
+// checksum verified; `frame_size` is set to the frame's size.
+Result<format::BatchView> read_batch(const Segment& segment, uint64_t offset, uint64_t& frame_size,
+                                     uint64_t data_end) {
+  std::string where = format::file_offset(segment.path(), offset);
+  auto bytes = frame_bytes(segment, offset, frame_size, data_end);
+  if (!bytes) return Status::corruption(where + ": the index points outside the segment's data");
+  format::Frame frame = format::parse_frame(*bytes);
+  if (frame.status != format::FrameStatus::kOk || frame.type != format::FrameType::kEvents) {
+    return Status::corruption(where + ": " + format::frame_status_name(frame.status) + " on read");
+  }
+  frame_size = frame.size;
+  return format::BatchView::decode(frame.body, where);
+}
+
 }  // namespace
 
 uint32_t Log::add_segment(std::unique_ptr<Segment> segment) {
@@ -93,22 +108,44 @@ uint64_t Log::indexed_end_position() const {
   return std::max(checkpoint_.end, positions_.end_position());
 }
 
+// Reads the frames themselves, not the index files (derived data that a
+// damaged block would make unusable): for the checkpointed part, from the
+// batch the index names (or the segment's start) to the index's data_end.
 Status Log::load_id_window() {
   uint64_t end = indexed_end_position();
   uint64_t lo = end > ids_.capacity() ? end - ids_.capacity() : 0;
-  std::vector<Run> runs;
-  {
-    std::shared_lock lock(mu_);
-    for (uint64_t p = lo; p < end;) {
-      auto run = run_at_position(p, end - p);
-      if (!run.ok()) return run.status();
-      runs.push_back(*run);
-      p += run->count;
+  std::shared_lock lock(mu_);
+  auto add_ids = [&](const format::BatchView& batch) {
+    batch.for_each([&](uint32_t i, const format::EventView& e) {
+      if (batch.stamp().first_position + i >= lo) ids_.add(e.id, batch.stamp().first_position + i);
+      return true;
+    });
+  };
+  for (size_t s = 0; s < checkpoint_.segments.size(); ++s) {
+    const index::SegmentIndex& idx = *checkpoint_.segments[s];
+    if (idx.end_position() <= lo) continue;
+    uint64_t offset = format::kSegmentHeaderSize;
+    if (idx.header().first_position < lo) {
+      auto ordinal = idx.find_batch(lo);
+      auto b = ordinal.ok() ? idx.batch(*ordinal) : Result<format::IndexBatch>(ordinal.status());
+      if (b.ok()) offset = b->offset;  // else walk the segment from its start
+    }
+    while (offset < idx.header().data_end) {
+      uint64_t size = 0;
+      auto batch = read_batch(*segments_[s], offset, size, idx.header().data_end);
+      if (!batch.ok()) return batch.status();
+      add_ids(*batch);
+      offset += size;
     }
   }
-  std::vector<RecordedEvent> events;
-  if (Status s = copy_runs(runs, Direction::kForward, events); !s.ok()) return s;
-  for (const RecordedEvent& e : events) ids_.add(e.id, e.position);
+  for (uint64_t p = std::max(lo, checkpoint_.end); p < end;) {
+    const index::BatchLocation& b = positions_.batch(*positions_.find(p));
+    uint64_t size = b.frame_size;
+    auto batch = read_batch(*segments_[b.segment], b.offset, size, b.offset + b.frame_size);
+    if (!batch.ok()) return batch.status();
+    add_ids(*batch);
+    p = b.first_position + b.count;
+  }
   ids_loaded_ = true;
   return Status();
 }
@@ -306,13 +343,8 @@ Status Log::copy_runs(const std::vector<Run>& runs, Direction direction,
   out.reserve(total);
   for (const Run& r : runs) {
     std::string where = format::file_offset(r.segment->path(), r.batch.offset);
-    auto bytes = frame_bytes(*r.segment, r.batch.offset, r.batch.frame_size, r.data_end);
-    if (!bytes) return Status::corruption(where + ": the index points outside the segment's data");
-    format::Frame frame = format::parse_frame(*bytes);
-    if (frame.status != format::FrameStatus::kOk || frame.type != format::FrameType::kEvents) {
-      return Status::corruption(where + ": " + format::frame_status_name(frame.status) + " on read");
-    }
-    auto batch = format::BatchView::decode(frame.body, where);
+    uint64_t size = r.batch.frame_size;
+    auto batch = read_batch(*r.segment, r.batch.offset, size, r.data_end);
     if (!batch.ok()) return batch.status();
     // The index is derived data: what it says is checked against the log.
     if (batch->stamp().first_position != r.batch.first_position || batch->count() != r.batch.count) {

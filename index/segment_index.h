@@ -56,6 +56,10 @@ class SegmentIndex {
 
   const format::SegmentIndexHeader& header() const { return header_; }
   const std::string& path() const { return blocks_.path(); }
+  // A lookup met a block that failed its checksum: the file must be rewritten.
+  bool damaged() const { return blocks_.damaged(); }
+  // Verifies every block now (a background scrub); false if one is damaged.
+  bool verify_all() const { return blocks_.verify_all(); }
   uint64_t end_position() const { return header_.first_position + header_.event_count; }
 
   Result<format::IndexBatch> batch(uint64_t ordinal) const;

@@ -28,6 +28,10 @@ class StreamDirectory {
                                                        const std::string& path, HashFn hash = format::stream_hash);
   const format::StreamsHeader& header() const { return header_; }
   const std::string& path() const { return blocks_.path(); }
+  // A lookup met a block that failed its checksum: the file must be rewritten.
+  bool damaged() const { return blocks_.damaged(); }
+  // Verifies every block now (a background scrub); false if one is damaged.
+  bool verify_all() const { return blocks_.verify_all(); }
 
   Result<std::optional<format::StreamsSlot>> find(std::string_view name) const;
   // The entry (segment, first version there) of `slot`'s segment holding `version`.

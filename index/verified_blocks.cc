@@ -15,8 +15,15 @@ bool VerifiedBlocks::check(size_t block) const {
     // Two readers may verify the same block at once; both reach the same answer.
     state = format::verify_block(file_, block) ? kGood : kBad;
     state_[block].store(state, std::memory_order_release);
+    if (state == kBad) damaged_.store(true, std::memory_order_relaxed);
   }
   return state == kGood;
+}
+
+bool VerifiedBlocks::verify_all() const {
+  bool good = true;
+  for (size_t b = 0; b < file_.block_count(); ++b) good = check(b) && good;
+  return good;
 }
 
 Result<std::string_view> VerifiedBlocks::get(uint64_t offset, uint64_t size) const {

@@ -23,6 +23,10 @@ class VerifiedBlocks {
   Result<std::string_view> get(uint64_t offset, uint64_t size) const;
   const std::string& path() const { return path_; }
   uint64_t body_size() const { return file_.body.size(); }
+  // Checks every block not checked yet; false if any fails.
+  bool verify_all() const;
+  // Whether a block failed its checksum (the file needs writing anew).
+  bool damaged() const { return damaged_.load(std::memory_order_relaxed); }
 
  private:
   enum : uint8_t { kUnknown = 0, kGood = 1, kBad = 2 };
@@ -31,6 +35,7 @@ class VerifiedBlocks {
   format::IndexFile file_;
   std::string path_;
   std::unique_ptr<std::atomic<uint8_t>[]> state_;
+  mutable std::atomic<bool> damaged_{false};
 };
 
 }  // namespace cairn::index

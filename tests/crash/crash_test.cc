@@ -279,7 +279,7 @@ std::string active_segment(const std::string& dir) {
 //     reverts to what it held before that write (zeros), while the pages after
 //     it persisted. The page holds the header of one of the group's frames.
 // Segment offsets come from format::scan_segment.
-DamageResult damage_tail(const std::string& dir, TailDamage planned, uint64_t acked_end,
+DamageResult damage_tail(const std::string& dir, TailDamage planned, uint64_t durable_end,
                          std::mt19937_64& rng) {
   DamageResult out;
   if (planned == TailDamage::kNone) return out;
@@ -323,10 +323,10 @@ DamageResult damage_tail(const std::string& dir, TailDamage planned, uint64_t ac
     out.bytes = n;
     return out;
   }
-  // Keep everything up to the end of the last acknowledged batch.
+  // Keep everything up to the end of the batch before durable_end (acknowledged, or made durable by an earlier open).
   uint64_t keep = format::kSegmentHeaderSize;
-  if (acked_end > scan->header.first_position) {
-    uint64_t last = acked_end - 1;
+  if (durable_end > scan->header.first_position) {
+    uint64_t last = durable_end - 1;
     bool found = false;
     for (const Located& b : batches) {
       if (b.first_position <= last && last < b.first_position + b.count) {
@@ -792,7 +792,10 @@ TEST(CrashTest, SigkillNeverLosesAcknowledgedAppends) {
       default: planned = TailDamage::kLostPage; break;
     }
     DamageResult dmg;
-    if (fs::exists(store_dir)) dmg = damage_tail(store_dir, planned, acked_end, rng);
+    // Below expected_ready everything was durable before this cycle (the
+    // checker's open synced it and its close indexed it): only what this
+    // cycle's writer wrote after that can be torn by a crash.
+    if (fs::exists(store_dir)) dmg = damage_tail(store_dir, planned, std::max(acked_end, expected_ready), rng);
     if (dmg.done != TailDamage::kNone) {
       ++damaged;
       ++damage_counts[std::string(damage_name(dmg.done)) + (dmg.into_footer ? " (into a footer)" : "")];
