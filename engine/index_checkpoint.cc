@@ -15,26 +15,7 @@ namespace {
 
 constexpr std::string_view kIndexSuffix = ".idx";
 
-struct MappedFile {
-  std::shared_ptr<Mapping> mapping;
-  std::string_view bytes;
-};
 
-Result<MappedFile> map_file(FileSystem& fs, const std::string& path) {
-  auto file = fs.open(path, OpenMode::kRead);
-  if (!file.ok()) return file.status();
-  auto size = (*file)->size();
-  if (!size.ok()) return size.status();
-  if (*size == 0) return MappedFile{nullptr, {}};
-  auto mapping = (*file)->map(*size);
-  if (!mapping.ok()) return mapping.status();
-  return MappedFile{*mapping, std::string_view((*mapping)->data(), *size)};
-}
-
-// Keeps index bytes built in memory alive for the readers of them.
-std::shared_ptr<const std::string> keep_bytes(std::string bytes) {
-  return std::make_shared<const std::string>(std::move(bytes));
-}
 
 // The index of a sealed segment must end where its footer says the batches end.
 Status check_sealed(const index::SegmentIndex& idx, const Segment& segment) {
@@ -136,6 +117,17 @@ Result<LoadedCheckpoint> try_load(FileSystem& fs, const std::string& dir, const 
 
 }  // namespace
 
+Result<MappedFile> map_file(FileSystem& fs, const std::string& path) {
+  auto file = fs.open(path, OpenMode::kRead);
+  if (!file.ok()) return file.status();
+  auto size = (*file)->size();
+  if (!size.ok()) return size.status();
+  if (*size == 0) return MappedFile{nullptr, {}};
+  auto mapping = (*file)->map(*size);
+  if (!mapping.ok()) return mapping.status();
+  return MappedFile{*mapping, std::string_view((*mapping)->data(), *size)};
+}
+
 std::string segment_index_file_name(uint64_t sequence) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%08llu", static_cast<unsigned long long>(sequence));
@@ -200,9 +192,9 @@ Result<std::shared_ptr<const index::SegmentIndex>> CheckpointWriter::index_segme
   std::string encoded;
   bitmaps.encode(encoded);
   std::string name = segment_index_file_name(sequence);
-  auto bytes = keep_bytes(builder.finish(sealed, encoded));
-  if (Status s = write_file_atomically(fs_, dir_, name, *bytes, /*replace=*/true); !s.ok()) return s;
-  auto idx = index::SegmentIndex::open(*bytes, bytes, dir_ + "/" + name);
+  auto written = write_and_map(name, builder.finish(sealed, encoded));
+  if (!written.ok()) return written.status();
+  auto idx = index::SegmentIndex::open(written->bytes, written->mapping, dir_ + "/" + name);
   if (!idx.ok()) return idx.status();
   return std::shared_ptr<const index::SegmentIndex>(std::move(*idx));
 }
@@ -218,6 +210,11 @@ Status CheckpointWriter::repair(const std::vector<const Segment*>& segments) {
   }
   if (directory_ && directory_->damaged()) forget_directory();
   return Status();
+}
+
+std::optional<Log::Checkpoint> CheckpointWriter::sealed_checkpoint() const {
+  if (!directory_ || sealed_.empty() || directory_->header().segment_count != sealed_.size()) return std::nullopt;
+  return Log::Checkpoint{directory_, sealed_, sealed_.back()->end_position()};
 }
 
 size_t CheckpointWriter::scrub() const {
@@ -264,15 +261,22 @@ Status CheckpointWriter::write(const std::vector<const Segment*>& segments, size
   }
   if (!bytes.ok()) return bytes.status();
   std::string name(format::kStreamsFileName);
-  if (Status s = write_file_atomically(fs_, dir_, name, **bytes, /*replace=*/true); !s.ok()) return s;
-  auto directory = index::StreamDirectory::open(**bytes, *bytes, dir_ + "/" + name);
+  auto file = write_and_map(name, std::move(*bytes));
+  if (!file.ok()) return file.status();
+  auto directory = index::StreamDirectory::open(file->bytes, file->mapping, dir_ + "/" + name);
   if (!directory.ok()) return directory.status();
   directory_ = std::move(*directory);
   directory_segments_ = sealed_.size();
   return Status();
 }
 
-Result<std::shared_ptr<const std::string>> CheckpointWriter::directory_bytes(const index::SegmentIndex* partial) const {
+// Readers use the written file's mapping (the page cache), not a copy.
+Result<MappedFile> CheckpointWriter::write_and_map(const std::string& name, std::string bytes) {
+  if (Status s = write_file_atomically(fs_, dir_, name, bytes, /*replace=*/true); !s.ok()) return s;
+  return map_file(fs_, dir_ + "/" + name);
+}
+
+Result<std::string> CheckpointWriter::directory_bytes(const index::SegmentIndex* partial) const {
   index::StreamDirectoryBuilder builder;
   size_t from = 0;
   if (directory_) {
@@ -286,7 +290,7 @@ Result<std::shared_ptr<const std::string>> CheckpointWriter::directory_bytes(con
     if (Status s = builder.add_segment(*partial); !s.ok()) return s;
   }
   const index::SegmentIndex& newest = partial ? *partial : *sealed_.back();
-  return keep_bytes(builder.finish(store_id_, newest.end_position(), newest.header().sequence));
+  return builder.finish(store_id_, newest.end_position(), newest.header().sequence);
 }
 
 }  // namespace cairn::engine

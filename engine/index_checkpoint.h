@@ -25,6 +25,13 @@
 namespace cairn::engine {
 
 std::string segment_index_file_name(uint64_t sequence);
+
+// A whole file, mapped read-only (empty: no mapping).
+struct MappedFile {
+  std::shared_ptr<Mapping> mapping;
+  std::string_view bytes;
+};
+Result<MappedFile> map_file(FileSystem& fs, const std::string& path);
 bool is_segment_index_file_name(std::string_view name);
 
 struct LoadedCheckpoint {
@@ -62,6 +69,9 @@ class CheckpointWriter {
   // checked only in part); the next write() rewrites those found damaged.
   // Returns how many files are damaged.
   size_t scrub() const;
+  // The checkpoint of the sealed segments' index files, when the last
+  // write() covered exactly them (nullopt after a partial write).
+  std::optional<Log::Checkpoint> sealed_checkpoint() const;
   // Segments whose index files this writer knows are whole and current.
   size_t indexed() const { return indexed_; }
 
@@ -71,7 +81,8 @@ class CheckpointWriter {
   Status repair(const std::vector<const Segment*>& segments);
   void forget_directory();
   // A new STREAMS over the directory, the sealed indexes after it and `partial`.
-  Result<std::shared_ptr<const std::string>> directory_bytes(const index::SegmentIndex* partial) const;
+  Result<std::string> directory_bytes(const index::SegmentIndex* partial) const;
+  Result<MappedFile> write_and_map(const std::string& name, std::string bytes);
   FileSystem& fs_;
   std::string dir_;
   format::StoreId store_id_;

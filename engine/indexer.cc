@@ -4,7 +4,7 @@
 
 namespace cairn::engine {
 
-Indexer::Indexer(FileSystem& fs, std::string dir, format::StoreId store_id, const Log& log,
+Indexer::Indexer(FileSystem& fs, std::string dir, format::StoreId store_id, Log& log,
                  const Log::Checkpoint* loaded, const Options& options)
     : log_(log), options_(options), writer_(fs, std::move(dir), store_id, options.category_separator, loaded) {
   thread_ = std::thread([this] { run(); });
@@ -42,6 +42,7 @@ void Indexer::run() {
     auto segments = log_.segments();
     Status s = writer_.write(segments, ordinal, segments[ordinal]->sealed_end(), /*sealed=*/true);
     if (!s.ok()) info(options_, "index checkpoint of segment " + std::to_string(ordinal + 1) + " failed: " + s.message());
+    if (auto checkpoint = writer_.sealed_checkpoint(); s.ok() && checkpoint) log_.offer_checkpoint(std::move(*checkpoint));
     lock.lock();
   }
 }

@@ -19,7 +19,7 @@ namespace cairn::engine {
 
 class Indexer {
  public:
-  Indexer(FileSystem& fs, std::string dir, format::StoreId store_id, const Log& log,
+  Indexer(FileSystem& fs, std::string dir, format::StoreId store_id, Log& log,
           const Log::Checkpoint* loaded, const Options& options);
   ~Indexer();
   // Segment `ordinal` is sealed (its sealed_end is set): index it.
@@ -31,7 +31,7 @@ class Indexer {
  private:
   void run();
 
-  const Log& log_;
+  Log& log_;
   Options options_;
   CheckpointWriter writer_;
   std::mutex mu_;

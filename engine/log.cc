@@ -52,6 +52,24 @@ void Log::set_checkpoint(Checkpoint checkpoint) {
   checkpoint_ = std::move(checkpoint);
 }
 
+void Log::offer_checkpoint(Checkpoint checkpoint) {
+  std::lock_guard lock(offered_mu_);
+  offered_ = std::move(checkpoint);
+}
+
+void Log::adopt_offered_checkpoint() {
+  std::optional<Checkpoint> offered;
+  {
+    std::lock_guard lock(offered_mu_);
+    offered.swap(offered_);
+  }
+  if (!offered || offered->end <= checkpoint_.end) return;
+  std::unique_lock lock(mu_);
+  checkpoint_ = std::move(*offered);
+  positions_.drop_below(checkpoint_.end);
+  streams_.drop_below(checkpoint_.end);
+}
+
 Result<std::optional<format::StreamsSlot>> Log::checkpointed_stream(std::string_view stream) const {
   if (!checkpoint_.directory) return std::optional<format::StreamsSlot>();
   return checkpoint_.directory->find(stream);
@@ -378,6 +396,11 @@ std::vector<const Segment*> Log::segments() const {
   std::vector<const Segment*> out;
   for (const auto& s : segments_) out.push_back(s.get());
   return out;
+}
+
+size_t Log::memory_batch_count() const {
+  std::shared_lock lock(mu_);
+  return positions_.batch_count();
 }
 
 size_t Log::segment_count() const {

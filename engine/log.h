@@ -57,6 +57,11 @@ class Log {
   // index_batch.
   void set_checkpoint(Checkpoint checkpoint);
   uint64_t checkpoint_end() const { return checkpoint_.end; }
+  // A newer checkpoint the indexer wrote (any thread); the writer's side
+  // adopts it (at a roll): lookups below its end move to its files, and the
+  // in-memory indexes let go of the batches it covers.
+  void offer_checkpoint(Checkpoint checkpoint);
+  void adopt_offered_checkpoint();
   // Appends a segment; returns its ordinal.
   uint32_t add_segment(std::unique_ptr<Segment> segment);
   // Indexes a batch stored at `offset` of segment `segment`. Returns
@@ -103,6 +108,7 @@ class Log {
   Result<std::vector<RecordedEvent>> read_all_filtered(const ReadFilter& filter, uint64_t from_position,
                                                        size_t max_count, Direction direction) const;
   size_t segment_count() const;
+  size_t memory_batch_count() const;
   // The segments, oldest first (they stay alive as long as the Log).
   std::vector<const Segment*> segments() const;
   size_t stream_count() const;
@@ -151,7 +157,9 @@ class Log {
   index::StreamIndex streams_;
   index::IdWindow ids_;
   bool ids_loaded_ = false;  // the writer's thread (or recovery) only
-  Checkpoint checkpoint_;    // set once, at open
+  Checkpoint checkpoint_;    // set at open, advanced by the writer's side
+  std::mutex offered_mu_;
+  std::optional<Checkpoint> offered_;
   char category_separator_;
   std::vector<SegmentBitmapsAt> bitmaps_;  // bitmaps_[i] indexes segments_[i]
   std::atomic<uint64_t> published_{0};

@@ -93,6 +93,7 @@ class Store::Impl {
     s.segments = log().segment_count();
     s.open_scanned_batches = recovered_.scanned_batches;
     s.open_indexed_positions = recovered_.checkpoint.end;
+    s.memory_indexed_batches = log().memory_batch_count();
     s.next_position = log().published();
     return s;
   }

@@ -464,6 +464,7 @@ Status Writer::wait_for_no_flights() {
 // in) and continues in the next one.
 Status Writer::roll() {
   if (Status s = wait_for_no_flights(); !s.ok()) return s;
+  log_.adopt_offered_checkpoint();  // the writer's side: nobody else changes the indexes
   uint64_t begin = format::kSegmentHeaderSize;
   uint64_t content_hash = content_complete_
                               ? content_.digest()

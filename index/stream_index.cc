@@ -22,6 +22,20 @@ uint64_t PositionIndex::end_position() const {
   return batches_.back().first_position + batches_.back().count;
 }
 
+void PositionIndex::drop_below(uint64_t position) {
+  auto it = std::find_if(batches_.begin(), batches_.end(),
+                         [&](const BatchLocation& b) { return b.first_position + b.count > position; });
+  batches_.erase(batches_.begin(), it);
+}
+
+void StreamIndex::drop_below(uint64_t position) {
+  for (Stream& s : streams_) {
+    auto it = std::lower_bound(s.positions.begin(), s.positions.end(), position);
+    s.base_version += static_cast<uint64_t>(it - s.positions.begin());
+    s.positions.erase(s.positions.begin(), it);
+  }
+}
+
 std::optional<uint32_t> StreamIndex::find(std::string_view name) const {
   auto it = by_name_.find(name);
   if (it == by_name_.end()) return std::nullopt;

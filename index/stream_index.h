@@ -37,6 +37,8 @@ class PositionIndex {
   size_t batch_count() const { return batches_.size(); }
   // One past the last indexed position (0 when empty).
   uint64_t end_position() const;
+  // Forgets the batches that end at or below `position` (a batch boundary).
+  void drop_below(uint64_t position);
 
  private:
   std::vector<BatchLocation> batches_;
@@ -57,6 +59,8 @@ class StreamIndex {
   size_t stream_count() const { return streams_.size(); }
   // Versions next_version(ordinal) .. +count-1 at positions first_position .. +count-1.
   void add_events(uint32_t ordinal, uint64_t first_position, uint32_t count);
+  // Forgets every position below `position`; versions move into base_version.
+  void drop_below(uint64_t position);
   uint64_t next_version(uint32_t ordinal) const {
     return streams_[ordinal].base_version + streams_[ordinal].positions.size();
   }

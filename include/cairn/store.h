@@ -45,6 +45,7 @@ struct StoreStats {
   std::string io_backend;       // "io_uring" or "pwrite" ("" when read-only)
   uint64_t open_scanned_batches = 0;  // batches the open read from the log (after the index checkpoint)
   uint64_t open_indexed_positions = 0;  // positions the open found in the index checkpoint
+  uint64_t memory_indexed_batches = 0;  // batches indexed in memory (the rest: in mapped index files)
   // Group-commit histograms since open. Snapshots, not atomic across fields.
   Histogram group_events;       // events per group commit
   Histogram group_bytes;        // bytes per group commit

@@ -1161,3 +1161,41 @@ TEST(IndexCheckpointTest, ReadOnlyOpenOfADamagedCheckpointScansAndRepairsNothing
 
 }  // namespace
 }  // namespace cairn
+
+namespace cairn {
+namespace {
+
+// ---------------------------------------------------------------- 6. hand-over
+
+// A store that keeps appending hands each sealed segment's batches over to
+// its index files (adopted at the next roll): the in-memory index stays
+// about a couple of segments long however much is written, and every read
+// stays exact while the lookups move from memory to the files.
+TEST(IndexCheckpointTest, SealedSegmentsMoveFromMemoryToTheIndexFiles) {
+  TempDir dir;
+  Model model;
+  auto store = test::open_ok(dir.path(), small_segments());
+  ASSERT_NE(store, nullptr);
+  std::mt19937_64 rng(99);
+  const auto names = stream_names(40, "h");
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  // Keep appending until the indexer has caught up at least once and the
+  // store has rolled since: then most batches live in the files only.
+  while (store->stats().segments < 12 ||
+         store->stats().memory_indexed_batches * 2 > model.batches.size()) {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline)
+        << "memory_indexed_batches " << store->stats().memory_indexed_batches << " of " << model.batches.size();
+    ASSERT_NO_FATAL_FAILURE(append_batches(*store, model, rng, names, 20));
+  }
+  EXPECT_LT(store->stats().memory_indexed_batches, model.batches.size() / 2);
+  ASSERT_NO_FATAL_FAILURE(check_store(*store, model, 100));
+  // Appends to streams whose earlier versions are only in the files continue them.
+  ASSERT_NO_FATAL_FAILURE(append_batches(*store, model, rng, names, 50));
+  ASSERT_NO_FATAL_FAILURE(check_store(*store, model, 101));
+  ASSERT_TRUE(store->close().ok());
+  store.reset();
+  ASSERT_NO_FATAL_FAILURE(expect_clean_open(dir.path(), small_segments(), model, 102));
+}
+
+}  // namespace
+}  // namespace cairn
