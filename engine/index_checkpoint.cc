@@ -60,7 +60,7 @@ Status check_partial(const index::SegmentIndex& idx, const Segment& segment) {
 }
 
 Result<LoadedCheckpoint> try_load(FileSystem& fs, const std::string& dir, const format::StoreId& store_id,
-                                  char separator, const std::vector<const Segment*>& segments) {
+                                  const std::vector<const Segment*>& segments) {
   std::string path = dir + "/" + std::string(format::kStreamsFileName);
   auto file = map_file(fs, path);
   if (!file.ok()) return file.status();
@@ -95,14 +95,6 @@ Result<LoadedCheckpoint> try_load(FileSystem& fs, const std::string& dir, const 
     }
     Status bound = h.sealed() ? check_sealed(**idx, segment) : check_partial(**idx, segment);
     if (!bound.ok()) return bound;
-    auto bitmap_bytes = (*idx)->bitmaps();
-    if (!bitmap_bytes.ok()) return bitmap_bytes.status();
-    auto bitmaps = index::SegmentBitmaps::decode(*bitmap_bytes, idx_path);
-    if (!bitmaps.ok()) return bitmaps.status();
-    if (bitmaps->category_separator() != separator) {
-      return Status::invalid_argument(idx_path + ": categories made with another separator");
-    }
-    out.bitmaps.push_back(std::move(*bitmaps));
     if (last && !h.sealed()) {
       out.last_partial = true;
       out.resume_offset = h.data_end;
@@ -140,13 +132,13 @@ bool is_segment_index_file_name(std::string_view name) {
 
 std::optional<LoadedCheckpoint> load_checkpoint(FileSystem& fs, const std::string& dir,
                                                 const std::vector<std::string>& names,
-                                                const format::StoreId& store_id, char category_separator,
+                                                const format::StoreId& store_id,
                                                 const std::vector<const Segment*>& segments, std::string& why_not) {
   if (std::find(names.begin(), names.end(), format::kStreamsFileName) == names.end()) {
     why_not = "no index checkpoint (" + std::string(format::kStreamsFileName) + " is missing)";
     return std::nullopt;
   }
-  auto loaded = try_load(fs, dir, store_id, category_separator, segments);
+  auto loaded = try_load(fs, dir, store_id, segments);
   if (!loaded.ok()) {
     why_not = "index checkpoint not used: " + loaded.status().message();
     return std::nullopt;
@@ -179,12 +171,7 @@ Result<std::shared_ptr<const index::SegmentIndex>> CheckpointWriter::index_segme
   format::ScanOptions options{/*is_last=*/true, /*stop_at_corruption=*/false};
   auto scan = format::scan_segment(file, segment.path(), options, [&](const format::ScannedBatch& b) {
     builder.add(b.offset, b.frame_size, format::get_u64(file.data() + b.offset), b.batch);
-    auto relative = static_cast<uint32_t>(b.batch.stamp().first_position - header->first_position);
-    std::string_view category = index::category_of(b.batch.stream(), bitmaps.category_separator());
-    b.batch.for_each([&](uint32_t i, const format::EventView& e) {
-      bitmaps.add(e.type, category, relative + i);
-      return true;
-    });
+    index::add_batch(bitmaps, b.batch, header->first_position);
     return Status();
   });
   if (!scan.ok()) return scan.status();
@@ -201,15 +188,20 @@ Result<std::shared_ptr<const index::SegmentIndex>> CheckpointWriter::index_segme
 
 // Index files a lookup found damaged are written anew from their segments;
 // a damaged directory is rebuilt from the segment indexes.
-Status CheckpointWriter::repair(const std::vector<const Segment*>& segments) {
+Status CheckpointWriter::repair(const std::vector<const Segment*>& segments, std::vector<size_t>* repaired) {
   for (size_t i = 0; i < sealed_.size(); ++i) {
     if (!sealed_[i]->damaged()) continue;
     auto idx = index_segment(*segments[i], i + 1, segments[i]->sealed_end(), true);
     if (!idx.ok()) return idx.status();
     sealed_[i] = *idx;
+    if (repaired) repaired->push_back(i);
   }
   if (directory_ && directory_->damaged()) forget_directory();
   return Status();
+}
+
+std::shared_ptr<const index::SegmentIndex> CheckpointWriter::sealed_index(size_t ordinal) const {
+  return sealed_[ordinal];
 }
 
 std::optional<Log::Checkpoint> CheckpointWriter::sealed_checkpoint() const {

@@ -13,7 +13,6 @@
 #include "engine/log.h"
 #include "engine/segment.h"
 #include "format/segment_header.h"
-#include "index/bitmap_index.h"
 
 #include <cairn/status.h>
 
@@ -42,15 +41,13 @@ struct LoadedCheckpoint {
   uint64_t resume_offset = 0;
   uint64_t resume_batches = 0;
   uint64_t resume_events = 0;
-  // Each indexed segment's type and category bitmaps (decoded at open).
-  std::vector<index::SegmentBitmaps> bitmaps;
 };
 
 // `segments[i]` is the opened segment with sequence i + 1. Returns nullopt
 // with `why_not` set when there is no usable checkpoint.
 std::optional<LoadedCheckpoint> load_checkpoint(FileSystem& fs, const std::string& dir,
                                                 const std::vector<std::string>& names,
-                                                const format::StoreId& store_id, char category_separator,
+                                                const format::StoreId& store_id,
                                                 const std::vector<const Segment*>& segments, std::string& why_not);
 
 // Writing checkpoints: index files for segments as they are sealed (and for
@@ -69,6 +66,11 @@ class CheckpointWriter {
   // checked only in part); the next write() rewrites those found damaged.
   // Returns how many files are damaged.
   size_t scrub() const;
+  // Writes anew, from their segments, the sealed segments' index files found
+  // damaged (by scrub() or a lookup), adding their ordinals to `repaired`; a
+  // damaged directory is rebuilt by the next write().
+  Status repair(const std::vector<const Segment*>& segments, std::vector<size_t>* repaired = nullptr);
+  std::shared_ptr<const index::SegmentIndex> sealed_index(size_t ordinal) const;
   // The checkpoint of the sealed segments' index files, when the last
   // write() covered exactly them (nullopt after a partial write).
   std::optional<Log::Checkpoint> sealed_checkpoint() const;
@@ -78,7 +80,6 @@ class CheckpointWriter {
  private:
   Result<std::shared_ptr<const index::SegmentIndex>> index_segment(const Segment& segment, uint64_t sequence,
                                                                   uint64_t data_end, bool sealed);
-  Status repair(const std::vector<const Segment*>& segments);
   void forget_directory();
   // A new STREAMS over the directory, the sealed indexes after it and `partial`.
   Result<std::string> directory_bytes(const index::SegmentIndex* partial) const;

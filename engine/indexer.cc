@@ -27,11 +27,24 @@ void Indexer::sealed(uint32_t ordinal) {
   wake_.notify_all();
 }
 
-void Indexer::run() {
-  if (size_t damaged = writer_.scrub()) {
-    info(options_, std::to_string(damaged) + " index file(s) failed their block checksums; they are rewritten at the "
-                   "next seal or close");
+// Checks every block of the index files the open loaded; damaged segment
+// indexes are written anew at once and swapped in (a damaged STREAMS file is
+// rewritten at the next seal or close).
+void Indexer::repair_damaged() {
+  if (writer_.scrub() == 0) return;
+  auto segments = log_.segments();
+  std::vector<size_t> repaired;
+  Status s = writer_.repair(segments, &repaired);
+  for (size_t ordinal : repaired) {
+    log_.replace_segment_index(static_cast<uint32_t>(ordinal), writer_.sealed_index(ordinal));
+    info(options_, "index file " + writer_.sealed_index(ordinal)->path() +
+                       " failed its block checksums; written anew from its segment");
   }
+  if (!s.ok()) info(options_, "repairing damaged index files failed: " + s.message());
+}
+
+void Indexer::run() {
+  repair_damaged();
   std::unique_lock lock(mu_);
   while (true) {
     wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });

@@ -30,6 +30,7 @@ class Indexer {
 
  private:
   void run();
+  void repair_damaged();
 
   Log& log_;
   Options options_;

@@ -70,6 +70,18 @@ void Log::adopt_offered_checkpoint() {
   streams_.drop_below(checkpoint_.end);
 }
 
+void Log::replace_segment_index(uint32_t segment, std::shared_ptr<const index::SegmentIndex> index) {
+  std::unique_lock lock(mu_);
+  // Lookups through segment indexes all hold mu_ (the writer's lock-free
+  // ones use only the directory).
+  if (segment < checkpoint_.segments.size() &&
+      checkpoint_.segments[segment]->end_position() == index->end_position()) {
+    checkpoint_.segments[segment] = std::move(index);
+  }
+  std::lock_guard load(bitmaps_load_mu_);
+  if (bitmaps_[segment].source) bitmaps_[segment].source = checkpoint_.segments[segment];
+}
+
 Result<std::optional<format::StreamsSlot>> Log::checkpointed_stream(std::string_view stream) const {
   if (!checkpoint_.directory) return std::optional<format::StreamsSlot>();
   return checkpoint_.directory->find(stream);

@@ -62,6 +62,8 @@ class Log {
   // in-memory indexes let go of the batches it covers.
   void offer_checkpoint(Checkpoint checkpoint);
   void adopt_offered_checkpoint();
+  // Swaps in a rewritten index of a checkpointed segment (any thread).
+  void replace_segment_index(uint32_t segment, std::shared_ptr<const index::SegmentIndex> index);
   // Appends a segment; returns its ordinal.
   uint32_t add_segment(std::unique_ptr<Segment> segment);
   // Indexes a batch stored at `offset` of segment `segment`. Returns
@@ -96,6 +98,8 @@ class Log {
   // built with another category separator are refused (kInvalidArgument).
   const index::SegmentBitmaps& segment_bitmaps(uint32_t segment) const { return bitmaps_[segment].bitmaps; }
   Status set_segment_bitmaps(uint32_t segment, index::SegmentBitmaps bitmaps);
+  // The bitmaps of `segment` are in `source` (decoded when first needed).
+  void set_bitmaps_source(uint32_t segment, std::shared_ptr<const index::SegmentIndex> source);
 
   // --- readers (any thread) ---
   uint64_t published() const { return published_.load(std::memory_order_acquire); }
@@ -138,15 +142,19 @@ class Log {
   Result<uint32_t> ordinal_for(std::string_view stream);
   // The type and category bitmaps of one segment, relative to its first
   // position (the one in its file name).
+  // An indexed segment's bitmaps stay in its index file (`source`) until a
+  // filtered read or an append needs them (load_bitmaps, bitmaps_load_mu_).
   struct SegmentBitmapsAt {
     uint64_t first_position = 0;
     index::SegmentBitmaps bitmaps;
+    std::shared_ptr<const index::SegmentIndex> source;
   };
+  Status load_bitmaps(size_t segment) const;
   // Secondary indexes and filtered reads (log_filter.cc). Callers hold mu_.
   SegmentBitmapsAt new_segment_bitmaps(const Segment& segment) const;
   Status index_bitmaps(uint32_t segment, const format::BatchView& batch);
   // Matching positions below `end`, ascending, and the runs holding them.
-  std::vector<uint64_t> matching_positions(const ReadFilter& filter, uint64_t from_position,
+  Result<std::vector<uint64_t>> matching_positions(const ReadFilter& filter, uint64_t from_position,
                                            size_t max_count, Direction direction, uint64_t end) const;
   size_t segment_holding(uint64_t position) const;  // the last segment starting at or before it
   Result<std::vector<Run>> runs_of(const std::vector<uint64_t>& positions) const;
@@ -161,7 +169,8 @@ class Log {
   std::mutex offered_mu_;
   std::optional<Checkpoint> offered_;
   char category_separator_;
-  std::vector<SegmentBitmapsAt> bitmaps_;  // bitmaps_[i] indexes segments_[i]
+  mutable std::vector<SegmentBitmapsAt> bitmaps_;
+  mutable std::mutex bitmaps_load_mu_;  // bitmaps_[i] indexes segments_[i]
   std::atomic<uint64_t> published_{0};
 };
 

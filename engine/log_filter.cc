@@ -9,6 +9,7 @@
 #include "engine/log.h"
 
 #include "format/segment_name.h"
+#include "format/segment_scan.h"
 
 #include <algorithm>
 #include <mutex>
@@ -95,12 +96,40 @@ Status Log::index_bitmaps(uint32_t segment, const format::BatchView& batch) {
                               " is outside the 2^32 positions from the segment's first, " +
                               std::to_string(at.first_position));
   }
-  auto relative = static_cast<uint32_t>(first - at.first_position);
-  std::string_view category = index::category_of(batch.stream(), category_separator_);
-  batch.for_each([&](uint32_t i, const format::EventView& e) {
-    at.bitmaps.add(e.type, category, relative + i);
-    return true;
-  });
+  if (Status s = load_bitmaps(segment); !s.ok()) return s;  // the active segment's indexed prefix
+  index::add_batch(at.bitmaps, batch, at.first_position);
+  return Status();
+}
+
+void Log::set_bitmaps_source(uint32_t segment, std::shared_ptr<const index::SegmentIndex> source) {
+  std::unique_lock lock(mu_);
+  bitmaps_[segment].source = std::move(source);
+}
+
+// A segment index's bitmaps, decoded on first use; when they cannot be used
+// (damaged, another separator), rebuilt from the segment's batches.
+Status Log::load_bitmaps(size_t segment) const {
+  std::lock_guard lock(bitmaps_load_mu_);
+  SegmentBitmapsAt& at = bitmaps_[segment];
+  if (!at.source) return Status();
+  const index::SegmentIndex& idx = *at.source;
+  auto bytes = idx.bitmaps();
+  auto decoded = bytes.ok() ? index::SegmentBitmaps::decode(*bytes, idx.path()) : Result<index::SegmentBitmaps>(bytes.status());
+  if (decoded.ok() && decoded->category_separator() == category_separator_) {
+    at.bitmaps = std::move(*decoded);
+    at.source.reset();
+    return Status();
+  }
+  index::SegmentBitmaps rebuilt(category_separator_);
+  const Segment& seg = *segments_[segment];
+  auto scan = format::scan_segment(seg.bytes(0, idx.header().data_end), seg.path(), format::ScanOptions{true, false},
+                                   [&](const format::ScannedBatch& b) {
+                                     index::add_batch(rebuilt, b.batch, at.first_position);
+                                     return Status();
+                                   });
+  if (!scan.ok()) return scan.status();
+  at.bitmaps = std::move(rebuilt);
+  at.source.reset();
   return Status();
 }
 
@@ -115,12 +144,17 @@ Status Log::set_segment_bitmaps(uint32_t segment, index::SegmentBitmaps bitmaps)
   return Status();
 }
 
-std::vector<uint64_t> Log::matching_positions(const ReadFilter& filter, uint64_t from_position,
-                                              size_t max_count, Direction direction, uint64_t end) const {
+Result<std::vector<uint64_t>> Log::matching_positions(const ReadFilter& filter, uint64_t from_position,
+                                                      size_t max_count, Direction direction, uint64_t end) const {
   std::vector<uint64_t> out;
   if (end == 0 || max_count == 0 || bitmaps_.empty()) return out;
   Roaring scratch;
-  auto matches_in = [&](size_t s) {
+  Status load;
+  auto matches_in = [&](size_t s) -> const Roaring* {
+    if (Status st = load_bitmaps(s); !st.ok()) {
+      if (load.ok()) load = st;
+      return nullptr;
+    }
     return bitmaps_[s].bitmaps.matching(filter.event_types, filter.categories, scratch);
   };
   if (direction == Direction::kForward) {
@@ -131,6 +165,7 @@ std::vector<uint64_t> Log::matching_positions(const ReadFilter& filter, uint64_t
       const Roaring* matches = matches_in(s);
       if (matches != nullptr) add_forward(*matches, first, from_position, end, max_count, out);
     }
+    if (!load.ok()) return load;
     return out;
   }
   uint64_t last = std::min(from_position, end - 1);
@@ -138,6 +173,7 @@ std::vector<uint64_t> Log::matching_positions(const ReadFilter& filter, uint64_t
     const Roaring* matches = matches_in(s);
     if (matches != nullptr) add_backward(*matches, bitmaps_[s].first_position, last, max_count, out);
   }
+  if (!load.ok()) return load;
   std::reverse(out.begin(), out.end());
   return out;
 }
@@ -174,7 +210,9 @@ Result<std::vector<RecordedEvent>> Log::read_all_filtered(const ReadFilter& filt
   std::vector<Run> runs;
   {
     std::shared_lock lock(mu_);
-    positions = matching_positions(filter, from_position, max_count, direction, end);
+    auto matching = matching_positions(filter, from_position, max_count, direction, end);
+    if (!matching.ok()) return matching.status();
+    positions = std::move(*matching);
     auto found = runs_of(positions);
     if (!found.ok()) return found.status();
     runs = std::move(*found);

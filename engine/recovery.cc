@@ -156,8 +156,7 @@ Result<Recovered> recover(FileSystem& fs, const std::string& dir, const Options&
   std::string why_not;
   std::optional<LoadedCheckpoint> loaded;
   if (!options.verify_on_open) {
-    loaded = load_checkpoint(fs, dir, *names, out.identity.store_id, options.category_separator, raw_segments,
-                             why_not);
+    loaded = load_checkpoint(fs, dir, *names, out.identity.store_id, raw_segments, why_not);
     if (!loaded && !segments->empty()) out.notes.push_back(why_not + "; scanning the log to index it");
   }
   size_t covered = loaded ? loaded->checkpoint.segments.size() : 0;
@@ -180,7 +179,7 @@ Result<Recovered> recover(FileSystem& fs, const std::string& dir, const Options&
     if (Status s = check_header(*header, seg, path, out.identity, next_position); !s.ok()) return s;
     uint32_t ordinal = out.log->add_segment(std::move(opened[i]));
     if (i < covered) {
-      if (Status s = out.log->set_segment_bitmaps(ordinal, std::move(loaded->bitmaps[i])); !s.ok()) return s;
+      out.log->set_bitmaps_source(ordinal, loaded->checkpoint.segments[i]);
     }
 
     if (i < whole) {  // indexed whole by the checkpoint: not read

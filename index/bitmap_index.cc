@@ -6,6 +6,15 @@
 #include <optional>
 
 namespace cairn::index {
+
+void add_batch(SegmentBitmaps& bitmaps, const format::BatchView& batch, uint64_t segment_first_position) {
+  auto relative = static_cast<uint32_t>(batch.stamp().first_position - segment_first_position);
+  std::string_view category = category_of(batch.stream(), bitmaps.category_separator());
+  batch.for_each([&](uint32_t i, const format::EventView& e) {
+    bitmaps.add(e.type, category, relative + i);
+    return true;
+  });
+}
 namespace {
 
 // The encoding's fixed header and the fixed part of each entry (FORMAT.md,

@@ -10,6 +10,8 @@
 // No locking here: the engine guards these with its index lock.
 #pragma once
 
+#include "format/batch.h"
+
 #include <cairn/status.h>
 
 #include <roaring/roaring.hh>
@@ -28,6 +30,11 @@ namespace cairn::index {
 // The category of `stream`: its name before the first `separator`; empty
 // when the name has no separator (or starts with it).
 std::string_view category_of(std::string_view stream, char separator);
+
+class SegmentBitmaps;
+// Indexes every event of `batch`, which lies in the segment starting at
+// `segment_first_position` (fewer than 2^32 positions from it).
+void add_batch(SegmentBitmaps& bitmaps, const format::BatchView& batch, uint64_t segment_first_position);
 
 class SegmentBitmaps {
  public:

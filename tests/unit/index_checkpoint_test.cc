@@ -728,13 +728,9 @@ TEST_F(DamagedCheckpointTest, ActiveSegmentIndexBodyByteFlipped) {
   expect_full_scan(fs::path(path).filename().string());
 }
 
-// A sealed segment's index with a byte flipped in its body. Body blocks are
-// verified when first read (index/verified_blocks.cc), but open decodes every
-// indexed segment's type and category bitmaps (try_load in
-// engine/index_checkpoint.cc), which reads the block(s) holding the bitmaps
-// section. A 64 KiB segment's index body is a single block, so the damage is
-// found at open, wherever the byte is: the open scans the log. (A damaged
-// block that open does not read: LargeIndexBlockDamagedAfterOpenChecks below.)
+// A sealed segment's index with a byte flipped in its body. The open checks
+// a sealed index only against its segment's footer (no body block is read),
+// so it opens from the checkpoint; the scrub repairs the file.
 TEST_F(DamagedCheckpointTest, SealedSegmentIndexBodyByteFlipped) {
   const std::string path = index_file(dir_.path(), 2);
   std::string bytes = test::read_bytes(path);
@@ -744,7 +740,28 @@ TEST_F(DamagedCheckpointTest, SealedSegmentIndexBodyByteFlipped) {
   ASSERT_TRUE(header->sealed());
   ASSERT_EQ(file.block_count(), 1u);
   test::flip_byte(path, format::kIndexHeaderSize + file.body.size() / 2);
-  expect_full_scan("00000002.idx");
+  // The open's checks do not read index bodies: it opens from the checkpoint.
+  // The indexer's scrub then finds the damaged block and writes the file anew
+  // from its segment, which replaces it for every later lookup.
+  {
+    LogCapture log;
+    auto store = log.open(small_segments(), dir_.path());
+    ASSERT_NE(store, nullptr);
+    EXPECT_EQ(store->stats().open_scanned_batches, 0u);
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (log.line_with("00000002.idx", "written anew").empty()) {
+      ASSERT_LT(std::chrono::steady_clock::now(), deadline) << log.joined();
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    ASSERT_NO_FATAL_FAILURE(check_store(*store, model_, 21));
+    std::mt19937_64 rng(22);
+    ASSERT_NO_FATAL_FAILURE(append_batches(*store, model_, rng, stream_names(20, "d"), 30));
+    ASSERT_TRUE(store->close().ok());
+  }
+  auto rewritten = test::read_bytes(path);
+  EXPECT_TRUE(format::decode_segment_index_header(rewritten, path, file).ok());
+  for (size_t b = 0; b < file.block_count(); ++b) EXPECT_TRUE(format::verify_block(file, b)) << b;
+  ASSERT_NO_FATAL_FAILURE(expect_clean_open(dir_.path(), small_segments(), model_, 23));
 }
 
 TEST_F(DamagedCheckpointTest, IndexFilesOfAnotherStoreAreNotUsed) {
