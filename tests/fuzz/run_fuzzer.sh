@@ -1,14 +1,23 @@
 #!/bin/sh
-# Builds the segment decoder fuzzer with clang (libFuzzer, ASan, UBSan) and
-# runs it for a bounded time from a seed corpus of real segments.
-#   run_fuzzer.sh SOURCE_DIR WORK_DIR SECONDS SEED_SEGMENT...
+# Builds a fuzzer with clang (libFuzzer, ASan, UBSan) and runs it for a
+# bounded time from a seed corpus of real files.
+#   run_fuzzer.sh SOURCE_DIR WORK_DIR SECONDS TARGET SEED...
+# TARGET: segment (the segment decoder, format/ alone) or index (the index
+# file readers: format/ and index/, with CRoaring).
 set -eu
-src=$1 work=$2 seconds=$3
-shift 3
+src=$1 work=$2 seconds=$3 target=$4
+shift 4
 mkdir -p "$work/corpus"
 for seed in "$@"; do cp "$seed" "$work/corpus/"; done
+case "$target" in
+  segment) sources="$src/format/*.cc" libs="" ;;
+  index) sources="$src/format/*.cc $src/index/segment_index.cc $src/index/stream_directory.cc \
+$src/index/verified_blocks.cc $src/index/bitmap_index.cc" libs="-lroaring" ;;
+  *) echo "run_fuzzer.sh: unknown target $target" >&2; exit 2 ;;
+esac
+# shellcheck disable=SC2086  # the source lists are word-split on purpose
 clang++ -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
   -I"$src" -I"$src/include" \
-  "$src/tests/fuzz/segment_fuzzer.cc" "$src"/format/*.cc -o "$work/segment_fuzzer"
-"$work/segment_fuzzer" -max_total_time="$seconds" -max_len=65536 -rss_limit_mb=2048 \
+  "$src/tests/fuzz/${target}_fuzzer.cc" $sources $libs -o "$work/${target}_fuzzer"
+"$work/${target}_fuzzer" -max_total_time="$seconds" -max_len=262144 -rss_limit_mb=2048 \
   -print_final_stats=1 "$work/corpus"
