@@ -110,13 +110,6 @@ void print_batch(const format::ScannedBatch& b, const DumpOptions& o, std::ostre
   });
 }
 
-void print_problem(const std::string& what, bool json, std::ostream& out) {
-  if (json) {
-    out << "{\"kind\":\"problem\",\"message\":" << json_string(what) << "}\n";
-  } else {
-    out << "PROBLEM: " << what << "\n";
-  }
-}
 
 // Scans one segment; a torn tail or corruption is reported as a problem,
 // never as an error that hides what came before it.
@@ -150,12 +143,21 @@ SegmentReport scan_file(const std::string& bytes, const std::string& path, bool 
 
 }  // namespace
 
+void print_problem(const std::string& what, bool json, std::ostream& out) {
+  if (json) {
+    out << "{\"kind\":\"problem\",\"message\":" << json_string(what) << "}\n";
+  } else {
+    out << "PROBLEM: " << what << "\n";
+  }
+}
+
 int dump_segment(const std::string& path, const DumpOptions& options, std::ostream& out, std::ostream& err) {
   auto bytes = read_whole(path);
   if (!bytes) {
     err << "cairn dump: " << path << ": cannot read the file\n";
     return -1;
   }
+  if (is_index_file(*bytes)) return dump_index(path, *bytes, options, out);
   auto header = format::decode_segment_header(*bytes, path);
   if (header.ok()) print_header(*header, path, options, out);
   // A lone file may be a store's active segment: a torn tail is reported, not fatal.

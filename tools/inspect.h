@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <ostream>
 #include <string>
+#include <string_view>
 
 namespace cairn::tools {
 
@@ -19,10 +20,17 @@ struct DumpOptions {
 };
 
 // Prints the header of the segment file at `path`, then every batch and its
-// events. Problems found on the way (a torn tail, corruption) are printed too.
+// events (for an index file, FORMAT.md §10: its header and records). Problems found on the way (a torn tail, corruption) are printed too.
 // Returns the number of problems; -1 when the file cannot be read.
 int dump_segment(const std::string& path, const DumpOptions& options, std::ostream& out,
                  std::ostream& err);
+
+// Index files (inspect_index.cc): whether `bytes` start like one, and its
+// dump (header, records, blocks failing their checksums as problems).
+bool is_index_file(std::string_view bytes);
+int dump_index(const std::string& path, std::string_view bytes, const DumpOptions& options, std::ostream& out);
+// A problem line (text or JSON), shared by the dumps.
+void print_problem(const std::string& what, bool json, std::ostream& out);
 
 // Checks a segment file, or every segment of a store directory (names,
 // headers, checksums, footers, position continuity across segments). Prints

@@ -185,5 +185,31 @@ TEST(InspectBadInputTest, DirectoryThatIsNotAStore) {
   EXPECT_NE(out.str().find("not a Cairn store"), std::string::npos) << out.str();
 }
 
+TEST_F(InspectTest, DumpShowsIndexFilesRecordByRecord) {
+  // The clean close left a STREAMS file and one index file per segment.
+  std::string streams = dir_.path() + "/STREAMS";
+  EXPECT_EQ(dump(streams), 0) << err_.str();
+  std::string text = out_.str();
+  EXPECT_EQ(text.rfind("stream-directory end_position=13 segments=" + std::to_string(segments_.size()) +
+                           " streams=2 ", 0), 0u) << text;
+  EXPECT_NE(text.find("stream name=Order-42 slot="), std::string::npos) << text;
+  EXPECT_NE(text.find("next_version=3 last_position=2 segment_first_versions=1:0\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("stream name=Big slot="), std::string::npos) << text;
+
+  std::string first = dir_.path() + "/00000001.idx";
+  EXPECT_EQ(dump(first, DumpOptions{.json = true}), 0) << err_.str();
+  text = out_.str();
+  EXPECT_EQ(text.rfind("{\"kind\":\"segment-index\",\"sequence\":1,\"first_position\":0,", 0), 0u) << text;
+  EXPECT_NE(text.find("{\"kind\":\"batch\",\"ordinal\":0,\"offset\":64,\"position\":0,\"count\":3}"),
+            std::string::npos) << text;
+  EXPECT_NE(text.find("{\"kind\":\"stream\",\"name\":\"Order-42\",\"first_version\":0,"
+                      "\"versions_at_batches\":\"0@0\"}"), std::string::npos) << text;
+
+  // A damaged block is reported with the file and the block's offset.
+  test::flip_byte(first, 128 + 5);
+  EXPECT_EQ(dump(first), 1);
+  EXPECT_NE(out_.str().find(first + " at offset 128: index block checksum mismatch"), std::string::npos) << out_.str();
+}
+
 }  // namespace
 }  // namespace cairn::tools
