@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace cairn::bench {
@@ -55,6 +56,29 @@ class Backend {
                            std::vector<ReadEvent>* out, std::string* error) = 0;
   virtual bool read_all(uint64_t from_position, size_t max_count, std::vector<ReadEvent>* out,
                         std::string* error) = 0;
+  // Up to `max_count` events of type `event_type` at positions >= from_position, in
+  // global order (fewer only at the end of the store). The default is what a user of a
+  // store without a type index does: read_all pages of 4096 and keep the matches (the
+  // peers' layouts have no type index). Cairn overrides it with its type bitmaps
+  // (Store::read_all_filtered).
+  virtual bool read_all_filtered(std::string_view event_type, uint64_t from_position, size_t max_count,
+                                 std::vector<ReadEvent>* out, std::string* error) {
+    out->clear();
+    std::vector<ReadEvent> page;
+    for (uint64_t pos = from_position; out->size() < max_count;) {
+      if (!read_all(pos, 4096, &page, error)) return false;
+      if (page.empty()) break;
+      pos = page.back().position + 1;
+      for (ReadEvent& e : page) {
+        if (e.type != event_type) continue;
+        out->push_back(std::move(e));
+        if (out->size() == max_count) break;
+      }
+    }
+    return true;
+  }
+  // Whether read_all_filtered uses an index (true) or the default scan (false).
+  virtual bool indexed_filter() const { return false; }
   virtual void close() = 0;
 };
 

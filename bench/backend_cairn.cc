@@ -1,6 +1,7 @@
 // The Cairn backend of cairn-bench: the Backend operations over Cairn's public
 // API, as an application would call it (one Store, append with an expected
-// version, append_async for the in-flight workloads, read_stream, read_all).
+// version, append_async for the in-flight workloads, read_stream, read_all,
+// read_all_filtered).
 #include "backend_cairn.h"
 
 #include <algorithm>
@@ -108,6 +109,21 @@ class CairnBackend final : public Backend {
     return true;
   }
 
+  bool read_all_filtered(std::string_view event_type, uint64_t from_position, size_t max_count,
+                         std::vector<ReadEvent>* out, std::string* error) override {
+    cairn::ReadFilter filter;
+    filter.event_types.emplace_back(event_type);
+    auto r = store_->read_all_filtered(filter, from_position, max_count);
+    if (!r.ok()) {
+      *error = r.status().to_string();
+      return false;
+    }
+    to_read_events(std::move(*r), out);
+    return true;
+  }
+
+  bool indexed_filter() const override { return true; }
+
   void close() override {
     if (!store_) return;
     (void)store_->close();
@@ -156,6 +172,7 @@ std::unique_ptr<Backend> open_cairn(const BackendOptions& options, const CairnTu
   o.io_backend = tuning.io_backend;
   o.max_writes_in_flight = tuning.max_writes_in_flight;
   o.prepare_segments = tuning.prepare_segments;
+  o.read_only = tuning.read_only;
   auto opened = cairn::Store::open(options.dir, o);
   if (!opened.ok()) {
     *error = "cairn: open " + options.dir + ": " + opened.status().to_string();

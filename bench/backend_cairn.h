@@ -19,6 +19,7 @@ struct CairnTuning {
   cairn::IoBackend io_backend = cairn::IoBackend::kAuto;    // Options::io_backend
   uint32_t max_writes_in_flight = 2;                        // Options::max_writes_in_flight
   bool prepare_segments = true;                             // Options::prepare_segments
+  bool read_only = false;                                   // Options::read_only
 };
 
 std::unique_ptr<Backend> open_cairn(const BackendOptions& options, const CairnTuning& tuning, std::string* error);

@@ -3,6 +3,10 @@
 // measures the raw limits of the same disk before every repetition, and
 // reports medians with their ratios to those limits. See usage() for flags.
 #include <cairn/store.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -16,6 +20,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <random>
@@ -39,11 +44,25 @@ constexpr size_t kMetadataBytes = 32;
 constexpr size_t kRawFramingBytes = 64;  // the raw write is event_size + this
 constexpr size_t kReadPage = 4096;      // read-all page size
 constexpr uint32_t kPrefillInFlight = 256;
-constexpr uint64_t kDefaultStoreEvents = 1'000'000;  // read-stream, read-all, open
+constexpr uint64_t kDefaultStoreEvents = 1'000'000;  // read-stream, read-all, read-filtered, open
 constexpr const char* kEventType = "OrderPlaced";
+// read-filtered: event `version` of stream n has this type when (n + version) % kRareEvery == 0,
+// so each stream of 100 holds one, at a different version per stream: 1 % of the events,
+// spread evenly over the log (every round of batches holds its share).
+constexpr const char* kRareType = "OrderShipped";
+constexpr uint32_t kRareEvery = 100;
+// Measured reads verify every event they get during the warm-up, and every event of one
+// read (page or stream) in this many during the measured phase; the other measured reads
+// check only positions, versions and counts, so that the figures are the store's, not the
+// checker's (a full check costs about as much as reading the event).
+constexpr uint64_t kFullCheckEvery = 64;
 
-const std::vector<std::string> kWorkloads = {"append-durable", "append-batch", "read-stream",
-                                             "read-all",       "mixed",        "open"};
+const std::vector<std::string> kWorkloads = {"append-durable", "append-batch", "read-stream", "read-all",
+                                             "read-filtered",  "mixed",        "open"};
+
+// This process's arguments, to run the open probes (a fresh cairn-bench process
+// each) with the same flags.
+std::vector<std::string> g_args;
 
 // ---- flags -------------------------------------------------------------------
 
@@ -67,6 +86,13 @@ struct Config {
   std::string io_backend = "auto";
   uint32_t pipeline = 2;
   bool prepare = true;
+  uint64_t crash_mib = 0;   // open: what the crashed child appends after its roll-over (0: half a segment)
+  uint64_t crash_pause_ms = 0;  // open: the crashed child's pause after its roll-over
+  // Hidden (the open workload runs them): --probe open|open-ro|crash in --probe-dir,
+  // a store expected to hold --probe-events events.
+  std::string probe;
+  std::string probe_dir;
+  uint64_t probe_events = 0;
 
   bool appends() const { return workload == "append-durable" || workload == "append-batch" || workload == "mixed"; }
   bool async() const { return inflight > 1; }
@@ -84,19 +110,27 @@ std::string join(const std::vector<std::string>& names, const char* sep) {
 
 void usage(FILE* out) {
   std::fprintf(out, R"(usage: cairn-bench [flags]
-  --workload NAME      append-durable (default), append-batch, read-stream, read-all, mixed, open
-  --writers N          load threads (writers; readers for read-stream/read-all), default 1
+  --workload NAME      append-durable (default), append-batch, read-stream, read-all,
+                       read-filtered, mixed, open
+  --writers N          load threads (writers; readers for read-stream/read-all/read-filtered),
+                       default 1
   --streams N          streams Order-<n>, default 10000; writer t owns the streams n %% N == t
                        and always passes the exact expected version (conflicts are counted)
   --event-size BYTES   event data bytes, default 200 (plus 32 B metadata, type "OrderPlaced",
                        16 B random id)
   --batch N            events per append (default 1; append-batch 10)
-  --durability L       sync|batch|none (default sync; read-stream, read-all, open: none)
+  --durability L       sync|batch|none (default sync; read-stream, read-all, read-filtered,
+                       open: none)
   --inflight N         async appends in flight per writer (0 or 1: synchronous appends)
   --duration SECONDS   measured time, default 5, after a warm-up of max(0.5 s, 10%%)
   --events N           appends: measure N events (after N/10 warm-up) instead of a duration;
-                       read-stream, read-all, open: events in the store (default 1000000,
-                       streams of 100 events written in interleaved batches of 10)
+                       read-stream, read-all, read-filtered, open: events in the store
+                       (default 1000000: N/100 streams of 100 events, written in rounds of
+                       one batch of 10 per stream, then closed; the reads reopen it)
+  --crash-mib N        open, Cairn: the crashed copy's child appends until a segment
+                       roll-over, then N MiB more (default half a segment), and is SIGKILLed
+  --crash-pause-ms N   open, Cairn: the child pauses N ms after the roll-over (default 0), so
+                       that the seal's index checkpoint is written before it appends more
   --dir PATH           where to run (default: a fresh directory under the current one,
                        removed afterwards); the raw limits are measured on its disk
   --backend NAME       one of: %s
@@ -109,6 +143,14 @@ void usage(FILE* out) {
   --pipeline N         Cairn Options::max_writes_in_flight, default 2
   --prepare 0|1        Cairn Options::prepare_segments (zero-filled segments ahead), default 1
 
+Workloads without appends: read-stream reads random whole streams (100 events);
+read-all scans the store from position 0 in pages of 4096; read-filtered reads every
+event of the type that is 1 %% of the store (%s) in pages of 4096 from position 0
+(Cairn: Store::read_all_filtered; peers: read_all pages with a type check), then
+scans the same store unfiltered; open times opening the store (in a fresh process, with
+its resident memory), read-only too for Cairn, an empty store, and for Cairn a copy
+crashed (SIGKILL) after appending past a segment roll-over.
+
 Before each repetition, on the same disk: one write of (event size + 64 B) + fdatasync
 inside a pre-zeroed file (p50, ops/s), and 1 MiB buffered writes + fdatasync each into a
 pre-zeroed file (MB/s). Cairn's figures are printed as ratios to them.
@@ -117,7 +159,7 @@ is not zero-filled ahead (the engine prepares the next one when the active one i
 full), so before append workloads filler events (durability none, streams Warmup-<k>)
 are written until the store runs in a segment that was prepared ahead.
 )",
-               join(backend_names(), ", ").c_str());
+               join(backend_names(), ", ").c_str(), kRareType);
 }
 
 [[noreturn]] void bad_usage(const std::string& why) {
@@ -182,6 +224,11 @@ void apply_flag(Config& cfg, const std::string& flag, const std::string& value) 
   else if (flag == "--io-backend") cfg.io_backend = value;
   else if (flag == "--pipeline") cfg.pipeline = static_cast<uint32_t>(to_uint(flag, value));
   else if (flag == "--prepare") cfg.prepare = to_uint(flag, value) != 0;
+  else if (flag == "--crash-mib") cfg.crash_mib = to_uint(flag, value);
+  else if (flag == "--crash-pause-ms") cfg.crash_pause_ms = to_uint(flag, value);
+  else if (flag == "--probe") cfg.probe = value;
+  else if (flag == "--probe-dir") cfg.probe_dir = value;
+  else if (flag == "--probe-events") cfg.probe_events = to_uint(flag, value);
   else bad_usage("unknown flag " + flag);
 }
 
@@ -272,7 +319,9 @@ std::string stream_name(uint32_t n) { return "Order-" + std::to_string(n); }
 // so that readers can check every byte they get back.
 class EventMaker {
  public:
-  explicit EventMaker(size_t data_bytes) : data_(data_bytes, ' '), metadata_(kMetadataBytes, ' ') {
+  // `rare_types`: 1 % of the events have type kRareType (see kRareEvery).
+  explicit EventMaker(size_t data_bytes, bool rare_types = false)
+      : data_(data_bytes, ' '), metadata_(kMetadataBytes, ' '), rare_types_(rare_types) {
     static const char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     Rng rng;
     for (char& c : data_) c = kAlphabet[rng.below(64)];
@@ -280,6 +329,11 @@ class EventMaker {
   }
 
   size_t payload_bytes() const { return data_.size() + metadata_.size(); }
+
+  // The type of event `version` of `stream`.
+  const char* type_of(uint32_t stream, uint64_t version) const {
+    return rare_types_ && (stream + version) % kRareEvery == 0 ? kRareType : kEventType;
+  }
 
   std::vector<BenchEvent> batch(size_t n) const {
     return std::vector<BenchEvent>(n, BenchEvent{std::string(16, '\0'), kEventType, data_, metadata_});
@@ -290,13 +344,15 @@ class EventMaker {
     for (size_t i = 0; i < batch.size(); ++i) {
       uint64_t id[2] = {rng.next(), rng.next()};
       std::memcpy(batch[i].id.data(), id, sizeof id);
+      batch[i].type = type_of(stream, first_version + i);
       stamp(&batch[i].data, stream, first_version + i);
     }
   }
 
   // Whether `e` holds exactly the bytes written as `version` of `stream`.
   bool matches(const ReadEvent& e, uint32_t stream, uint64_t version) const {
-    if (e.version != version || e.data.size() != data_.size() || e.metadata != metadata_ || e.type != kEventType)
+    if (e.version != version || e.data.size() != data_.size() || e.metadata != metadata_ ||
+        e.type != type_of(stream, version))
       return false;
     char expected[kStampBytes];
     size_t n = std::min(kStampBytes, data_.size());
@@ -306,10 +362,13 @@ class EventMaker {
   }
 
   // Whether `e` holds the bytes of some stream's event at its own version.
-  bool matches_any_stream(const ReadEvent& e) const {
+  bool matches_any_stream(const ReadEvent& e) const { return matches(e, stream_of(e), e.version); }
+
+  // The stream stamped into `e` (0 when the data is too short to hold it).
+  static uint32_t stream_of(const ReadEvent& e) {
     uint32_t stream = 0;
     if (e.data.size() >= sizeof stream) std::memcpy(&stream, e.data.data(), sizeof stream);
-    return matches(e, stream, e.version);
+    return stream;
   }
 
  private:
@@ -325,6 +384,7 @@ class EventMaker {
 
   std::string data_;
   std::string metadata_;
+  bool rare_types_;
 };
 
 bool is_conflict(const std::string& error) {
@@ -541,16 +601,22 @@ void async_writer(Load& load, int t, Tally& tally) {
 
 // ---- readers -------------------------------------------------------------------
 
-// Checks a whole-stream read: versions 0.. in order, every byte as written.
+// Whether the next read's events get the full byte-for-byte check: always during
+// the warm-up, one read in kFullCheckEvery during the measured phase.
+bool full_check(Phase phase, uint64_t* reads) { return phase != Phase::kMeasure || ++*reads % kFullCheckEvery == 0; }
+
+// Checks a whole-stream read: versions 0.. in order, and with `full` every byte as written.
 bool check_stream(const EventMaker& maker, const std::vector<ReadEvent>& events, uint32_t stream,
-                  size_t min_count, std::string* error) {
+                  size_t min_count, bool full, std::string* error) {
   if (events.size() < min_count) {
     *error = stream_name(stream) + ": read " + std::to_string(events.size()) + " events, expected at least " +
              std::to_string(min_count);
     return false;
   }
   for (size_t v = 0; v < events.size(); ++v) {
-    if (!maker.matches(events[v], stream, v)) {
+    bool ok = full ? maker.matches(events[v], stream, v)
+                   : events[v].version == v && (v == 0 || events[v].position > events[v - 1].position);
+    if (!ok) {
       *error = stream_name(stream) + "@" + std::to_string(v) + ": wrong event read back";
       return false;
     }
@@ -563,26 +629,29 @@ void stream_reader(Load& load, uint32_t streams, size_t max_count, size_t min_co
   Rng rng;
   std::vector<ReadEvent> events;
   std::string error;
+  uint64_t reads = 0;
   for (Phase phase; (phase = load.schedule.now()) != Phase::kStop;) {
     uint32_t n = rng.below(streams);
     auto t0 = Clock::now();
     bool ok = load.backend.read_stream(stream_name(n), 0, max_count, &events, &error);
     auto t1 = Clock::now();
-    if (!ok || !check_stream(load.maker, events, n, min_count, &error)) return load.fail(error);
+    if (!ok || !check_stream(load.maker, events, n, min_count, full_check(phase, &reads), &error))
+      return load.fail(error);
     if (phase == Phase::kMeasure) tally.add(t0, t1, events.size());
   }
 }
 
-// Reads one page of read_all at `pos` and checks it.
-bool read_page(Load& load, uint64_t pos, std::vector<ReadEvent>* page, std::string* error) {
-  if (!load.backend.read_all(pos, kReadPage, page, error)) return false;
-  if (page->empty()) {
+// Checks one page of read_all read at `pos`: dense positions from `pos`, and with
+// `full` every byte as written.
+bool check_page(const EventMaker& maker, const std::vector<ReadEvent>& page, uint64_t pos, bool full,
+                std::string* error) {
+  if (page.empty()) {
     *error = "read_all ended early, at position " + std::to_string(pos);
     return false;
   }
-  for (size_t i = 0; i < page->size(); ++i) {
-    const ReadEvent& e = (*page)[i];
-    if (e.position != pos + i || !load.maker.matches_any_stream(e)) {
+  for (size_t i = 0; i < page.size(); ++i) {
+    const ReadEvent& e = page[i];
+    if (e.position != pos + i || (full && !maker.matches_any_stream(e))) {
       *error = "read_all: wrong event at position " + std::to_string(pos + i);
       return false;
     }
@@ -594,16 +663,63 @@ bool read_page(Load& load, uint64_t pos, std::vector<ReadEvent>* page, std::stri
 void all_reader(Load& load, uint64_t total, Tally& tally) {
   std::vector<ReadEvent> page;
   std::string error;
+  uint64_t reads = 0;
   while (load.schedule.now() != Phase::kStop) {
     for (uint64_t pos = 0; pos < total;) {
       Phase phase = load.schedule.now();
       if (phase == Phase::kStop) return;
       auto t0 = Clock::now();
-      if (!read_page(load, pos, &page, &error)) return load.fail(error);
+      bool ok = load.backend.read_all(pos, kReadPage, &page, &error);
       auto t1 = Clock::now();
+      if (!ok || !check_page(load.maker, page, pos, full_check(phase, &reads), &error)) return load.fail(error);
       if (phase == Phase::kMeasure) tally.add(t0, t1, page.size());
       pos += page.size();
     }
+  }
+}
+
+// Checks one page of read_all_filtered read at `pos`: increasing positions from
+// `pos`, each of type kRareType, and with `full` every byte as written.
+bool check_filtered_page(const EventMaker& maker, const std::vector<ReadEvent>& page, uint64_t pos, bool full,
+                         std::string* error) {
+  for (size_t i = 0; i < page.size(); ++i) {
+    const ReadEvent& e = page[i];
+    bool ok = e.position >= pos && (i == 0 || e.position > page[i - 1].position) && e.type == kRareType &&
+              (!full || maker.matches_any_stream(e));
+    if (!ok) {
+      *error = "read_all_filtered: wrong event at position " + std::to_string(e.position);
+      return false;
+    }
+  }
+  return true;
+}
+
+// Reads every event of type kRareType from position 0 to the end in pages of
+// kReadPage (the last, empty, page ends a pass), over and over; every complete
+// pass must return exactly `matches` events. The empty read that ends a pass
+// counts as no operation (its time is in the wall time the rate is taken over).
+void filtered_reader(Load& load, uint64_t matches, Tally& tally) {
+  std::vector<ReadEvent> page;
+  std::string error;
+  uint64_t reads = 0;
+  while (load.schedule.now() != Phase::kStop) {
+    uint64_t got = 0;
+    for (uint64_t pos = 0;;) {
+      Phase phase = load.schedule.now();
+      if (phase == Phase::kStop) return;
+      auto t0 = Clock::now();
+      bool ok = load.backend.read_all_filtered(kRareType, pos, kReadPage, &page, &error);
+      auto t1 = Clock::now();
+      if (!ok || !check_filtered_page(load.maker, page, pos, full_check(phase, &reads), &error))
+        return load.fail(error);
+      if (page.empty()) break;
+      if (phase == Phase::kMeasure) tally.add(t0, t1, page.size());
+      got += page.size();
+      pos = page.back().position + 1;
+    }
+    if (got != matches)
+      return load.fail("read_all_filtered: a pass returned " + std::to_string(got) + " events of type " + kRareType +
+                       ", expected " + std::to_string(matches));
   }
 }
 
@@ -655,6 +771,21 @@ struct Run {
   double conflicts = 0, rss_mb = 0;
   double read_ops_per_s = 0, read_events_per_s = 0, read_p50_us = 0, read_p99_us = 0;  // mixed: the reader
   double open_ms = 0, empty_open_ms = 0;                                                 // open
+  // open: the read-only opens (Cairn), the open's resident memory (its own process:
+  // VmRSS after open - before), the events in the store at the clean open, and the
+  // crashed copy (Cairn): what its child appended, the open after it and what that
+  // open read from the log (batches, events, and bytes: events x the child's bytes
+  // per event).
+  double open_ro_ms = 0, empty_open_ro_ms = 0, open_rss_mb = 0, open_rss_mb_per_m = 0, store_events = 0;
+  double empty_open_rss_mb = 0, open_ro_rss_mb = 0, empty_open_ro_rss_mb = 0;
+  double open_ro_anon_mb = 0, open_ro_file_mb = 0;  // the read-only open's growth: RssAnon, RssFile
+  double open_ro_seg_mb = 0, open_ro_idx_mb = 0;    // of which mapped segments, index files
+  double crash_appended_events = 0, crash_appended_mb = 0, crash_rolls = 0, crash_open_ms = 0;
+  double crash_indexed_positions = 0, crash_scanned_batches = 0, crash_replayed_events = 0, crash_replayed_mb = 0;
+  double build_s = 0;  // reads, open: writing the store (prefill + close)
+  // read-filtered: the unfiltered scan of the same store, the events each filtered pass
+  // returns, and the ratios (see print_details).
+  double scan_events_per_s = 0, matches = 0, rate_ratio = 0, speedup = 0;
   double raw_p50_us = 0, raw_p99_us = 0, raw_ops_per_s = 0, raw_mb_per_s = 0;
   double x_bound = 0, p50_ratio = 0, mb_ratio = 0;  // vs the raw limits of the same repetition
   // Cairn's StoreStats over the measured phase.
@@ -682,6 +813,19 @@ const Field kFields[] = {
     {"group_events_p50", &Run::group_events_p50}, {"group_events_max", &Run::group_events_max},
     {"sync_p50_us", &Run::sync_p50_us}, {"sync_p99_us", &Run::sync_p99_us}, {"queue_p50_us", &Run::queue_p50_us},
     {"queue_p99_us", &Run::queue_p99_us}, {"fill_mb", &Run::fill_mb},
+    {"open_read_only_ms", &Run::open_ro_ms}, {"empty_open_read_only_ms", &Run::empty_open_ro_ms},
+    {"open_rss_mb", &Run::open_rss_mb}, {"open_rss_mb_per_million_events", &Run::open_rss_mb_per_m},
+    {"empty_open_rss_mb", &Run::empty_open_rss_mb}, {"open_read_only_rss_mb", &Run::open_ro_rss_mb},
+    {"empty_open_read_only_rss_mb", &Run::empty_open_ro_rss_mb}, {"open_read_only_anon_mb", &Run::open_ro_anon_mb},
+    {"open_read_only_file_mb", &Run::open_ro_file_mb}, {"open_read_only_segments_mb", &Run::open_ro_seg_mb},
+    {"open_read_only_index_files_mb", &Run::open_ro_idx_mb},
+    {"store_events", &Run::store_events}, {"crash_appended_events", &Run::crash_appended_events},
+    {"crash_appended_mb", &Run::crash_appended_mb}, {"crash_rolls", &Run::crash_rolls},
+    {"crash_open_ms", &Run::crash_open_ms}, {"crash_indexed_positions", &Run::crash_indexed_positions},
+    {"crash_scanned_batches", &Run::crash_scanned_batches}, {"crash_replayed_events", &Run::crash_replayed_events},
+    {"crash_replayed_mb", &Run::crash_replayed_mb}, {"build_s", &Run::build_s},
+    {"scan_events_per_s", &Run::scan_events_per_s}, {"matches", &Run::matches}, {"rate_ratio", &Run::rate_ratio},
+    {"speedup", &Run::speedup},
 };
 
 // A repetition's result: figures, or the error that stopped it.
@@ -689,20 +833,54 @@ struct Outcome {
   Run run;
   std::string io_backend;  // Cairn's, from StoreStats
   std::string error;
+  bool indexed_filter = false;  // read-filtered: Backend::indexed_filter()
 };
 
-double rss_mb() {
+// A line of /proc/self/status ("VmRSS", "RssAnon", "RssFile"), in MB.
+double status_mb(const char* key) {
   std::ifstream in("/proc/self/status");
+  const std::string prefix = std::string(key) + ":";
   for (std::string line; std::getline(in, line);)
-    if (line.rfind("VmRSS:", 0) == 0) return std::strtod(line.c_str() + 6, nullptr) / 1024;
+    if (line.rfind(prefix, 0) == 0) return std::strtod(line.c_str() + prefix.size(), nullptr) / 1024;
   return 0;
 }
 
+double rss_mb() { return status_mb("VmRSS"); }
+
+// Resident MB of this process's mappings of files in `dir`: Cairn's segments
+// (*.seg) and its index files (*.idx, STREAMS), from /proc/self/smaps.
+struct MappedRss {
+  double segments = 0, index = 0;
+};
+MappedRss mapped_rss(const std::string& dir) {
+  MappedRss out;
+  std::ifstream in("/proc/self/smaps");
+  double* current = nullptr;
+  const std::string prefix = fs::absolute(dir).lexically_normal().string() + "/";
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty() && std::isxdigit(static_cast<unsigned char>(line[0])) && line.find('-') < line.find(' ')) {
+      size_t slash = line.find('/');  // a mapping's header line: the path, if any, is last
+      std::string path = slash == std::string::npos ? "" : line.substr(slash);
+      current = nullptr;
+      if (path.rfind(prefix, 0) == 0) {
+        if (path.size() > 4 && path.compare(path.size() - 4, 4, ".seg") == 0) current = &out.segments;
+        else if ((path.size() > 4 && path.compare(path.size() - 4, 4, ".idx") == 0) ||
+                 path.compare(prefix.size(), std::string::npos, "STREAMS") == 0)
+          current = &out.index;
+      }
+    } else if (current != nullptr && line.rfind("Rss:", 0) == 0) {
+      *current += std::strtod(line.c_str() + 4, nullptr) / 1024;
+    }
+  }
+  return out;
+}
+
+// `read_only`: Cairn only (Options::read_only).
 std::unique_ptr<Backend> open_for_run(const Config& cfg, const std::string& name, const std::string& dir,
-                                      std::string* error) {
+                                      std::string* error, bool read_only = false) {
   BackendOptions options{dir, durability_of(cfg.durability)};
   if (name != "cairn") return open_backend(name, options, error);
-  CairnTuning tuning{cfg.segment_mib << 20, io_backend_of(cfg.io_backend), cfg.pipeline, cfg.prepare};
+  CairnTuning tuning{cfg.segment_mib << 20, io_backend_of(cfg.io_backend), cfg.pipeline, cfg.prepare, read_only};
   return open_cairn(options, tuning, error);
 }
 
@@ -800,68 +978,329 @@ uint32_t store_streams(const Config& cfg) {
   return static_cast<uint32_t>(std::max<uint64_t>(1, events / 100));
 }
 
-// read-stream and read-all over a store of streams of 100 events.
-Outcome run_reads(Backend& backend, const Config& cfg) {
-  Outcome out;
-  EventMaker maker(cfg.event_size);
-  uint32_t streams = store_streams(cfg);
-  if (!prefill(backend, maker, streams, 100, cfg.writers, &out.error)) return out;
-  Schedule schedule = schedule_for(cfg, false);
-  Load load{backend, cfg, maker, schedule};
-  std::vector<Tally> readers(cfg.writers);
-  bool whole_streams = cfg.workload == "read-stream";
-  drive(load, cfg.writers,
-        [&](int t) {
-          if (whole_streams) return stream_reader(load, streams, 100, 100, readers[t]);
-          all_reader(load, uint64_t{streams} * 100, readers[t]);
-        },
-        out);
-  set_latency(out.run, merged(readers));
-  return out;
-}
-
-// Times opening the backend in `dir`; the store is checked to hold `events`.
-bool time_open(const Config& cfg, const std::string& name, const std::string& dir, uint64_t events, double* ms,
-               std::string* error) {
-  auto t0 = Clock::now();
-  auto backend = open_for_run(cfg, name, dir, error);
-  *ms = seconds_since(t0) * 1e3;
-  if (!backend) return false;
-  std::vector<ReadEvent> page;
-  bool ok = backend->read_all(events > 0 ? events - 1 : 0, 2, &page, error);
-  if (ok && page.size() != (events > 0 ? 1u : 0u)) {
-    *error = "reopened store holds the wrong number of events";
-    ok = false;
-  }
-  backend->close();
-  return ok;
-}
-
-// Writes a store of `events` (streams of 100) in `dir` and closes it; with
-// events == 0, an empty store.
-bool make_store(const Config& cfg, const std::string& name, const std::string& dir, uint32_t streams,
-                uint32_t per_stream, std::string* error) {
+// Writes `per_stream` events to each of `streams` streams in `dir` (per_stream 0:
+// an empty store) and closes the store.
+bool make_store(const Config& cfg, const std::string& name, const std::string& dir, const EventMaker& maker,
+                uint32_t streams, uint32_t per_stream, std::string* error) {
   auto backend = open_for_run(cfg, name, dir, error);
   if (!backend) return false;
-  EventMaker maker(cfg.event_size);
   bool ok = per_stream == 0 || prefill(*backend, maker, streams, per_stream, cfg.writers, error);
   backend->close();
   return ok;
 }
 
-// open: close a full store and time opening it again; the same for an empty one.
-Outcome run_open(const Config& cfg, const std::string& name, const std::string& dir) {
+// The stores the read workloads keep over their repetitions, by backend, with
+// the EventMaker that wrote them (its event template checks what is read).
+std::map<std::string, std::unique_ptr<EventMaker>> g_read_stores;
+
+// read-stream, read-all and read-filtered: a store of streams of 100 events,
+// written and closed at the first repetition (kept until the last), and opened
+// again at each (as by an application that restarts: Cairn reads through the
+// index checkpoint its open loaded), page cache warm. read-filtered then scans
+// the same store unfiltered, for its ratios.
+Outcome run_reads(const Config& cfg, const std::string& name, const std::string& dir) {
   Outcome out;
-  uint32_t streams = store_streams(cfg);
-  uint64_t events = uint64_t{streams} * 100;
+  const bool filtered = cfg.workload == "read-filtered";
+  const uint32_t streams = store_streams(cfg);
+  const uint64_t total = uint64_t{streams} * 100;
+  if (!g_read_stores.count(name)) {
+    auto made = std::make_unique<EventMaker>(cfg.event_size, filtered);
+    auto t0 = Clock::now();
+    if (!make_store(cfg, name, dir, *made, streams, 100, &out.error)) return out;
+    out.run.build_s = seconds_since(t0);
+    g_read_stores[name] = std::move(made);
+  }
+  const EventMaker& maker = *g_read_stores[name];
+  auto backend = open_for_run(cfg, name, dir, &out.error);
+  if (!backend) return out;
+  out.indexed_filter = backend->indexed_filter();
+  std::vector<Tally> readers(cfg.writers);
+  {
+    Schedule schedule = schedule_for(cfg, false);
+    Load load{*backend, cfg, maker, schedule};
+    drive(load, cfg.writers,
+          [&](int t) {
+            if (cfg.workload == "read-stream") return stream_reader(load, streams, 100, 100, readers[t]);
+            if (filtered) return filtered_reader(load, total / kRareEvery, readers[t]);
+            all_reader(load, total, readers[t]);
+          },
+          out);
+  }
+  set_latency(out.run, merged(readers));
+  if (filtered && out.error.empty()) {
+    Outcome scan;
+    std::vector<Tally> scanners(cfg.writers);
+    Schedule schedule = schedule_for(cfg, false);
+    Load load{*backend, cfg, maker, schedule};
+    drive(load, cfg.writers, [&](int t) { all_reader(load, total, scanners[t]); }, scan);
+    out.error = scan.error;
+    Tally all = merged(scanners);
+    Run& r = out.run;
+    r.scan_events_per_s = all.seconds() > 0 ? static_cast<double>(all.events) / all.seconds() : 0;
+    r.matches = static_cast<double>(total / kRareEvery);
+    r.rate_ratio = r.scan_events_per_s > 0 ? r.events_per_s / r.scan_events_per_s : 0;
+    r.speedup = r.matches > 0 ? r.rate_ratio * static_cast<double>(total) / r.matches : 0;
+  }
+  backend->close();
+  return out;
+}
+
+// ---- open: each open timed in a fresh process (a probe) -------------------------
+
+// What a probe printed: key=value pairs, or error=<the rest of the line>.
+struct Probe {
+  std::map<std::string, double> values;
+  std::string error;
+  double operator[](const std::string& key) const {
+    auto it = values.find(key);
+    return it == values.end() ? 0 : it->second;
+  }
+};
+
+// Runs this binary again with this process's flags plus --backend `name`
+// --probe `mode` --probe-dir `dir` --probe-events `events`, and parses what it
+// prints on standard output. `killed`: the probe must end by SIGKILL (the
+// crashed child), else exit 0.
+Probe run_probe(const std::string& name, const std::string& mode, const std::string& dir, uint64_t events,
+                bool killed = false) {
+  Probe p;
+  std::vector<std::string> args = {"cairn-bench"};
+  args.insert(args.end(), g_args.begin(), g_args.end());
+  for (const std::string& a : {std::string("--backend"), name, std::string("--probe"), mode,
+                               std::string("--probe-dir"), dir, std::string("--probe-events"), std::to_string(events)})
+    args.push_back(a);
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  char exe[4096];
+  ssize_t n = ::readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (n <= 0) die("readlink /proc/self/exe");
+  exe[n] = '\0';
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) die("pipe2");
+  std::fflush(stdout);
+  std::fflush(stderr);
+  pid_t pid = ::fork();
+  if (pid < 0) die("fork");
+  if (pid == 0) {  // only async-signal-safe calls until exec
+    ::dup2(fds[1], STDOUT_FILENO);
+    ::execv(exe, argv.data());
+    ::_exit(127);
+  }
+  ::close(fds[1]);
+  std::string text;
+  char buf[4096];
+  for (;;) {
+    ssize_t r = ::read(fds[0], buf, sizeof buf);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) break;
+    text.append(buf, static_cast<size_t>(r));
+  }
+  ::close(fds[0]);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (size_t e = text.find("error="); e != std::string::npos) {
+    p.error = text.substr(e + 6);
+    while (!p.error.empty() && (p.error.back() == '\n' || p.error.back() == '\r')) p.error.pop_back();
+  } else {
+    std::istringstream in(text);
+    for (std::string tok; in >> tok;)
+      if (size_t eq = tok.find('='); eq != std::string::npos)
+        p.values[tok.substr(0, eq)] = std::strtod(tok.c_str() + eq + 1, nullptr);
+  }
+  bool ok = killed ? WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL
+                   : WIFEXITED(status) && WEXITSTATUS(status) == 0;
+  if (p.error.empty() && !ok)
+    p.error = "probe " + mode + " ended with " +
+              (WIFSIGNALED(status) ? "signal " + std::to_string(WTERMSIG(status))
+                                   : "exit status " + std::to_string(WEXITSTATUS(status)));
+  return p;
+}
+
+int probe_error(const std::string& error) {
+  std::printf("error=%s\n", error.c_str());
+  std::fflush(stdout);
+  return 1;
+}
+
+// The crashed child (Cairn): opens the store, appends (durability none, 256
+// appends of 10 events in flight, streams Crash-<k>) until the store has rolled
+// over into a new segment (then pauses cfg.crash_pause_ms, if asked) and then
+// cfg.crash_mib more (default half a segment), waits for every append to be
+// acknowledged, prints what it wrote and SIGKILLs itself: no close, so the
+// index checkpoint covers only what the store wrote before (at the seals, in
+// the background, and at the last close).
+int crash_child(const Config& cfg, const std::string& name) {
+  std::string error;
+  auto backend = open_for_run(cfg, name, cfg.probe_dir, &error);
+  if (!backend) return probe_error(error);
+  cairn::Store* store = cairn_store(*backend);
+  if (store == nullptr) return probe_error("the crash probe is Cairn only");
+  const uint64_t after = cfg.crash_mib > 0 ? cfg.crash_mib << 20 : (cfg.segment_mib << 20) / 2;
+  EventMaker maker(cfg.event_size);
+  std::vector<BenchEvent> batch = maker.batch(10);
+  Rng rng;
+  Failure failure;
+  std::atomic<uint32_t> pending{0};
+  std::atomic<uint64_t> acked{0};
+  const cairn::StoreStats st0 = store->stats();
+  uint64_t rolled_at = 0;
+  bool rolled = false;
+  for (uint64_t k = 0; failure.get().empty(); ++k) {
+    if (k % 16 == 0) {
+      cairn::StoreStats st = store->stats();
+      if (!rolled && st.segments > st0.segments) {
+        rolled = true;
+        if (cfg.crash_pause_ms > 0) {
+          wait_drained(pending);
+          std::this_thread::sleep_for(std::chrono::milliseconds(cfg.crash_pause_ms));
+          st = store->stats();
+        }
+        rolled_at = st.bytes_written;
+      }
+      if (rolled && st.bytes_written - rolled_at >= after) break;
+    }
+    wait_below(pending, kPrefillInFlight);
+    maker.fill(batch, 0, 0, rng);
+    pending.fetch_add(1);
+    backend->append_async("Crash-" + std::to_string(k % 1000), -2, batch, [&](bool ok, const std::string& e) {
+      if (ok) acked.fetch_add(10);
+      else failure.set("crash child: " + e);
+      pending.fetch_sub(1, std::memory_order_release);
+      pending.notify_one();
+    });
+  }
+  wait_drained(pending);
+  if (!failure.get().empty()) return probe_error(failure.get());
+  const cairn::StoreStats st = store->stats();
+  const uint64_t bytes = st.bytes_written - st0.bytes_written;
+  std::printf("appended_events=%" PRIu64 " appended_bytes=%" PRIu64 " bytes_per_event=%.3f rolls=%" PRIu64 "\n",
+              acked.load(), bytes, acked.load() > 0 ? static_cast<double>(bytes) / acked.load() : 0.0,
+              st.segments - st0.segments);
+  std::fflush(stdout);
+  ::kill(::getpid(), SIGKILL);
+  return 1;
+}
+
+// A probe process: --probe open|open-ro (read-only, Cairn) times one open of
+// the store in --probe-dir, with VmRSS before and after it, checks that the
+// store holds --probe-events events, prints key=value pairs and closes the
+// store; --probe crash is crash_child.
+int probe_main(const Config& cfg) {
+  const std::string& name = cfg.backends.front();
+  if (cfg.probe == "crash") return crash_child(cfg, name);
+  const bool read_only = cfg.probe == "open-ro";
+  if (!read_only && cfg.probe != "open") return probe_error("unknown probe " + cfg.probe);
+  if (read_only && name != "cairn") return probe_error("read-only open: Cairn only");
+  std::string error;
+  const double rss0 = rss_mb(), anon0 = status_mb("RssAnon"), file0 = status_mb("RssFile");
+  auto t0 = Clock::now();
+  auto backend = open_for_run(cfg, name, cfg.probe_dir, &error, read_only);
+  const double ms = seconds_since(t0) * 1e3;
+  const double rss1 = rss_mb(), anon1 = status_mb("RssAnon"), file1 = status_mb("RssFile");
+  const MappedRss mapped = mapped_rss(cfg.probe_dir);
+  if (!backend) return probe_error(error);
+  const uint64_t n = cfg.probe_events;
+  std::vector<ReadEvent> page;
+  if (!backend->read_all(n > 0 ? n - 1 : 0, 2, &page, &error)) return probe_error(error);
+  if (page.size() != (n > 0 ? 1u : 0u) || (n > 0 && page[0].position != n - 1))
+    return probe_error("the opened store does not hold " + std::to_string(n) + " events");
+  std::printf("open_ms=%.6f rss_before_mb=%.3f rss_after_mb=%.3f anon_mb=%.3f file_mb=%.3f segments_mb=%.3f "
+              "index_files_mb=%.3f",
+              ms, rss0, rss1, anon1 - anon0, file1 - file0, mapped.segments, mapped.index);
+  if (cairn::Store* store = cairn_store(*backend)) {
+    const cairn::StoreStats st = store->stats();
+    std::printf(" next_position=%" PRIu64 " scanned_batches=%" PRIu64 " indexed_positions=%" PRIu64,
+                st.next_position, st.open_scanned_batches, st.open_indexed_positions);
+  }
+  std::printf("\n");
+  std::fflush(stdout);
+  backend->close();
+  return 0;
+}
+
+// Events in each backend's open-workload store, once written.
+std::map<std::string, uint64_t> g_open_events;
+
+// open: the store (N events in N/100 streams of 100) and an empty one are
+// written and closed at the first repetition and kept until the last; each
+// repetition times, each in a fresh process: opening the store, for Cairn
+// read-only too, the same for the empty store, and for Cairn a crashed copy:
+// the store is copied, a child opens the copy, appends past a roll-over and
+// SIGKILLs itself, then the copy is opened (and removed).
+Outcome run_open(const Config& cfg, const std::string& name, const std::string& dir, int rep) {
+  Outcome out;
   Run& r = out.run;
-  if (!make_store(cfg, name, dir + "/full", streams, 100, &out.error) ||
-      !make_store(cfg, name, dir + "/empty", 0, 0, &out.error) ||
-      !time_open(cfg, name, dir + "/full", events, &r.open_ms, &out.error) ||
-      !time_open(cfg, name, dir + "/empty", 0, &r.empty_open_ms, &out.error))
+  const uint32_t streams = store_streams(cfg);
+  const uint64_t built = uint64_t{streams} * 100;
+  const std::string full = dir + "/full", empty = dir + "/empty";
+  if (rep == 0 || !g_open_events.count(name)) {
+    EventMaker maker(cfg.event_size);
+    auto t0 = Clock::now();
+    if (!make_store(cfg, name, full, maker, streams, 100, &out.error)) return out;
+    r.build_s = seconds_since(t0);
+    if (!make_store(cfg, name, empty, maker, 0, 0, &out.error)) return out;
+    g_open_events[name] = built;
+  }
+  const uint64_t events = g_open_events[name];
+  auto fail = [&](const char* what, const Probe& p) {
+    out.error = std::string(what) + ": " + p.error;
     return out;
-  r.rss_mb = rss_mb();
-  r.events = static_cast<double>(events);
+  };
+  Probe p = run_probe(name, "open", full, events);
+  if (!p.error.empty()) return fail("open", p);
+  auto rss = [](const Probe& p) { return p["rss_after_mb"] - p["rss_before_mb"]; };
+  const double millions = static_cast<double>(events) / 1e6;
+  r.open_ms = p["open_ms"];
+  r.rss_mb = p["rss_after_mb"];
+  r.open_rss_mb = rss(p);
+  Probe e = run_probe(name, "open", empty, 0);
+  if (!e.error.empty()) return fail("empty open", e);
+  r.empty_open_ms = e["open_ms"];
+  r.empty_open_rss_mb = rss(e);
+  r.open_rss_mb_per_m = (r.open_rss_mb - r.empty_open_rss_mb) / millions;
+  if (name == "cairn") {
+    // The index's memory: a read-only open (no writer, no segment preparer, no
+    // I/O rings), less the same open of an empty store.
+    Probe ro = run_probe(name, "open-ro", full, events);
+    if (!ro.error.empty()) return fail("read-only open", ro);
+    r.open_ro_ms = ro["open_ms"];
+    r.open_ro_rss_mb = rss(ro);
+    r.open_ro_anon_mb = ro["anon_mb"];
+    r.open_ro_file_mb = ro["file_mb"];
+    r.open_ro_seg_mb = ro["segments_mb"];
+    r.open_ro_idx_mb = ro["index_files_mb"];
+    Probe ero = run_probe(name, "open-ro", empty, 0);
+    if (!ero.error.empty()) return fail("empty read-only open", ero);
+    r.empty_open_ro_ms = ero["open_ms"];
+    r.empty_open_ro_rss_mb = rss(ero);
+    r.open_rss_mb_per_m = (r.open_ro_rss_mb - r.empty_open_ro_rss_mb) / millions;
+    const std::string crashed = dir + "/crashed";
+    std::error_code ec;
+    fs::remove_all(crashed, ec);
+    fs::copy(full, crashed, fs::copy_options::recursive, ec);
+    if (ec) {
+      out.error = "copy " + full + " to " + crashed + ": " + ec.message();
+      return out;
+    }
+    Probe c = run_probe(name, "crash", crashed, events, true);
+    if (!c.error.empty()) return fail("crashed child", c);
+    const uint64_t appended = static_cast<uint64_t>(c["appended_events"]);
+    r.crash_appended_events = static_cast<double>(appended);
+    r.crash_appended_mb = c["appended_bytes"] / 1e6;
+    r.crash_rolls = c["rolls"];
+    Probe o = run_probe(name, "open", crashed, events + appended);
+    fs::remove_all(crashed, ec);
+    if (!o.error.empty()) return fail("open after the crash", o);
+    r.crash_open_ms = o["open_ms"];
+    r.crash_indexed_positions = o["indexed_positions"];
+    r.crash_scanned_batches = o["scanned_batches"];
+    r.crash_replayed_events = o["next_position"] - o["indexed_positions"];
+    r.crash_replayed_mb = r.crash_replayed_events * c["bytes_per_event"] / 1e6;
+  }
+  r.store_events = static_cast<double>(events);
+  r.events = static_cast<double>(built);
   r.seconds = r.open_ms / 1e3;
   r.events_per_s = r.seconds > 0 ? r.events / r.seconds : 0;
   r.p50_us = r.p90_us = r.p99_us = r.p999_us = r.max_us = r.open_ms * 1e3;
@@ -880,24 +1319,31 @@ void set_ratios(Run& r, const RawLimits& raw, const Config& cfg, size_t payload_
   r.p50_ratio = r.p50_us / raw.fdatasync_p50_us;
 }
 
-// One repetition on one backend in a fresh directory under `root`, after
-// measuring the raw limits on the same disk.
+// One repetition on one backend, after measuring the raw limits on the same
+// disk: in a fresh directory under `root` (open: one kept over the repetitions).
 Outcome run_once(const Config& cfg, const std::string& name, const std::string& root, int rep) {
   RawLimits raw = measure_raw_limits(root, cfg.event_size + kRawFramingBytes);
-  std::string dir = root + "/" + name + "-" + std::to_string(rep);
+  const bool open = cfg.workload == "open", kept = !cfg.appends();  // stores kept over the repetitions
+  std::string dir = root + "/" + name + (open ? "-open" : kept ? "-reads" : "-" + std::to_string(rep));
   Outcome out;
-  if (cfg.workload == "open") {
-    out = run_open(cfg, name, dir);
-  } else {
+  if (open) {
+    out = run_open(cfg, name, dir, rep);
+  } else if (cfg.appends()) {
     auto backend = open_for_run(cfg, name, dir, &out.error);
     if (backend) {
-      out = cfg.appends() ? run_appends(*backend, cfg) : run_reads(*backend, cfg);
+      out = run_appends(*backend, cfg);
       backend->close();
     }
+  } else {
+    out = run_reads(cfg, name, dir);
   }
   set_ratios(out.run, raw, cfg, EventMaker(cfg.event_size).payload_bytes());
-  std::error_code ec;
-  fs::remove_all(dir, ec);
+  if (!kept || rep == cfg.repeat - 1 || !out.error.empty()) {
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+    g_open_events.erase(name);
+    g_read_stores.erase(name);
+  }
   return out;
 }
 
@@ -910,6 +1356,7 @@ struct Series {
   std::string io_backend;
   std::string error;  // the first failed repetition's
   Run median;
+  bool indexed_filter = false;
 };
 
 double median_of(std::vector<double> v) {
@@ -925,12 +1372,15 @@ void summarize_series(Series& s) {
     if (!o.error.empty() && s.error.empty()) s.error = o.error;
     if (o.error.empty()) ok.push_back(&o.run);
     if (!o.io_backend.empty()) s.io_backend = o.io_backend;
+    s.indexed_filter = s.indexed_filter || o.indexed_filter;
   }
   for (const Field& f : kFields) {
     std::vector<double> v;
     for (const Run* r : ok) v.push_back(r->*f.member);
     s.median.*f.member = median_of(v);
   }
+  // The store is written once (the first repetition) for reads and open.
+  for (const Run* r : ok) s.median.build_s = std::max(s.median.build_s, r->build_s);
 }
 
 struct Context {  // what every report line states
@@ -950,16 +1400,19 @@ std::string num(double v) { return v >= 100 ? fmt("%.0f", v) : fmt("%.1f", v); }
 
 // What ran and for how long, as the first line of the report says it.
 std::string load_text(const Config& cfg) {
-  std::string events = std::to_string(uint64_t{store_streams(cfg)} * 100);
+  const uint32_t streams = store_streams(cfg);
+  std::string events = std::to_string(uint64_t{streams} * 100);
+  std::string store = "store of " + events + " events in " + std::to_string(streams) + " streams of 100";
   if (cfg.workload == "open")
-    return "store of " + events + " events (streams of 100, written in batches of 10), closed, then opened (warm "
-           "page cache); empty: a store with no events";
+    return store + " (written in rounds of batches of 10), closed; each open timed in a fresh cairn-bench process, "
+                   "warm page cache; empty: a store with no events";
   std::string text = std::to_string(cfg.writers) + (cfg.appends() ? " writer(s)" : " reader(s)");
   if (cfg.appends())
     text += " | batch " + std::to_string(cfg.batch) + " | inflight " + std::to_string(cfg.inflight) + " | " +
             std::to_string(cfg.streams) + " streams";
   else
-    text += " | store of " + events + " events in streams of 100";
+    text += " | " + store + " (written once, closed; reopened at each repetition; warm page cache)" +
+            (cfg.workload == "read-filtered" ? ", 1 % of type " + std::string(kRareType) : std::string());
   if (cfg.events > 0 && cfg.appends())
     return text + " | " + std::to_string(cfg.events) + " events measured after " + std::to_string(cfg.events / 10) +
            " of warm-up";
@@ -986,9 +1439,20 @@ void print_header(FILE* out, const Config& cfg, const Context& ctx) {
   if (cfg.workload == "mixed")
     std::fprintf(out, "mixed: the writers plus 1 reader of random whole streams (up to 1000 events); "
                  "subscriptions: not measured (Cairn has no subscriptions yet)\n");
+  if (cfg.workload == "open")
+    std::fprintf(out, "open: time of the open call in a fresh process (VmRSS before/after it: the open's resident "
+                 "memory); Cairn also read-only, and crashed: a copy of the store, which a child opened, appended to "
+                 "(durability none) until a segment roll-over, paused %" PRIu64 " ms, appended %" PRIu64
+                 " MiB more and was SIGKILLed; then the copy was opened\n",
+                 cfg.crash_pause_ms, cfg.crash_mib > 0 ? cfg.crash_mib : cfg.segment_mib / 2);
+  if (!cfg.appends() && cfg.workload != "open")
+    std::fprintf(out, "reads: every event checked byte for byte during the warm-up, then one read in %" PRIu64
+                 " fully (the others: positions, versions, counts, types)\n",
+                 kFullCheckEvery);
   const char* per = cfg.appends() ? "append, call to acknowledgement"
                     : cfg.workload == "read-stream" ? "read of a whole stream of 100 events"
-                    : cfg.workload == "read-all" ? "read_all page of 4096 events" : "open";
+                    : cfg.workload == "read-all" ? "read_all page of 4096 events"
+                    : cfg.workload == "read-filtered" ? "read_all_filtered page of up to 4096 events" : "open";
   std::fprintf(out, "ops = %s; latency per %s; MB/s = event data + metadata; xW/raw = ops/s / (W / raw fdatasync "
                "p50); p50/raw = p50 / raw fdatasync p50; MB/raw = MB/s / raw write MB/s\n",
                cfg.appends() ? "appends" : cfg.workload == "open" ? "opens" : "reads", per);
@@ -996,8 +1460,9 @@ void print_header(FILE* out, const Config& cfg, const Context& ctx) {
 
 void print_columns(FILE* out, const Config& cfg) {
   if (cfg.workload == "open") {
-    std::fprintf(out, "\n%-8s %-6s %9s %9s %10s %12s %9s %9s %7s %8s %7s\n", "backend", "dur", "events", "open ms",
-                 "empty ms", "events/s", "raw p50", "raw MB/s", "MB/raw", "x cairn", "rss MB");
+    std::fprintf(out, "\n%-8s %9s %9s %9s %9s %9s %9s %9s %8s %8s %8s %8s %9s %9s %8s\n", "backend", "events",
+                 "open ms", "ro ms", "empty ms", "empty ro", "crash ms", "replay MB", "rss MB", "ro rss", "MB/M ev",
+                 "build s", "raw p50", "raw MB/s", "ms/cairn");
     return;
   }
   std::fprintf(out, "\n%-8s %-14s %-5s %3s %6s %5s %5s %10s %10s %8s %8s %8s %8s %8s %8s | %8s %8s | %6s %7s %6s | "
@@ -1019,13 +1484,21 @@ std::string range_of(const Series& s) {
   return first ? "-" : num(lo) + ".." + num(hi);
 }
 
-void print_row(FILE* out, const Config& cfg, const Context& ctx, const Series& s, double cairn_rate) {
+// `cairn_ms`: Cairn's open_ms when the table compares backends (open), else 0.
+void print_row(FILE* out, const Config& cfg, const Context& ctx, const Series& s, double cairn_rate,
+               double cairn_ms) {
   const Run& r = s.median;
   std::string vs = cairn_rate > 0 ? ratio(r.events_per_s / cairn_rate) : "-";
   if (cfg.workload == "open") {
-    std::fprintf(out, "%-8s %-6s %9.0f %9.1f %10.2f %12.0f %9.1f %9.0f %7s %8s %7.0f\n", s.backend.c_str(),
-                 cfg.durability.c_str(), r.events, r.open_ms, r.empty_open_ms, r.events_per_s, r.raw_p50_us,
-                 r.raw_mb_per_s, ratio(r.mb_ratio).c_str(), vs.c_str(), r.rss_mb);
+    bool cairn = s.backend == "cairn";
+    auto ms = [](double v, bool have) { return have ? fmt(v < 10 ? "%.3f" : "%.1f", v) : std::string("-"); };
+    std::string vs_ms = cairn_ms > 0 ? ratio(r.open_ms / cairn_ms) : "-";
+    std::fprintf(out, "%-8s %9.0f %9s %9s %9s %9s %9s %9s %8.1f %8s %8.2f %8.1f %9.1f %9.0f %8s\n",
+                 s.backend.c_str(), r.events, ms(r.open_ms, true).c_str(), ms(r.open_ro_ms, cairn).c_str(),
+                 ms(r.empty_open_ms, true).c_str(), ms(r.empty_open_ro_ms, cairn).c_str(),
+                 ms(r.crash_open_ms, cairn).c_str(), cairn ? fmt("%.1f", r.crash_replayed_mb).c_str() : "-",
+                 r.open_rss_mb, cairn ? fmt("%.1f", r.open_ro_rss_mb).c_str() : "-", r.open_rss_mb_per_m, r.build_s,
+                 r.raw_p50_us, r.raw_mb_per_s, vs_ms.c_str());
     return;
   }
   std::fprintf(out, "%-8s %-14s %-5s %3d %6zu %5u %5u %10.0f %10.0f %8.1f %8s %8s %8s %8s %8s | %8.1f %8.0f | %6s %7s "
@@ -1043,6 +1516,51 @@ void print_details(FILE* out, const Config& cfg, const Series& s) {
   if (cfg.workload == "mixed")
     std::fprintf(out, "  %s reader: %.0f streams/s, %.0f events/s, p50 %s us, p99 %s us\n", s.backend.c_str(),
                  r.read_ops_per_s, r.read_events_per_s, num(r.read_p50_us).c_str(), num(r.read_p99_us).c_str());
+  if (cfg.workload == "read-stream")
+    std::fprintf(out, "  %s read-stream: %.0f streams/s (whole streams of 100 events, random among %u), p50 %s us "
+                 "p99 %s us per stream; store written in %.1f s\n",
+                 s.backend.c_str(), r.ops_per_s, store_streams(cfg), num(r.p50_us).c_str(), num(r.p99_us).c_str(),
+                 r.build_s);
+  if (cfg.workload == "read-all")
+    std::fprintf(out, "  %s read-all: %.0f events/s; store written in %.1f s\n", s.backend.c_str(), r.events_per_s,
+                 r.build_s);
+  if (cfg.workload == "read-filtered")
+    std::fprintf(out, "  %s read-filtered: %.0f events of type %s per pass (1 %% of %.0f), %s: %.0f events/s "
+                 "filtered; unfiltered read_all scan of the same store %.0f events/s; filtered / unfiltered "
+                 "events/s = %s; unfiltered scan of the whole store / filtered read of its matches (time) = %s; "
+                 "store written in %.1f s\n",
+                 s.backend.c_str(), r.matches, kRareType, r.matches * kRareEvery,
+                 s.indexed_filter ? "Store::read_all_filtered (type bitmaps)" : "read_all pages + type check",
+                 r.events_per_s, r.scan_events_per_s, ratio(r.rate_ratio).c_str(), ratio(r.speedup).c_str(),
+                 r.build_s);
+  if (cfg.workload == "open") {
+    std::fprintf(out, "  %s open: %s ms (store of %.0f events at this open)", s.backend.c_str(),
+                 fmt("%.3f", r.open_ms).c_str(), r.store_events);
+    if (s.backend == "cairn")
+      std::fprintf(out, ", read-only %s ms; empty %s ms, read-only %s ms", fmt("%.3f", r.open_ro_ms).c_str(),
+                   fmt("%.3f", r.empty_open_ms).c_str(), fmt("%.3f", r.empty_open_ro_ms).c_str());
+    else
+      std::fprintf(out, "; empty %s ms (no read-only or crashed figures: Cairn only)",
+                   fmt("%.3f", r.empty_open_ms).c_str());
+    std::fprintf(out, "; resident memory (VmRSS of the probe process after the open - before): +%.1f MB, empty "
+                 "store +%.1f MB",
+                 r.open_rss_mb, r.empty_open_rss_mb);
+    if (s.backend == "cairn")
+      std::fprintf(out, "; read-only +%.1f MB (anonymous +%.1f, mapped files +%.1f: segments %.1f, index files "
+                   "%.1f), empty store +%.1f MB",
+                   r.open_ro_rss_mb, r.open_ro_anon_mb, r.open_ro_file_mb, r.open_ro_seg_mb, r.open_ro_idx_mb,
+                   r.empty_open_ro_rss_mb);
+    std::fprintf(out, "; so %.2f MB per million events (%s open: store - empty store); store written in %.1f s\n",
+                 r.open_rss_mb_per_m, s.backend == "cairn" ? "read-only" : "the", r.build_s);
+    if (s.backend == "cairn")
+      std::fprintf(out, "  cairn crashed copy: the child appended %.0f events (%.1f MB, %.0f segment roll-over(s), "
+                   "pause %" PRIu64 " ms after it) and was SIGKILLed; the open after it took %s ms and read %.0f "
+                   "batches = %.0f events = about %.1f MB of log after the index checkpoint (which covered %.0f "
+                   "positions)\n",
+                   r.crash_appended_events, r.crash_appended_mb, r.crash_rolls, cfg.crash_pause_ms,
+                   fmt("%.3f", r.crash_open_ms).c_str(),
+                   r.crash_scanned_batches, r.crash_replayed_events, r.crash_replayed_mb, r.crash_indexed_positions);
+  }
   if (s.backend != "cairn" || cfg.workload == "open" || !cfg.appends()) return;
   std::fprintf(out, "  cairn stats: io %s | %s events/fdatasync | group events p50 %s max %.0f | sync latency p50 %s us "
                "p99 %s us | queue wait p50 %s us p99 %s us | filler %.0f MB\n",
@@ -1054,10 +1572,11 @@ void print_details(FILE* out, const Config& cfg, const Series& s) {
 void print_table(FILE* out, const Config& cfg, const Context& ctx, const std::vector<Series>& all) {
   print_header(out, cfg, ctx);
   print_columns(out, cfg);
-  double cairn_rate = 0;
+  double cairn_rate = 0, cairn_ms = 0;
   for (const Series& s : all)
-    if (s.backend == "cairn") cairn_rate = s.median.events_per_s;
-  for (const Series& s : all) print_row(out, cfg, ctx, s, cfg.backends.size() > 1 ? cairn_rate : 0);
+    if (s.backend == "cairn") cairn_rate = s.median.events_per_s, cairn_ms = s.median.open_ms;
+  bool compare = cfg.backends.size() > 1;
+  for (const Series& s : all) print_row(out, cfg, ctx, s, compare ? cairn_rate : 0, compare ? cairn_ms : 0);
   for (const Series& s : all) print_details(out, cfg, s);
   std::fflush(out);
 }
@@ -1136,7 +1655,41 @@ std::string json_series(const Config& cfg, const Context& ctx, const Series& s, 
   if (cfg.workload == "open") {
     f.emplace_back("open_ms", jnum(r.open_ms));
     f.emplace_back("empty_open_ms", jnum(r.empty_open_ms));
+    f.emplace_back("store_events", jnum(r.store_events));
+    f.emplace_back("build_s", jnum(r.build_s));
+    f.emplace_back("open_rss_mb", jnum(r.open_rss_mb));
+    f.emplace_back("empty_open_rss_mb", jnum(r.empty_open_rss_mb));
+    f.emplace_back("open_rss_mb_per_million_events", jnum(r.open_rss_mb_per_m));
+    if (s.backend == "cairn") {
+      f.emplace_back("open_read_only_ms", jnum(r.open_ro_ms));
+      f.emplace_back("empty_open_read_only_ms", jnum(r.empty_open_ro_ms));
+      f.emplace_back("open_read_only_rss_mb", jnum(r.open_ro_rss_mb));
+      f.emplace_back("empty_open_read_only_rss_mb", jnum(r.empty_open_ro_rss_mb));
+      f.emplace_back("open_read_only_rss_split_mb",
+                     json_object({{"anon", jnum(r.open_ro_anon_mb)}, {"file", jnum(r.open_ro_file_mb)},
+                                  {"segments", jnum(r.open_ro_seg_mb)}, {"index_files", jnum(r.open_ro_idx_mb)}}));
+      f.emplace_back("crash", json_object({{"pause_ms_after_roll", jnum(static_cast<double>(cfg.crash_pause_ms))},
+                                           {"appended_events", jnum(r.crash_appended_events)},
+                                           {"appended_mb", jnum(r.crash_appended_mb)},
+                                           {"segment_rolls", jnum(r.crash_rolls)},
+                                           {"open_ms", jnum(r.crash_open_ms)},
+                                           {"indexed_positions", jnum(r.crash_indexed_positions)},
+                                           {"scanned_batches", jnum(r.crash_scanned_batches)},
+                                           {"replayed_events", jnum(r.crash_replayed_events)},
+                                           {"replayed_mb", jnum(r.crash_replayed_mb)}}));
+    }
   }
+  if (cfg.workload == "read-stream" || cfg.workload == "read-all" || cfg.workload == "read-filtered")
+    f.emplace_back("build_s", jnum(r.build_s));
+  if (cfg.workload == "read-stream") f.emplace_back("streams_per_s", jnum(r.ops_per_s));
+  if (cfg.workload == "read-filtered")
+    f.emplace_back("filtered", json_object({{"event_type", quoted(kRareType)},
+                                            {"how", quoted(s.indexed_filter ? "index" : "scan with a type check")},
+                                            {"matches_per_pass", jnum(r.matches)},
+                                            {"events_per_s", jnum(r.events_per_s)},
+                                            {"unfiltered_scan_events_per_s", jnum(r.scan_events_per_s)},
+                                            {"events_per_s_over_unfiltered", jnum(r.rate_ratio)},
+                                            {"unfiltered_scan_time_over_filtered_time", jnum(r.speedup)}}));
   if (cfg.workload == "mixed") {
     f.emplace_back("reads", json_object({{"streams_per_s", jnum(r.read_ops_per_s)},
                                          {"events_per_s", jnum(r.read_events_per_s)},
@@ -1196,11 +1749,13 @@ void print_progress(const Config& cfg, const std::string& backend, int rep, cons
 
 int run_main(int argc, char** argv) {
   Config cfg = parse_args(argc, argv);
+  if (!cfg.probe.empty()) return probe_main(cfg);
+  g_args.assign(argv + 1, argv + argc);
   Context ctx;
   ctx.dir = make_dir(cfg);
   ctx.machine = probe(ctx.dir);
   std::vector<Series> all;
-  for (const auto& name : cfg.backends) all.push_back(Series{name, {}, {}, {}, {}});
+  for (const auto& name : cfg.backends) all.push_back(Series{name, {}, {}, {}, {}, false});
   // Backends interleave within each repetition, so drift hits them alike.
   for (int rep = 0; rep < cfg.repeat; ++rep) {
     for (Series& s : all) {

@@ -59,6 +59,35 @@ Status check_partial(const index::SegmentIndex& idx, const Segment& segment) {
   return Status();
 }
 
+struct ResumePoint {
+  uint64_t offset = 0;   // of the batch starting at the position
+  uint64_t batches = 0;  // batches before it in the segment
+};
+
+// Where a scan resumes to index a segment from `position` on: a batch of the
+// index must start exactly there, and the segment must hold it there.
+Result<ResumePoint> resume_point(const index::SegmentIndex& idx, uint64_t position, const Segment& segment) {
+  auto ordinal = idx.find_batch(position);
+  if (!ordinal.ok()) return ordinal.status();
+  auto b = idx.batch(*ordinal);
+  if (!b.ok()) return b.status();
+  if (idx.header().first_position + b->relative_position != position) {
+    return Status::corruption(idx.path() + ": no batch starts at position " + std::to_string(position));
+  }
+  std::string_view file = segment.bytes(0, segment.file_size_at_open());
+  format::Frame f = format::parse_frame(file.substr(std::min<uint64_t>(b->offset, file.size())));
+  if (f.status != format::FrameStatus::kOk || f.type != format::FrameType::kEvents) {
+    return Status::corruption(idx.path() + ": the batch at position " + std::to_string(position) +
+                              " is not where the index says");
+  }
+  auto batch = format::BatchView::decode(f.body, segment.path());
+  if (!batch.ok() || batch->stamp().first_position != position) {
+    return Status::corruption(idx.path() + ": the batch at position " + std::to_string(position) +
+                              " is not where the index says");
+  }
+  return ResumePoint{b->offset, *ordinal};
+}
+
 Result<LoadedCheckpoint> try_load(FileSystem& fs, const std::string& dir, const format::StoreId& store_id,
                                   const std::vector<const Segment*>& segments) {
   std::string path = dir + "/" + std::string(format::kStreamsFileName);
@@ -89,13 +118,24 @@ Result<LoadedCheckpoint> try_load(FileSystem& fs, const std::string& dir, const 
     }
     bool last = i + 1 == dh.segment_count;
     if (!last && !h.sealed()) return Status::corruption(idx_path + ": partial, but not the last indexed segment");
-    if (last && (*idx)->end_position() != dh.end_position) {
+    // The last index may reach past STREAMS: a crash after a sealed segment's
+    // index replaced its partial one and before the new STREAMS was written.
+    // The checkpoint then ends at STREAMS's end, inside that segment.
+    bool beyond = last && (*idx)->end_position() > dh.end_position && h.sealed();
+    if (last && (*idx)->end_position() != dh.end_position && !beyond) {
       return Status::corruption(idx_path + ": ends at position " + std::to_string((*idx)->end_position()) + ", " +
                                 path + " at " + std::to_string(dh.end_position));
     }
     Status bound = h.sealed() ? check_sealed(**idx, segment) : check_partial(**idx, segment);
     if (!bound.ok()) return bound;
-    if (last && !h.sealed()) {
+    if (beyond) {
+      auto resume = resume_point(**idx, dh.end_position, segment);
+      if (!resume.ok()) return resume.status();
+      out.last_partial = true;
+      out.resume_offset = resume->offset;
+      out.resume_batches = resume->batches;
+      out.resume_events = dh.end_position - h.first_position;
+    } else if (last && !h.sealed()) {
       out.last_partial = true;
       out.resume_offset = h.data_end;
       out.resume_batches = h.batch_count;
@@ -158,6 +198,8 @@ CheckpointWriter::CheckpointWriter(FileSystem& fs, std::string dir, format::Stor
   directory_ = loaded->directory;
   indexed_ = sealed_.size();
   directory_segments_ = sealed_.size();
+  // A sealed index reaching past the directory (see try_load) is not in it yet.
+  if (!sealed_.empty() && sealed_.back()->end_position() > directory_->header().end_position) --directory_segments_;
 }
 
 Result<std::shared_ptr<const index::SegmentIndex>> CheckpointWriter::index_segment(const Segment& segment,

@@ -96,7 +96,10 @@ Status Log::index_bitmaps(uint32_t segment, const format::BatchView& batch) {
                               " is outside the 2^32 positions from the segment's first, " +
                               std::to_string(at.first_position));
   }
-  if (Status s = load_bitmaps(segment); !s.ok()) return s;  // the active segment's indexed prefix
+  if (Status s = load_bitmaps(segment); !s.ok()) return s;  // the segment's indexed part
+  // A segment index may already hold this batch (one written past the
+  // stream directory's end by a crashed store: recovery scans it again).
+  if (first - at.first_position < at.bitmaps.end()) return Status();
   index::add_batch(at.bitmaps, batch, at.first_position);
   return Status();
 }
