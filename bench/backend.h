@@ -5,11 +5,13 @@
 // global order over all streams (dense positions from 0).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -33,6 +35,15 @@ struct ReadEvent {
 struct BackendOptions {
   std::string dir;                 // the backend's own directory (created by it)
   Durability durability = Durability::kSync;
+};
+
+// A subscriber's feed: every event in global order from a position.
+class Tail {
+ public:
+  virtual ~Tail() = default;
+  // The next events (at most the tail's max_count), waiting up to `wait`
+  // for the first; empty when none came.
+  virtual bool next(std::chrono::milliseconds wait, std::vector<ReadEvent>* out, std::string* error) = 0;
 };
 
 // All methods may be called from many threads at once, except open/close.
@@ -77,10 +88,42 @@ class Backend {
     }
     return true;
   }
+  // A subscriber from `from_position`, max_count events at a time. The default is what users of a store
+  // without subscriptions do: poll read_all, sleeping 1 ms after an empty
+  // poll. Cairn overrides it with Store::subscribe (woken by commits).
+  virtual std::unique_ptr<Tail> tail(uint64_t from_position, size_t max_count);
   // Whether read_all_filtered uses an index (true) or the default scan (false).
   virtual bool indexed_filter() const { return false; }
   virtual void close() = 0;
 };
+
+// Backend::tail's default: polls read_all.
+class PollingTail final : public Tail {
+ public:
+  PollingTail(Backend& backend, uint64_t from, size_t max_count)
+      : backend_(backend), next_(from), max_count_(max_count) {}
+  bool next(std::chrono::milliseconds wait, std::vector<ReadEvent>* out, std::string* error) override {
+    auto deadline = std::chrono::steady_clock::now() + wait;
+    while (true) {
+      if (!backend_.read_all(next_, max_count_, out, error)) return false;
+      if (!out->empty()) {
+        next_ = out->back().position + 1;
+        return true;
+      }
+      if (std::chrono::steady_clock::now() >= deadline) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  }
+
+ private:
+  Backend& backend_;
+  uint64_t next_;
+  size_t max_count_;
+};
+
+inline std::unique_ptr<Tail> Backend::tail(uint64_t from_position, size_t max_count) {
+  return std::make_unique<PollingTail>(*this, from_position, max_count);
+}
 
 // The backends compiled into this binary: "cairn" always, peers when their
 // Debian packages were present at build time.

@@ -60,6 +60,24 @@ void to_read_events(std::vector<cairn::RecordedEvent>&& in, std::vector<ReadEven
   }
 }
 
+// A Cairn subscription: woken by commits, no polling.
+class SubscriptionTail final : public Tail {
+ public:
+  explicit SubscriptionTail(std::unique_ptr<cairn::Subscription> sub) : sub_(std::move(sub)) {}
+  bool next(std::chrono::milliseconds wait, std::vector<ReadEvent>* out, std::string* error) override {
+    auto got = sub_->next(wait);
+    if (!got.ok()) {
+      *error = got.status().to_string();
+      return false;
+    }
+    to_read_events(std::move(*got), out);
+    return true;
+  }
+
+ private:
+  std::unique_ptr<cairn::Subscription> sub_;
+};
+
 class CairnBackend final : public Backend {
  public:
   CairnBackend(std::unique_ptr<cairn::Store> store, uint64_t segment_bytes, bool prepared_segments)
@@ -124,6 +142,8 @@ class CairnBackend final : public Backend {
 
   bool indexed_filter() const override { return true; }
 
+  std::unique_ptr<Tail> tail(uint64_t from_position, size_t max_count) override;
+
   void close() override {
     if (!store_) return;
     (void)store_->close();
@@ -164,6 +184,15 @@ std::vector<cairn::NewEvent> filler_batch(const std::string& data, const std::st
 }
 
 }  // namespace
+
+std::unique_ptr<Tail> CairnBackend::tail(uint64_t from_position, size_t max_count) {
+  cairn::SubscriptionOptions o;
+  o.from = from_position;
+  o.max_batch = max_count;
+  auto sub = store_->subscribe(o);
+  if (!sub.ok()) return nullptr;
+  return std::make_unique<SubscriptionTail>(std::move(*sub));
+}
 
 std::unique_ptr<Backend> open_cairn(const BackendOptions& options, const CairnTuning& tuning, std::string* error) {
   cairn::Options o;

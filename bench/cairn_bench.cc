@@ -31,6 +31,9 @@
 
 #include "backend.h"
 #include "backend_cairn.h"
+#include "checkpoint_bench.h"
+#include "hydrate_bench.h"
+#include "subscribe_bench.h"
 #include "latency.h"
 #include "raw_disk.h"
 
@@ -58,7 +61,8 @@ constexpr uint32_t kRareEvery = 100;
 constexpr uint64_t kFullCheckEvery = 64;
 
 const std::vector<std::string> kWorkloads = {"append-durable", "append-batch", "read-stream", "read-all",
-                                             "read-filtered",  "mixed",        "open"};
+                                             "read-filtered",  "mixed",        "open",
+                                             "checkpoint",     "hydrate",      "subscribe"};
 
 // This process's arguments, to run the open probes (a fresh cairn-bench process
 // each) with the same flags.
@@ -88,6 +92,8 @@ struct Config {
   bool prepare = true;
   uint64_t crash_mib = 0;   // open: what the crashed child appends after its roll-over (0: half a segment)
   uint64_t crash_pause_ms = 0;  // open: the crashed child's pause after its roll-over
+  uint64_t store_mib = 1024;    // checkpoint: the store's size
+  uint64_t snapshot_bytes = 4096;  // hydrate: the aggregate's state
   // Hidden (the open workload runs them): --probe open|open-ro|crash in --probe-dir,
   // a store expected to hold --probe-events events.
   std::string probe;
@@ -111,7 +117,7 @@ std::string join(const std::vector<std::string>& names, const char* sep) {
 void usage(FILE* out) {
   std::fprintf(out, R"(usage: cairn-bench [flags]
   --workload NAME      append-durable (default), append-batch, read-stream, read-all,
-                       read-filtered, mixed, open
+                       read-filtered, mixed, open, checkpoint, hydrate, subscribe
   --writers N          load threads (writers; readers for read-stream/read-all/read-filtered),
                        default 1
   --streams N          streams Order-<n>, default 10000; writer t owns the streams n %% N == t
@@ -131,6 +137,20 @@ void usage(FILE* out) {
                        roll-over, then N MiB more (default half a segment), and is SIGKILLed
   --crash-pause-ms N   open, Cairn: the child pauses N ms after the roll-over (default 0), so
                        that the seal's index checkpoint is written before it appends more
+  --store-mib N        checkpoint: the store's size in MiB (default 1024); Store::checkpoint
+                       is timed with hard links, with copies (CheckpointOptions::copy), and
+                       incrementally (1 MiB more into the copied target), fresh targets each
+                       repetition, on the store's file system
+  --workload subscribe  the latency from a durable append (one writer, kSync, --duration)
+                       to its delivery with 1 and 100 subscribers waiting; a catch-up
+                       subscription reading --events events (default 10000000) against
+                       read_all pages of the same store; heap bytes per idle
+                       subscription (10000 of them)
+  --snapshot-bytes N   hydrate: the aggregate's snapshot size, default 4096. hydrate times
+                       rebuilding one aggregate of --events events (default 10000; as many
+                       other events interleaved) by replaying them all, and from a snapshot
+                       plus the 10 events after it (Snapshots::hydrate), and the
+                       snapshot's save (fdatasync)
   --dir PATH           where to run (default: a fresh directory under the current one,
                        removed afterwards); the raw limits are measured on its disk
   --backend NAME       one of: %s
@@ -226,6 +246,8 @@ void apply_flag(Config& cfg, const std::string& flag, const std::string& value) 
   else if (flag == "--prepare") cfg.prepare = to_uint(flag, value) != 0;
   else if (flag == "--crash-mib") cfg.crash_mib = to_uint(flag, value);
   else if (flag == "--crash-pause-ms") cfg.crash_pause_ms = to_uint(flag, value);
+  else if (flag == "--store-mib") cfg.store_mib = to_uint(flag, value);
+  else if (flag == "--snapshot-bytes") cfg.snapshot_bytes = to_uint(flag, value);
   else if (flag == "--probe") cfg.probe = value;
   else if (flag == "--probe-dir") cfg.probe_dir = value;
   else if (flag == "--probe-events") cfg.probe_events = to_uint(flag, value);
@@ -641,6 +663,27 @@ void stream_reader(Load& load, uint32_t streams, size_t max_count, size_t min_co
   }
 }
 
+// Follows every event from position 0 (the prefill, then live) as a
+// subscriber does, checking that positions arrive dense and in order.
+// Counts the events that arrive during the measured phase.
+void subscriber(Load& load, Tally& tally) {
+  auto tail = load.backend.tail(0, kReadPage);
+  if (!tail) return load.fail("could not subscribe");
+  std::vector<ReadEvent> events;
+  std::string error;
+  uint64_t next = 0;
+  for (Phase phase; (phase = load.schedule.now()) != Phase::kStop;) {
+    auto t0 = Clock::now();
+    if (!tail->next(std::chrono::milliseconds(10), &events, &error)) return load.fail(error);
+    auto t1 = Clock::now();
+    for (const ReadEvent& e : events) {
+      if (e.position != next++) return load.fail("subscriber: position " + std::to_string(e.position) +
+                                                 " arrived where " + std::to_string(next - 1) + " was due");
+    }
+    if (phase == Phase::kMeasure && !events.empty()) tally.add(t0, t1, events.size());
+  }
+}
+
 // Checks one page of read_all read at `pos`: dense positions from `pos`, and with
 // `full` every byte as written.
 bool check_page(const EventMaker& maker, const std::vector<ReadEvent>& page, uint64_t pos, bool full,
@@ -770,6 +813,7 @@ struct Run {
   double p50_us = 0, p90_us = 0, p99_us = 0, p999_us = 0, max_us = 0;
   double conflicts = 0, rss_mb = 0;
   double read_ops_per_s = 0, read_events_per_s = 0, read_p50_us = 0, read_p99_us = 0;  // mixed: the reader
+  double subscriber_events_per_s = 0;  // mixed: events the subscriber received per measured second
   double open_ms = 0, empty_open_ms = 0;                                                 // open
   // open: the read-only opens (Cairn), the open's resident memory (its own process:
   // VmRSS after open - before), the events in the store at the clean open, and the
@@ -805,7 +849,7 @@ const Field kFields[] = {
     {"p50_us", &Run::p50_us}, {"p90_us", &Run::p90_us}, {"p99_us", &Run::p99_us}, {"p999_us", &Run::p999_us},
     {"max_us", &Run::max_us}, {"conflicts", &Run::conflicts}, {"rss_mb", &Run::rss_mb},
     {"read_ops_per_s", &Run::read_ops_per_s}, {"read_events_per_s", &Run::read_events_per_s},
-    {"read_p50_us", &Run::read_p50_us}, {"read_p99_us", &Run::read_p99_us}, {"open_ms", &Run::open_ms},
+    {"read_p50_us", &Run::read_p50_us}, {"subscriber_events_per_s", &Run::subscriber_events_per_s}, {"read_p99_us", &Run::read_p99_us}, {"open_ms", &Run::open_ms},
     {"empty_open_ms", &Run::empty_open_ms}, {"raw_fdatasync_p50_us", &Run::raw_p50_us},
     {"raw_fdatasync_p99_us", &Run::raw_p99_us}, {"raw_fdatasync_ops_per_s", &Run::raw_ops_per_s},
     {"raw_write_mb_per_s", &Run::raw_mb_per_s}, {"x_bound", &Run::x_bound}, {"p50_ratio", &Run::p50_ratio},
@@ -955,10 +999,11 @@ Outcome run_appends(Backend& backend, const Config& cfg) {
   Load load{backend, cfg, maker, schedule};
   load.start_version = mixed ? 9 : -1;
   std::vector<Tally> writers(cfg.writers);
-  Tally reader;
-  drive(load, cfg.writers + (mixed ? 1 : 0),
+  Tally reader, follower;
+  drive(load, cfg.writers + (mixed ? 2 : 0),
         [&](int t) {
           if (t == cfg.writers) return stream_reader(load, cfg.streams, 1000, 10, reader);
+          if (t == cfg.writers + 1) return subscriber(load, follower);
           cfg.async() ? async_writer(load, t, writers[t]) : sync_writer(load, t, writers[t]);
         },
         out);
@@ -969,6 +1014,9 @@ Outcome run_appends(Backend& backend, const Config& cfg) {
     out.run.read_events_per_s = s > 0 ? reader.events / s : 0;
     out.run.read_p50_us = reader.latency_ns.percentile(50) / 1e3;
     out.run.read_p99_us = reader.latency_ns.percentile(99) / 1e3;
+    // Over the writers' measured time: a subscriber that keeps up gets what they append.
+    double measured = merged(writers).seconds();
+    out.run.subscriber_events_per_s = measured > 0 ? static_cast<double>(follower.events) / measured : 0;
   }
   return out;
 }
@@ -1437,8 +1485,9 @@ void print_header(FILE* out, const Config& cfg, const Context& ctx) {
                                  "durability none beforehand)"
                                : "");
   if (cfg.workload == "mixed")
-    std::fprintf(out, "mixed: the writers plus 1 reader of random whole streams (up to 1000 events); "
-                 "subscriptions: not measured (Cairn has no subscriptions yet)\n");
+    std::fprintf(out, "mixed: the writers plus 1 reader of random whole streams (up to 1000 events) and 1 "
+                 "subscriber to all events from position 0 (Cairn: Store::subscribe; peers: polling read_all, "
+                 "1 ms sleep when empty)\n");
   if (cfg.workload == "open")
     std::fprintf(out, "open: time of the open call in a fresh process (VmRSS before/after it: the open's resident "
                  "memory); Cairn also read-only, and crashed: a copy of the store, which a child opened, appended to "
@@ -1514,8 +1563,10 @@ void print_details(FILE* out, const Config& cfg, const Series& s) {
   const Run& r = s.median;
   if (!s.error.empty()) std::fprintf(out, "  %s FAILED: %s\n", s.backend.c_str(), s.error.c_str());
   if (cfg.workload == "mixed")
-    std::fprintf(out, "  %s reader: %.0f streams/s, %.0f events/s, p50 %s us, p99 %s us\n", s.backend.c_str(),
-                 r.read_ops_per_s, r.read_events_per_s, num(r.read_p50_us).c_str(), num(r.read_p99_us).c_str());
+    std::fprintf(out, "  %s reader: %.0f streams/s, %.0f events/s, p50 %s us, p99 %s us; subscriber: %.0f events/s "
+                 "(%s)\n", s.backend.c_str(), r.read_ops_per_s, r.read_events_per_s, num(r.read_p50_us).c_str(),
+                 num(r.read_p99_us).c_str(), r.subscriber_events_per_s,
+                 s.backend == "cairn" ? "Store::subscribe" : "polling read_all");
   if (cfg.workload == "read-stream")
     std::fprintf(out, "  %s read-stream: %.0f streams/s (whole streams of 100 events, random among %u), p50 %s us "
                  "p99 %s us per stream; store written in %.1f s\n",
@@ -1695,7 +1746,9 @@ std::string json_series(const Config& cfg, const Context& ctx, const Series& s, 
                                          {"events_per_s", jnum(r.read_events_per_s)},
                                          {"latency_us", json_object({{"p50", jnum(r.read_p50_us)},
                                                                      {"p99", jnum(r.read_p99_us)}})}}));
-    f.emplace_back("subscriptions", quoted("not measured: Cairn has no subscriptions yet"));
+    f.emplace_back("subscriber", json_object({{"events_per_s", jnum(r.subscriber_events_per_s)},
+                                              {"how", quoted(s.backend == "cairn" ? "Store::subscribe"
+                                                                                  : "polling read_all")}}));
   }
   if (s.backend == "cairn" && cfg.appends()) {
     f.emplace_back("events_per_fdatasync", jnum(r.events_per_sync));
@@ -1751,6 +1804,17 @@ int run_main(int argc, char** argv) {
   Config cfg = parse_args(argc, argv);
   if (!cfg.probe.empty()) return probe_main(cfg);
   g_args.assign(argv + 1, argv + argc);
+  if (cfg.workload == "subscribe") {
+    return run_subscribe_bench({make_dir(cfg), cfg.duration, {1, 100}, cfg.events ? cfg.events : 10'000'000,
+                                cfg.event_size, 10'000, cfg.repeat, cfg.json});
+  }
+  if (cfg.workload == "hydrate") {
+    return run_hydrate_bench({make_dir(cfg), cfg.events ? cfg.events : 10'000, 10, cfg.event_size, cfg.snapshot_bytes,
+                              cfg.repeat, cfg.json});
+  }
+  if (cfg.workload == "checkpoint") {
+    return run_checkpoint_bench({make_dir(cfg), cfg.store_mib, cfg.segment_mib, cfg.event_size, cfg.repeat, cfg.json});
+  }
   Context ctx;
   ctx.dir = make_dir(cfg);
   ctx.machine = probe(ctx.dir);

@@ -1,13 +1,36 @@
 #include "engine/fault_injection.h"
 
-#include "engine/write_queue.h"
+#include "engine/wrapped_queue.h"
 
-#include <cassert>
+#include <algorithm>
 #include <cstring>
-#include <deque>
+#include <vector>
 
 namespace cairn::engine {
 namespace {
+
+using Injected = FaultInjectingFileSystem::Injected;
+
+// How many of a failed write's `total` bytes at `offset` reach the file.
+uint64_t prefix_length(uint64_t offset, uint64_t total, const Injected& fault) {
+  if (total == 0 || fault.how == WriteFault::kNothing) return 0;
+  uint64_t keep = std::min(fault.keep, total - 1);
+  if (fault.how == WriteFault::kShort) return keep;
+  constexpr uint64_t kSector = 512;
+  uint64_t end = (offset + keep) / kSector * kSector;
+  return end > offset ? end - offset : 0;
+}
+
+// The first `n` bytes of `parts`.
+std::vector<std::string_view> first_bytes(std::span<const std::string_view> parts, uint64_t n) {
+  std::vector<std::string_view> out;
+  for (std::string_view p : parts) {
+    if (n == 0) break;
+    out.push_back(p.substr(0, std::min<uint64_t>(n, p.size())));
+    n -= out.back().size();
+  }
+  return out;
+}
 
 class FaultFile final : public File {
  public:
@@ -15,14 +38,15 @@ class FaultFile final : public File {
       : base_(std::move(base)), faults_(faults) {}
 
   Status write_at(uint64_t offset, std::span<const std::string_view> parts) override {
-    if (int err = faults_.next(FaultOp::kWrite, path())) return injected("write at offset " + std::to_string(offset), err);
+    Injected fault = faults_.next(FaultOp::kWrite, path());
+    if (fault.error != 0) return write_prefix_and_fail(offset, parts, fault);
     return base_->write_at(offset, parts);
   }
   Result<size_t> read_at(uint64_t offset, char* buf, size_t n) const override {
     return base_->read_at(offset, buf, n);
   }
   Status sync() override {
-    if (int err = faults_.next(FaultOp::kSync, path())) return injected("fdatasync", err);
+    if (int err = faults_.next(FaultOp::kSync, path()).error) return injected("fdatasync", err);
     return base_->sync();
   }
   Status truncate(uint64_t size) override { return base_->truncate(size); }
@@ -33,6 +57,17 @@ class FaultFile final : public File {
   // bypass the faults. FaultQueue hands its base queue base() instead.
 
   File& base() { return *base_; }
+  // The injected write fault: the prefix it keeps is written, then it fails.
+  Status write_prefix_and_fail(uint64_t offset, std::span<const std::string_view> parts, const Injected& fault) {
+    uint64_t total = total_bytes(parts);
+    uint64_t n = prefix_length(offset, total, fault);
+    if (n > 0) {
+      if (Status s = base_->write_at(offset, first_bytes(parts, n)); !s.ok()) return s;
+    }
+    return injected("write at offset " + std::to_string(offset) + " (" + std::to_string(n) + " of " +
+                        std::to_string(total) + " bytes written)",
+                    fault.error);
+  }
   Status injected(const std::string& what, int err) const {
     return Status::io_error(path() + ": " + what + ": " + std::strerror(err) + " (injected)");
   }
@@ -46,73 +81,49 @@ class FaultFile final : public File {
 // submission's injected fault when it is submitted, hands the base queue the
 // unwrapped file (without the sync when the sync is to fail), and reports
 // outcomes in order.
-class FaultQueue final : public WriteQueue {
+struct FaultEntry {
+  bool in_base = true;  // submitted to the base queue (not when its write was to fail)
+  Status injected;      // the outcome when the base queue reports success
+};
+
+class FaultQueue final : public WrappedQueue<FaultFile, FaultEntry> {
  public:
   FaultQueue(std::unique_ptr<WriteQueue> base, FaultInjectingFileSystem& faults, unsigned depth)
-      : base_(std::move(base)), faults_(faults), depth_(depth) {}
+      : WrappedQueue(std::move(base), depth), faults_(faults) {}
 
   Status submit(File& file, uint64_t offset, std::span<const std::string_view> parts, bool sync) override {
-    auto* wrapped = dynamic_cast<FaultFile*>(&file);
-    if (wrapped == nullptr) {
-      return Status::invalid_argument(file.path() + ": not opened through this FaultInjectingFileSystem");
-    }
-    {
-      std::lock_guard lock(mu_);
-      assert(entries_.size() < depth_ && "the caller keeps at most depth submissions pending");
-      if (entries_.size() >= depth_) return queue_full(depth_);
-    }
-    Entry e;
+    auto wrapped = unwrap(file, "FaultInjectingFileSystem");
+    if (!wrapped.ok()) return wrapped.status();
+    FaultEntry e;
     if (has_bytes(parts)) {
-      if (int err = faults_.next(FaultOp::kWrite, file.path())) {
-        e = {false, wrapped->injected("write at offset " + std::to_string(offset), err)};
+      if (Injected fault = faults_.next(FaultOp::kWrite, file.path()); fault.error != 0) {
+        e = {false, (*wrapped)->write_prefix_and_fail(offset, parts, fault)};
       }
     }
     if (e.in_base && sync) {
-      if (int err = faults_.next(FaultOp::kSync, file.path())) {
-        e.injected = wrapped->injected("fdatasync", err);
+      if (int err = faults_.next(FaultOp::kSync, file.path()).error) {
+        e.injected = (*wrapped)->injected("fdatasync", err);
         sync = false;
       }
     }
     if (e.in_base) {
-      if (Status s = base_->submit(wrapped->base(), offset, parts, sync); !s.ok()) return s;
+      if (Status s = base().submit((*wrapped)->base(), offset, parts, sync); !s.ok()) return s;
     }
-    std::lock_guard lock(mu_);
-    entries_.push_back(std::move(e));
+    push(std::move(e));
     return Status();
   }
 
   Status wait_oldest() override {
-    Entry e;
-    {
-      std::lock_guard lock(mu_);
-      assert(!entries_.empty() && "wait_oldest() with nothing pending");
-      if (entries_.empty()) return Status::invalid_argument("wait_oldest: nothing pending");
-      e = entries_.front();
-    }
-    // Entries reach the base queue in order, so its oldest is this one.
-    Status s = e.in_base ? base_->wait_oldest() : Status();
-    if (s.ok()) s = e.injected;
-    std::lock_guard lock(mu_);
-    entries_.pop_front();
+    auto e = oldest();
+    if (!e.ok()) return e.status();
+    Status s = e->in_base ? base().wait_oldest() : Status();
+    if (s.ok()) s = e->injected;
+    pop();
     return s;
   }
 
-  size_t pending() const override {
-    std::lock_guard lock(mu_);
-    return entries_.size();
-  }
-  const char* name() const override { return base_->name(); }
-
  private:
-  struct Entry {
-    bool in_base = true;  // submitted to base_ (not when its write was to fail)
-    Status injected;      // the outcome when base_ reports success
-  };
-  std::unique_ptr<WriteQueue> base_;
   FaultInjectingFileSystem& faults_;
-  const unsigned depth_;
-  mutable std::mutex mu_;  // guards entries_; never held while calling base_
-  std::deque<Entry> entries_;
 };
 
 }  // namespace
@@ -120,7 +131,13 @@ class FaultQueue final : public WriteQueue {
 void FaultInjectingFileSystem::fail(FaultOp op, uint64_t nth, int error) {
   std::lock_guard lock(mu_);
   auto i = static_cast<size_t>(op);
-  armed_[i] = Armed{counts_[i] + nth, error};
+  armed_[i] = Armed{counts_[i] + nth, Injected{error, WriteFault::kNothing, 0}};
+}
+
+void FaultInjectingFileSystem::fail_write(uint64_t nth, int error, WriteFault how, uint64_t keep) {
+  std::lock_guard lock(mu_);
+  auto i = static_cast<size_t>(FaultOp::kWrite);
+  armed_[i] = Armed{counts_[i] + nth, Injected{error, how, keep}};
 }
 
 uint64_t FaultInjectingFileSystem::count(FaultOp op) const {
@@ -133,17 +150,17 @@ uint64_t FaultInjectingFileSystem::fired() const {
   return fired_;
 }
 
-int FaultInjectingFileSystem::next(FaultOp op, const std::string& path) {
+FaultInjectingFileSystem::Injected FaultInjectingFileSystem::next(FaultOp op, const std::string& path) {
   if (!suffix_.empty() && (path.size() < suffix_.size() || path.compare(path.size() - suffix_.size(), suffix_.size(), suffix_) != 0)) {
-    return 0;
+    return {};
   }
   std::lock_guard lock(mu_);
   auto i = static_cast<size_t>(op);
   uint64_t n = ++counts_[i];
-  if (armed_[i].at != n) return 0;
+  if (armed_[i].at != n) return {};
   armed_[i].at = 0;
   ++fired_;
-  return armed_[i].error;
+  return armed_[i].fault;
 }
 
 Result<std::unique_ptr<WriteQueue>> FaultInjectingFileSystem::make_write_queue(IoBackend backend, unsigned depth,

@@ -194,6 +194,7 @@ CheckpointWriter::CheckpointWriter(FileSystem& fs, std::string dir, format::Stor
   if (!loaded || !loaded->directory) return;
   for (const auto& idx : loaded->segments) {
     if (idx->header().sealed()) sealed_.push_back(idx);
+    else partial_ = idx;
   }
   directory_ = loaded->directory;
   indexed_ = sealed_.size();
@@ -260,6 +261,7 @@ size_t CheckpointWriter::scrub() const {
 
 void CheckpointWriter::forget_directory() {
   directory_.reset();
+  partial_.reset();
   directory_segments_ = 0;
 }
 
@@ -301,7 +303,21 @@ Status CheckpointWriter::write(const std::vector<const Segment*>& segments, size
   if (!directory.ok()) return directory.status();
   directory_ = std::move(*directory);
   directory_segments_ = sealed_.size();
+  partial_ = std::move(partial);
   return Status();
+}
+
+bool CheckpointWriter::covers(size_t last, uint64_t data_end) const {
+  if (!directory_ || !partial_ || directory_->damaged() || sealed_.size() != last) return false;
+  const format::SegmentIndexHeader& h = partial_->header();
+  if (h.sequence != last + 1 || h.data_end != data_end || directory_->header().segment_count != last + 1 ||
+      directory_->header().end_position != partial_->end_position()) {
+    return false;
+  }
+  for (const auto& idx : sealed_) {
+    if (idx->damaged()) return false;
+  }
+  return partial_->verify_all();
 }
 
 // Readers use the written file's mapping (the page cache), not a copy.

@@ -76,6 +76,11 @@ class CheckpointWriter {
   std::optional<Log::Checkpoint> sealed_checkpoint() const;
   // Segments whose index files this writer knows are whole and current.
   size_t indexed() const { return indexed_; }
+  // Whether the files on disk already are what write(segments, last,
+  // data_end, false) would write: an undamaged STREAMS over every sealed
+  // index and an undamaged index of segment `last` up to data_end (a store
+  // closed again with nothing appended).
+  bool covers(size_t last, uint64_t data_end) const;
 
  private:
   Result<std::shared_ptr<const index::SegmentIndex>> index_segment(const Segment& segment, uint64_t sequence,
@@ -93,6 +98,7 @@ class CheckpointWriter {
   std::shared_ptr<const index::StreamDirectory> directory_;
   size_t directory_segments_ = 0;  // segments (whole or partial) directory_ covers
   size_t indexed_ = 0;             // == sealed_.size()
+  std::shared_ptr<const index::SegmentIndex> partial_;  // the unsealed segment's, when directory_ covers it
 };
 
 }  // namespace cairn::engine

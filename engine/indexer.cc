@@ -69,6 +69,7 @@ Status Indexer::close(uint32_t active_ordinal, uint64_t data_end) {
   }
   wake_.notify_all();
   if (thread_.joinable()) thread_.join();  // the queue is empty when it returns
+  if (writer_.covers(active_ordinal, data_end)) return Status();  // nothing appended since the open
   Status s = writer_.write(log_.segments(), active_ordinal, data_end, /*sealed=*/false);
   if (!s.ok()) info(options_, "index checkpoint at close failed: " + s.message());
   return s;

@@ -104,6 +104,10 @@ class FileSystem {
   // rather than silently replaced.
   virtual Status rename(const std::string& from, const std::string& to, bool replace = true) = 0;
   virtual Status remove(const std::string& path) = 0;
+  // Makes `to` another name (a hard link) of the file `from`; an existing
+  // `to` is an error. kNotSupported when this file system cannot link them
+  // (EXDEV: another file system; EPERM, EOPNOTSUPP, EMLINK): copy instead.
+  virtual Status link(const std::string& from, const std::string& to) = 0;
   // kLocked when another holder has it.
   virtual Result<std::unique_ptr<FileLock>> lock(const std::string& path) = 0;
   // kNotFound, or whether `path` is a directory.

@@ -27,15 +27,19 @@ std::optional<std::string_view> frame_bytes(const Segment& segment, uint64_t off
 // checksum verified; `frame_size` is set to the frame's size.
 Result<format::BatchView> read_batch(const Segment& segment, uint64_t offset, uint64_t& frame_size,
                                      uint64_t data_end) {
-  std::string where = format::file_offset(segment.path(), offset);
+  // Named only on failure: building the name costs more than reading a small batch.
+  auto where = [&] { return format::file_offset(segment.path(), offset); };
   auto bytes = frame_bytes(segment, offset, frame_size, data_end);
-  if (!bytes) return Status::corruption(where + ": the index points outside the segment's data");
+  if (!bytes) return Status::corruption(where() + ": the index points outside the segment's data");
   format::Frame frame = format::parse_frame(*bytes);
   if (frame.status != format::FrameStatus::kOk || frame.type != format::FrameType::kEvents) {
-    return Status::corruption(where + ": " + format::frame_status_name(frame.status) + " on read");
+    return Status::corruption(where() + ": " + format::frame_status_name(frame.status) + " on read");
   }
   frame_size = frame.size;
-  return format::BatchView::decode(frame.body, where);
+  static const std::string kUnnamed;
+  auto batch = format::BatchView::decode(frame.body, kUnnamed);
+  if (!batch.ok()) return format::BatchView::decode(frame.body, where());  // the same failure, with its place
+  return batch;
 }
 
 }  // namespace
@@ -235,7 +239,8 @@ std::optional<uint64_t> Log::stream_version(std::string_view stream) const {
 Log::Run Log::run_at(size_t batch_ordinal, uint64_t position, uint32_t count) const {
   const index::BatchLocation& b = positions_.batch(batch_ordinal);
   auto first = static_cast<uint32_t>(position - b.first_position);
-  return Run{b, segments_[b.segment].get(), b.offset + b.frame_size, first, std::min(count, b.count - first)};
+  return Run{b, segments_[b.segment].get(), b.offset + b.frame_size, first, std::min(count, b.count - first),
+             batch_ordinal, false};
 }
 
 Result<Log::Run> Log::checkpoint_run(uint32_t segment, uint64_t batch, uint64_t position, uint64_t count) const {
@@ -253,7 +258,20 @@ Result<Log::Run> Log::checkpoint_run(uint32_t segment, uint64_t batch, uint64_t 
   }
   auto first = static_cast<uint32_t>(position - loc.first_position);
   auto n = static_cast<uint32_t>(std::min<uint64_t>(count, loc.count - first));
-  return Run{loc, segments_[segment].get(), idx.header().data_end, first, n};
+  return Run{loc, segments_[segment].get(), idx.header().data_end, first, n, batch, true};
+}
+
+Result<Log::Run> Log::run_after(const Run& previous, uint64_t position, uint64_t count) const {
+  uint64_t next = previous.ordinal + 1;
+  if (previous.checkpointed && position < checkpoint_.end &&
+      next < checkpoint_.segments[previous.batch.segment]->header().batch_count) {
+    return checkpoint_run(previous.batch.segment, next, position, count);
+  }
+  if (!previous.checkpointed && position >= checkpoint_.end && next < positions_.batch_count() &&
+      positions_.batch(next).first_position == position) {
+    return run_at(next, position, static_cast<uint32_t>(std::min<uint64_t>(count, UINT32_MAX)));
+  }
+  return run_at_position(position, count);
 }
 
 Result<Log::Run> Log::run_at_position(uint64_t position, uint64_t count) const {
@@ -355,7 +373,7 @@ Result<std::vector<RecordedEvent>> Log::read_all(uint64_t from_position, size_t 
     }
     std::shared_lock lock(mu_);
     for (uint64_t p = lo; p < hi;) {
-      auto run = run_at_position(p, hi - p);
+      auto run = runs.empty() ? run_at_position(p, hi - p) : run_after(runs.back(), p, hi - p);
       if (!run.ok()) return run.status();
       runs.push_back(*run);
       p += run->count;
@@ -372,13 +390,12 @@ Status Log::copy_runs(const std::vector<Run>& runs, Direction direction,
   for (const Run& r : runs) total += r.count;
   out.reserve(total);
   for (const Run& r : runs) {
-    std::string where = format::file_offset(r.segment->path(), r.batch.offset);
     uint64_t size = r.batch.frame_size;
     auto batch = read_batch(*r.segment, r.batch.offset, size, r.data_end);
     if (!batch.ok()) return batch.status();
     // The index is derived data: what it says is checked against the log.
     if (batch->stamp().first_position != r.batch.first_position || batch->count() != r.batch.count) {
-      return Status::corruption(where + ": the index expects positions " + std::to_string(r.batch.first_position) +
+      return Status::corruption(format::file_offset(r.segment->path(), r.batch.offset) + ": the index expects positions " + std::to_string(r.batch.first_position) +
                                 " to " + std::to_string(r.batch.first_position + r.batch.count - 1) +
                                 " here, the batch holds " + std::to_string(batch->stamp().first_position) + " to " +
                                 std::to_string(batch->last_position()));
@@ -408,6 +425,26 @@ std::vector<const Segment*> Log::segments() const {
   std::vector<const Segment*> out;
   for (const auto& s : segments_) out.push_back(s.get());
   return out;
+}
+
+Result<Log::BatchEnd> Log::batch_end(uint64_t end) const {
+  std::shared_lock lock(mu_);
+  auto run = run_at_position(end - 1, 1);
+  if (!run.ok()) return run.status();
+  const index::BatchLocation& b = run->batch;
+  if (b.first_position + b.count != end) {
+    return Status::invalid_argument("position " + std::to_string(end) + " is not the end of a batch");
+  }
+  uint64_t size = b.frame_size;
+  if (size == 0) {  // a batch of the index checkpoint: its frame says how long it is
+    format::Frame frame = format::parse_frame(run->segment->bytes(b.offset, run->data_end - b.offset));
+    if (frame.status != format::FrameStatus::kOk) {
+      return Status::corruption(format::file_offset(run->segment->path(), b.offset) + ": " +
+                                format::frame_status_name(frame.status) + " where the index has a batch");
+    }
+    size = frame.size;
+  }
+  return BatchEnd{b.segment, b.offset + size};
 }
 
 size_t Log::memory_batch_count() const {

@@ -18,6 +18,7 @@
 //     other threads. Segments are never removed while the Log lives.
 #pragma once
 
+#include "engine/commit_signal.h"
 #include "engine/rw_lock.h"
 #include "engine/segment.h"
 #include "format/batch.h"
@@ -71,8 +72,11 @@ class Log {
   // `stream`, when known, is the batch's stream's ordinal (saves a lookup).
   Status index_batch(uint32_t segment, uint64_t offset, uint32_t frame_size,
                      const format::BatchView& batch, std::optional<uint32_t> stream = std::nullopt);
-  // Makes positions below `next_position` visible to readers.
-  void publish(uint64_t next_position) { published_.store(next_position, std::memory_order_release); }
+  // Makes positions below `next_position` visible to readers, and wakes
+  // subscriptions waiting for them.
+  void publish(uint64_t next_position) { commits_->publish(next_position); }
+  // Shared with subscriptions, which may outlive the Log.
+  std::shared_ptr<CommitSignal> commit_signal() const { return commits_; }
 
   // Lookups the writer makes before appending (they include unpublished
   // batches). The writer's thread only: they take no lock, since nobody else
@@ -102,7 +106,7 @@ class Log {
   void set_bitmaps_source(uint32_t segment, std::shared_ptr<const index::SegmentIndex> source);
 
   // --- readers (any thread) ---
-  uint64_t published() const { return published_.load(std::memory_order_acquire); }
+  uint64_t published() const { return commits_->published(); }
   std::optional<uint64_t> stream_version(std::string_view stream) const;
   Result<std::vector<RecordedEvent>> read_stream(std::string_view stream, uint64_t from_version,
                                                  size_t max_count, Direction direction) const;
@@ -111,10 +115,22 @@ class Log {
   // read_all's events that match `filter` (log_filter.cc).
   Result<std::vector<RecordedEvent>> read_all_filtered(const ReadFilter& filter, uint64_t from_position,
                                                        size_t max_count, Direction direction) const;
+  // The same, forward, among positions [from_position, end) (end at most
+  // published()): a subscription knows where its search stopped.
+  Result<std::vector<RecordedEvent>> read_filtered_below(const ReadFilter& filter, uint64_t from_position,
+                                                         size_t max_count, uint64_t end) const;
   size_t segment_count() const;
   size_t memory_batch_count() const;
   // The segments, oldest first (they stay alive as long as the Log).
   std::vector<const Segment*> segments() const;
+  // Where the batch ending at position `end` (0 < end <= published(), a
+  // batch boundary, as every published position is) ends: its segment's
+  // ordinal and the offset after its frame. For store checkpoints.
+  struct BatchEnd {
+    uint32_t segment = 0;
+    uint64_t offset = 0;
+  };
+  Result<BatchEnd> batch_end(uint64_t end) const;
   size_t stream_count() const;
 
  private:
@@ -125,6 +141,8 @@ class Log {
     uint64_t data_end;           // the frame lies below it (bounds what the index says)
     uint32_t first;              // index of the first event inside the batch
     uint32_t count;
+    uint64_t ordinal = 0;        // the batch's ordinal in its index (checkpoint segment or memory)
+    bool checkpointed = false;   // found in the index checkpoint (else in memory)
   };
   Status copy_runs(const std::vector<Run>& runs, Direction direction,
                    std::vector<RecordedEvent>& out) const;
@@ -132,6 +150,9 @@ class Log {
   // end), from the in-memory index or the checkpoint. Callers hold mu_.
   Result<Run> run_at_position(uint64_t position, uint64_t count) const;
   Run run_at(size_t batch_ordinal, uint64_t position, uint32_t count) const;
+  // The run from `position`, the position after `previous` ends: the next
+  // batch of the same index when it holds it, without a search.
+  Result<Run> run_after(const Run& previous, uint64_t position, uint64_t count) const;
   Result<Run> checkpoint_run(uint32_t segment, uint64_t batch, uint64_t position, uint64_t count) const;
   // The run of `stream` from `version` (a checkpointed version).
   Result<Run> checkpoint_stream_run(std::string_view stream, const format::StreamsSlot& slot, uint64_t version,
@@ -154,6 +175,8 @@ class Log {
   SegmentBitmapsAt new_segment_bitmaps(const Segment& segment) const;
   Status index_bitmaps(uint32_t segment, const format::BatchView& batch);
   // Matching positions below `end`, ascending, and the runs holding them.
+  Result<std::vector<RecordedEvent>> read_filtered(const ReadFilter& filter, uint64_t from_position, size_t max_count,
+                                                   Direction direction, uint64_t end) const;
   Result<std::vector<uint64_t>> matching_positions(const ReadFilter& filter, uint64_t from_position,
                                            size_t max_count, Direction direction, uint64_t end) const;
   size_t segment_holding(uint64_t position) const;  // the last segment starting at or before it
@@ -171,7 +194,7 @@ class Log {
   char category_separator_;
   mutable std::vector<SegmentBitmapsAt> bitmaps_;
   mutable std::mutex bitmaps_load_mu_;  // bitmaps_[i] indexes segments_[i]
-  std::atomic<uint64_t> published_{0};
+  std::shared_ptr<CommitSignal> commits_ = std::make_shared<CommitSignal>();
 };
 
 }  // namespace cairn::engine

@@ -207,8 +207,17 @@ Result<std::vector<Log::Run>> Log::runs_of(const std::vector<uint64_t>& position
 
 Result<std::vector<RecordedEvent>> Log::read_all_filtered(const ReadFilter& filter, uint64_t from_position,
                                                           size_t max_count, Direction direction) const {
+  return read_filtered(filter, from_position, max_count, direction, published());
+}
+
+Result<std::vector<RecordedEvent>> Log::read_filtered_below(const ReadFilter& filter, uint64_t from_position,
+                                                            size_t max_count, uint64_t end) const {
+  return read_filtered(filter, from_position, max_count, Direction::kForward, std::min(end, published()));
+}
+
+Result<std::vector<RecordedEvent>> Log::read_filtered(const ReadFilter& filter, uint64_t from_position,
+                                                      size_t max_count, Direction direction, uint64_t end) const {
   if (Status s = check_filter(filter); !s.ok()) return s;
-  uint64_t end = published();
   std::vector<uint64_t> positions;
   std::vector<Run> runs;
   {

@@ -190,6 +190,15 @@ class PosixFileSystem final : public FileSystem {
     return Status();
   }
 
+  Status link(const std::string& from, const std::string& to) override {
+    if (::link(from.c_str(), to.c_str()) == 0) return Status();
+    int err = errno;
+    if (err == EXDEV || err == EPERM || err == EOPNOTSUPP || err == EMLINK) {
+      return Status::not_supported(from + ": hard link to " + to + ": " + std::strerror(err));
+    }
+    return errno_status("hard link to " + to, from, err);
+  }
+
   Result<std::unique_ptr<FileLock>> lock(const std::string& path) override {
     int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0) return errno_status("open lock file", path, errno);

@@ -62,6 +62,15 @@ Status open_identity(FileSystem& fs, const std::string& dir, const Options& opti
   return Status();
 }
 
+// A checkpoint that did not finish leaves its marker: the directory may hold
+// any part of the store it copies, so it is not opened at all.
+Status refuse_incomplete_checkpoint(const std::string& dir, const std::vector<std::string>& names) {
+  if (std::find(names.begin(), names.end(), format::kCheckpointMarkerName) == names.end()) return Status();
+  return Status::incomplete_checkpoint(dir + ": incomplete checkpoint: " + std::string(format::kCheckpointMarkerName) +
+                                       " is present, so a Store::checkpoint into this directory did not finish "
+                                       "and it may hold only part of the store; take the checkpoint again");
+}
+
 Result<std::vector<NamedSegment>> list_segments(FileSystem& fs, const std::string& dir,
                                                 const std::vector<std::string>& names,
                                                 bool read_only) {
@@ -122,6 +131,7 @@ Result<Recovered> recover(FileSystem& fs, const std::string& dir, const Options&
   }
   auto names = fs.list(dir);
   if (!names.ok()) return names.status();
+  if (Status s = refuse_incomplete_checkpoint(dir, *names); !s.ok()) return s;
   if (!options.read_only) {
     bool is_store = std::find(names->begin(), names->end(), format::kStoreFileName) != names->end();
     if (is_store || holds_no_store_files(*names)) {  // never drop a LOCK file into somebody else's directory
@@ -168,6 +178,11 @@ Result<Recovered> recover(FileSystem& fs, const std::string& dir, const Options&
 
   uint64_t next_position = 0;
   bool sealed = true;  // no segment yet counts as sealed: a new one is needed
+  // Whether the log holds anything after the checkpoint: batches, a torn
+  // tail or a segment it does not cover. Everything the checkpoint covers
+  // was durable before its files were written (a seal's or a close's
+  // fdatasync comes first), and so were their directory entries.
+  bool beyond_checkpoint = !loaded;
   for (size_t i = 0; i < segments->size(); ++i) {
     const NamedSegment& seg = (*segments)[i];
     std::string path = dir + "/" + seg.file;
@@ -202,6 +217,9 @@ Result<Recovered> recover(FileSystem& fs, const std::string& dir, const Options&
       return out.log->index_batch(ordinal, b.offset, b.frame_size, b.batch);
     });
     if (!scan.ok()) return scan.status();
+    if (i >= covered || scan->batch_count > scan_options.start_batches || scan->torn || scan->corruption) {
+      beyond_checkpoint = true;
+    }
     next_position = header->first_position + scan->event_count;
     sealed = scan->footer.has_value();
     if (sealed) raw->set_sealed_end(scan->data_end + kFooterFrameSize);
@@ -222,13 +240,13 @@ Result<Recovered> recover(FileSystem& fs, const std::string& dir, const Options&
     }
     // A crashed writer may have left written but unsynced batches: make them
     // durable before readers can see them (and before the cut is relied on).
-    if (is_last && !out.read_only) {
+    if (is_last && !out.read_only && beyond_checkpoint) {
       if (Status s = raw->file().sync(); !s.ok()) return s;
     }
     out.active = ActiveSegment{raw, ordinal, header->sequence, header->first_position,
                                scan->data_end, scan->batch_count, scan->event_count};
   }
-  if (!out.read_only) {
+  if (!out.read_only && beyond_checkpoint) {
     // Entries a crashed writer renamed or created may not be durable yet.
     if (Status s = fs.sync_dir(dir); !s.ok()) return s;
   }

@@ -4,25 +4,34 @@
 
 #include "engine/append_check.h"
 #include "engine/store_open.h"
+#include "engine/store_checkpoint.h"
 #include "engine/recovery.h"
 #include "engine/indexer.h"
+#include "engine/subscription.h"
+#include "engine/snapshot_store.h"
 #include "engine/info_log.h"
 #include "engine/writer.h"
 #include "format/batch.h"
 
+#include <atomic>
 #include <cstdio>
 
 namespace cairn {
 
 class Store::Impl {
  public:
-  Impl(std::string dir, const Options& options, engine::Recovered recovered,
-       std::unique_ptr<engine::Writer> writer, std::unique_ptr<engine::Indexer> indexer)
-      : dir_(std::move(dir)),
+  Impl(engine::FileSystem& fs, std::string dir, const Options& options, engine::Recovered recovered,
+       std::unique_ptr<engine::Writer> writer, std::unique_ptr<engine::Indexer> indexer,
+       std::unique_ptr<engine::SubscriptionCheckpoints> checkpoints)
+      : fs_(fs),
+        dir_(std::move(dir)),
         options_(options),
         recovered_(std::move(recovered)),
         writer_(std::move(writer)),
-        indexer_(std::move(indexer)) {}
+        indexer_(std::move(indexer)),
+        hub_(std::make_shared<engine::SubscriptionHub>(*recovered_.log, std::move(checkpoints), dir_)) {
+    open_snapshots();
+  }
 
   // Validates and encodes an append on the caller's thread.
   Result<std::unique_ptr<engine::AppendRequest>> make_request(std::string_view stream,
@@ -63,6 +72,9 @@ class Store::Impl {
   }
 
   Status close() {
+    closed_ = true;
+    snapshot_impl_->close();
+    hub_->close();
     if (!writer_) return Status();
     writer_->close();
     // A failed store's active segment may end in a cut: the next open scans it.
@@ -99,14 +111,35 @@ class Store::Impl {
   }
 
   const engine::Log& log() const { return *recovered_.log; }
+  Result<CheckpointResult> checkpoint(const std::string& target, const CheckpointOptions& options) const {
+    if (closed_) return Status::closed(dir_ + ": store is closed");
+    auto paused = [this](const std::function<Status()>& f) { return snapshot_impl_->with_writes_paused(f); };
+    return engine::take_checkpoint({fs_, dir_, recovered_.identity, log(), paused}, target, options);
+  }
+  const std::shared_ptr<engine::SubscriptionHub>& hub() const { return hub_; }
+  Snapshots& snapshots() { return *snapshots_; }
   const std::string& dir() const { return dir_; }
 
  private:
+  engine::FileSystem& fs_;
   std::string dir_;
   Options options_;
   engine::Recovered recovered_;
   std::unique_ptr<engine::Writer> writer_;
   std::unique_ptr<engine::Indexer> indexer_;  // null when read-only
+  std::atomic<bool> closed_{false};
+  std::shared_ptr<engine::SubscriptionHub> hub_;
+  // Declared last: uses the log, so it goes first.
+  std::unique_ptr<Snapshots> snapshots_;
+  Snapshots::Impl* snapshot_impl_ = nullptr;  // owned by snapshots_
+
+  // The snapshot log (engine/snapshot_store.h); its errors do not fail the open.
+  void open_snapshots() {
+    Snapshots::Impl::Config config{dir_, recovered_.identity.store_id, recovered_.read_only, options_};
+    auto impl = Snapshots::Impl::open(fs_, log(), std::move(config));
+    snapshot_impl_ = impl.get();
+    snapshots_ = std::make_unique<Snapshots>(std::move(impl));
+  }
 };
 
 Result<std::unique_ptr<Store>> Store::open(const std::string& dir, const Options& options) {
@@ -131,6 +164,8 @@ Result<std::unique_ptr<Store>> open_store(FileSystem& fs, const std::string& dir
   auto recovered = recover(fs, dir, options);
   if (!recovered.ok()) return recovered.status();
   for (const std::string& note : recovered->notes) info(options, note);
+  auto checkpoints = SubscriptionCheckpoints::open(fs, dir, recovered->identity.store_id, !recovered->read_only);
+  if (!checkpoints.ok()) return checkpoints.status();
   std::unique_ptr<Writer> writer;
   std::unique_ptr<Indexer> indexer;
   if (!recovered->read_only) {
@@ -142,8 +177,8 @@ Result<std::unique_ptr<Store>> open_store(FileSystem& fs, const std::string& dir
     indexer = std::make_unique<Indexer>(fs, dir, recovered->identity.store_id, *recovered->log, loaded, options);
     writer->set_on_sealed([raw = indexer.get()](uint32_t ordinal) { raw->sealed(ordinal); });
   }
-  return std::make_unique<Store>(std::make_unique<Store::Impl>(dir, options, std::move(*recovered), std::move(writer),
-                                                               std::move(indexer)));
+  return std::make_unique<Store>(std::make_unique<Store::Impl>(fs, dir, options, std::move(*recovered), std::move(writer),
+                                                               std::move(indexer), std::move(*checkpoints)));
 }
 
 }  // namespace engine
@@ -193,6 +228,36 @@ Result<std::vector<RecordedEvent>> Store::read_category(std::string_view categor
   return read_all_filtered(filter, from_position, max_count, direction);
 }
 
+Result<std::unique_ptr<Subscription>> Store::subscribe(const SubscriptionOptions& options) const {
+  auto impl = Subscription::Impl::make(impl_->hub(), options);
+  if (!impl.ok()) return impl.status();
+  return std::make_unique<Subscription>(std::move(*impl));
+}
+
+Result<std::unique_ptr<Subscription>> Store::subscribe(const SubscriptionOptions& options,
+                                                       SubscriptionHandler handler) const {
+  if (!handler) return Status::invalid_argument("subscribe() with an empty handler");
+  auto impl = Subscription::Impl::make(impl_->hub(), options);
+  if (!impl.ok()) return impl.status();
+  (*impl)->run(std::move(handler));
+  return std::make_unique<Subscription>(std::move(*impl));
+}
+
+Result<std::optional<uint64_t>> Store::subscription_checkpoint(std::string_view name) const {
+  engine::SubscriptionHub& hub = *impl_->hub();
+  return hub.with_log([&](const engine::Log&) -> Result<std::optional<uint64_t>> { return hub.checkpoints().get(name); });
+}
+
+Status Store::save_subscription_checkpoint(std::string_view name, uint64_t cursor) {
+  engine::SubscriptionHub& hub = *impl_->hub();
+  return hub.with_log([&](const engine::Log&) { return hub.checkpoints().save(name, cursor); });
+}
+
+Status Store::remove_subscription_checkpoint(std::string_view name) {
+  engine::SubscriptionHub& hub = *impl_->hub();
+  return hub.with_log([&](const engine::Log&) { return hub.checkpoints().remove(name); });
+}
+
 std::optional<uint64_t> Store::stream_version(std::string_view stream) const {
   return impl_->log().stream_version(stream);
 }
@@ -200,6 +265,11 @@ std::optional<uint64_t> Store::stream_version(std::string_view stream) const {
 uint64_t Store::next_position() const { return impl_->log().published(); }
 StoreStats Store::stats() const { return impl_->stats(); }
 const std::string& Store::path() const { return impl_->dir(); }
+Snapshots& Store::snapshots() { return impl_->snapshots(); }
+const Snapshots& Store::snapshots() const { return impl_->snapshots(); }
+Result<CheckpointResult> Store::checkpoint(const std::string& target_dir, const CheckpointOptions& options) const {
+  return impl_->checkpoint(target_dir, options);
+}
 Status Store::close() { return impl_->close(); }
 
 }  // namespace cairn

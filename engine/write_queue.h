@@ -32,6 +32,13 @@ inline bool has_bytes(std::span<const std::string_view> parts) {
   return std::any_of(parts.begin(), parts.end(), [](std::string_view p) { return !p.empty(); });
 }
 
+// How many bytes a submission's parts hold.
+inline uint64_t total_bytes(std::span<const std::string_view> parts) {
+  uint64_t n = 0;
+  for (std::string_view p : parts) n += p.size();
+  return n;
+}
+
 // Writes inside submit(), on the submitting thread, through File::write_at
 // (so it works over any File); fdatasyncs inside wait_oldest(), skipping
 // those an earlier fdatasync of the same file already covers.

@@ -332,14 +332,15 @@ Result<AppendResult> Writer::admit(AppendRequest& r) {
   uint64_t next_version = stream ? log_.indexed_next_version(*stream) : 0;
   if (Status s = check_expected(r.stream, next_version, r.expected, r.ids.size()); !s.ok()) return s;
 
-  if (active_.data_end + current_.bytes + segment_bytes_needed(r.frame.size()) > options_.segment_bytes) {
+  if (sealed_ || active_.data_end + current_.bytes + segment_bytes_needed(r.frame.size()) > options_.segment_bytes) {
     send(inline_ok_, /*force_sync=*/false);
     if (Status s = roll(); !s.ok()) return s;
   }
+  uint64_t offset = active_.data_end + current_.bytes;
+  if (Status s = reserve(offset + segment_bytes_needed(r.frame.size())); !s.ok()) return s;
   format::BatchStamp stamp{next_position_, next_version, durable_position_.load(std::memory_order_acquire),
                            wall_clock_ns()};
   format::restamp_batch(r.frame.data(), r.frame.size(), stamp);
-  uint64_t offset = active_.data_end + current_.bytes;
   format::Frame frame = format::parse_frame(r.frame);
   auto batch = format::BatchView::decode(frame.body, "pending append");
   if (!batch.ok()) return batch.status();
@@ -461,10 +462,37 @@ Status Writer::wait_for_no_flights() {
 }
 
 // Seals the active segment (footer written and synced once every flight is
-// in) and continues in the next one.
+// in) and continues in the next one. A next segment that could not be made
+// before it got its name (no space for it, say) puts nothing acknowledged at
+// risk: the append that needed it fails, the writer stays on the sealed
+// segment without writing to it (sealed_), and the next append tries again.
 Status Writer::roll() {
   if (Status s = wait_for_no_flights(); !s.ok()) return s;
+  if (!sealed_) {
+    if (Status s = seal(); !s.ok()) return s;
+  }
+  return start_next_segment();
+}
+
+// A footer on disk vouches that every batch before it is durable (recovery
+// takes damage before a footer for corruption, not a torn tail), so the
+// batches are synced before it is written: after kBatch or kNone appends a
+// power loss could otherwise keep the footer and lose a batch before it.
+Status Writer::seal() {
   log_.adopt_offered_checkpoint();  // the writer's side: nobody else changes the indexes
+  File& file = active_.segment->file();
+  bool unsynced = false;
+  {
+    std::lock_guard lock(mu_);
+    unsynced = unsynced_bytes_ > 0;  // no flight is in: every sync sent has completed
+  }
+  if (unsynced) {
+    if (Status s = file.sync(); !s.ok()) {
+      fail(s, &file);
+      cut_after_failure();
+      return s;
+    }
+  }
   uint64_t begin = format::kSegmentHeaderSize;
   uint64_t content_hash = content_complete_
                               ? content_.digest()
@@ -473,7 +501,6 @@ Status Writer::roll() {
                         active_.data_end, content_hash};
   std::string bytes;
   format::encode_footer(bytes, footer);
-  File& file = active_.segment->file();
   if (zero_ahead_) zero_ahead_->before_write(active_.data_end + bytes.size());
   Status s = file.write_at(active_.data_end, bytes);
   if (s.ok()) s = file.sync();
@@ -482,28 +509,58 @@ Status Writer::roll() {
     cut_after_failure();
     return s;
   }
-  auto next = start_segment(fs_, dir_, log_, store_id_, active_.sequence + 1, next_position_,
-                            options_.segment_bytes, preparer_.get());
-  if (!next.ok()) {
-    fail(next.status(), nullptr);  // the sealed segment stays sealed
-    return next.status();
-  }
   zero_ahead_.reset();  // before its file closes
-  active_.segment->close_file();
   active_.segment->set_sealed_end(active_.data_end + bytes.size());
-  uint32_t sealed = active_.ordinal;
-  active_ = *next;
-  if (on_sealed_) on_sealed_(sealed);
-  content_.reset();
-  content_complete_ = true;
-  next_requested_ = false;
-  start_zeroing();
-  completed_end_ = active_.data_end;  // no flight is in: the completion state is ours
+  sealed_ = true;
+  if (on_sealed_) on_sealed_(active_.ordinal);
   durable_position_.store(next_position_, std::memory_order_release);
   std::lock_guard lock(mu_);
   unsynced_bytes_ = 0;
   last_sync_sent_ = Clock::now();
   sync_due_.reset();
+  return Status();
+}
+
+Status Writer::start_next_segment() {
+  uint64_t sequence = active_.sequence + 1;
+  auto next = start_segment(fs_, dir_, log_, store_id_, sequence, next_position_, options_.segment_bytes,
+                            preparer_.get());
+  if (!next.ok()) {
+    // Once it has its name, its directory entry may be half durable: stop.
+    std::string name = format::segment_file_name({sequence, next_position_});
+    if (fs_.is_dir(dir_ + "/" + name).ok()) fail(next.status(), nullptr);  // the sealed segment stays sealed
+    return next.status();
+  }
+  active_.segment->close_file();
+  active_ = *next;
+  sealed_ = false;
+  content_.reset();
+  content_complete_ = true;
+  next_requested_ = false;
+  allocated_end_ = 0;
+  start_zeroing();
+  completed_end_ = active_.data_end;  // no flight is in: the completion state is ours
+  return Status();
+}
+
+// Admitting a batch only once the file reaches past it means a full disk
+// fails the append before anything is decided, never the write of a decided
+// batch (which would stop the store). Segments are prepared or zero-filled
+// ahead, so this writes only when that failed (out of space, say) or the
+// zeroer is behind, and then only as far as this batch needs. The zeros
+// land past every byte written or admitted, where the zeroer may write zeros
+// too. Without prepare_segments the writer grows the file with each write,
+// as asked: running out of space there stops the store.
+Status Writer::reserve(uint64_t end) {
+  if (!options_.prepare_segments || end <= allocated_end_) return Status();
+  File& file = active_.segment->file();
+  auto size = file.size();
+  if (!size.ok()) return size.status();
+  allocated_end_ = *size;
+  if (end <= allocated_end_) return Status();
+  std::string zeros(end - allocated_end_, '\0');
+  if (Status s = file.write_at(allocated_end_, zeros); !s.ok()) return s;
+  allocated_end_ = end;
   return Status();
 }
 

@@ -25,6 +25,15 @@
 // kIOError (they may have been decided against it), later appends fail with
 // kReadOnly, and the bytes past the last completed group are cut off. An
 // fdatasync is never retried (see DESIGN.md).
+//
+// Out of space is not a failure of the store when it comes before any
+// batch is decided: a batch is admitted only once the segment's file
+// reaches past it (reserve() writes zeros ahead first, with
+// prepare_segments), and a roll whose
+// next segment could not be made before it got its name leaves the writer
+// on the sealed segment (sealed_) to try again at the next append. Either
+// way only that append fails (kIOError naming the errno), nothing is
+// indexed, and appends succeed again once there is space.
 #pragma once
 
 #include "engine/histogram.h"
@@ -183,6 +192,11 @@ class Writer {
   void dispatch(Flight f);
   Status wait_for_no_flights();
   Status roll();
+  Status seal();
+  Status start_next_segment();
+  // Makes the active segment's file reach `end` (zeros written past its
+  // size) before a batch ending there is admitted.
+  Status reserve(uint64_t end);
   // Zero-fills ahead of the writer when the active segment was not prepared whole.
   void start_zeroing();
   // --- completing ---
@@ -213,6 +227,8 @@ class Writer {
   Flight current_;                     // admitted, not yet sent
   bool inline_ok_ = false;             // the current leader may complete on its own thread
   bool next_requested_ = false;        // the preparer was asked for the next segment
+  bool sealed_ = false;                // active_ is sealed; its successor is still to be made
+  uint64_t allocated_end_ = 0;         // the active segment's file is known to reach this far
   std::unique_ptr<ZeroAhead> zero_ahead_;  // for the active segment, when it was not prepared
   size_t last_group_size_ = 0;
   // Written by the leader under mu_ (the writer thread reads them to time kBatch's fdatasync).

@@ -22,6 +22,7 @@ const char* code_name(Code code) {
     case Code::kReadOnly: return "ReadOnly";
     case Code::kClosed: return "Closed";
     case Code::kNotSupported: return "NotSupported";
+    case Code::kIncompleteCheckpoint: return "IncompleteCheckpoint";
   }
   return "Unknown";
 }

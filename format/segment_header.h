@@ -25,6 +25,15 @@ struct SegmentHeader {
   int64_t created_ns = 0;
 };
 
+// The frame every 64-byte file header shares (segment, STORE, snapshot
+// file): magic at 0, u32 format version at 8, XXH3-64 of [0, 56) at 56.
+// check_file_header checks, in order: at least `size` bytes, the magic, the
+// version (kUnsupportedVersion), the checksum; each error names `file`.
+Status check_file_header(std::string_view bytes, std::string_view magic, size_t size,
+                         const std::string& file);
+// Writes the checksum of `header`'s bytes [0, 56) at 56.
+void seal_file_header(std::string& header);
+
 // 64 bytes.
 std::string encode_segment_header(const SegmentHeader& header);
 // `bytes` is the file's start; `file` names it in errors. Errors:

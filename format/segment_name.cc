@@ -3,9 +3,8 @@
 #include <cstdio>
 
 namespace cairn::format {
-namespace {
 
-std::optional<uint64_t> parse_digits(std::string_view s) {
+std::optional<uint64_t> parse_decimal(std::string_view s) {
   uint64_t v = 0;
   for (char c : s) {
     if (c < '0' || c > '9') return std::nullopt;
@@ -15,8 +14,6 @@ std::optional<uint64_t> parse_digits(std::string_view s) {
   }
   return v;
 }
-
-}  // namespace
 
 std::string segment_file_name(const SegmentName& n) {
   char buf[64];
@@ -30,8 +27,8 @@ std::optional<SegmentName> parse_segment_file_name(std::string_view f) {
   if (f.size() < 8 + 1 + 20 + 4 || f.substr(f.size() - 4) != ".seg") return std::nullopt;
   size_t dash = f.size() - 4 - 20 - 1;
   if (f[dash] != '-') return std::nullopt;
-  auto seq = parse_digits(f.substr(0, dash));
-  auto pos = parse_digits(f.substr(dash + 1, 20));
+  auto seq = parse_decimal(f.substr(0, dash));
+  auto pos = parse_decimal(f.substr(dash + 1, 20));
   if (!seq || !pos) return std::nullopt;
   SegmentName name{*seq, *pos};
   if (segment_file_name(name) != f) return std::nullopt;  // one name per segment

@@ -1,9 +1,11 @@
 // cairn: offline inspection of Cairn segment files and stores.
 //
 // Exit codes: 0 ok, 1 problems found (or the stream does not exist), 2 usage
-// or unreadable input, 3 a version conflict (append). Only `append` writes;
-// every other command opens stores read-only, without the writer's lock, so a
-// writer process may hold them meanwhile.
+// or unreadable input, 3 a version conflict (append). Only `append` writes
+// to a store (and `checkpoint` to its target); every other command opens
+// stores read-only, without the writer's lock, so a writer process may hold
+// them meanwhile.
+#include "tools/checkpoint_command.h"
 #include "tools/inspect.h"
 #include "tools/store_commands.h"
 #include "tools/tail.h"
@@ -35,11 +37,15 @@ constexpr const char* kUsage =
     "  cairn append DIR STREAM --type T [--expected any|no-stream|exists|N] [--batch] [--json]\n"
     "        one event per line of standard input (the line is its data); each line its own\n"
     "        append, or all lines as one atomic batch; a version conflict exits 3\n"
+    "  cairn checkpoint DIR TARGET [--copy] [--json]  online backup: a copy of the store as of one\n"
+    "        position (hard links for sealed segments, --copy: copies); TARGET must be missing,\n"
+    "        empty or an earlier checkpoint of DIR (then only what changed is copied); restore\n"
+    "        by opening TARGET as the store\n"
     "  cairn help\n"
     "--json prints one JSON object per line; event fields: position, stream, version, type, id,\n"
     "timestamp, data, metadata (bytes that are not UTF-8 as data_base64 / metadata_base64).\n"
     "exit codes: 0 ok, 1 problems found or no such stream, 2 usage or unreadable input,\n"
-    "3 wrong expected version (append). Only append writes to a store.\n";
+    "3 wrong expected version (append). Only append writes to a store (checkpoint writes TARGET).\n";
 
 int usage(const std::string& why) {
   if (!why.empty()) std::cerr << "cairn: " << why << "\n";
@@ -132,6 +138,17 @@ int append_main(const std::vector<std::string>& rest) {
   return r == 3 ? 3 : exit_code(r);
 }
 
+int checkpoint_main(const std::vector<std::string>& rest) {
+  std::string why;
+  auto args = parse(rest, {"--copy", "--json"}, {}, why);
+  if (!args) return usage(why);
+  if (args->positional.size() != 2) return usage("checkpoint takes a store directory and a target directory");
+  cairn::tools::CheckpointCommandOptions o;
+  o.copy = args->flags.count("--copy") > 0;
+  o.json = args->flags.count("--json") > 0;
+  return exit_code(cairn::tools::checkpoint_command(args->positional[0], args->positional[1], o, std::cout, std::cerr));
+}
+
 int tail_main(const std::vector<std::string>& rest) {
   std::string why;
   auto args = parse(rest, {"--json"}, {"--from"}, why);
@@ -162,6 +179,7 @@ int main(int argc, char** argv) {
   if (command == "read" || command == "read-all") return read_command(command, rest);
   if (command == "append") return append_main(rest);
   if (command == "tail") return tail_main(rest);
+  if (command == "checkpoint") return checkpoint_main(rest);
   std::string why;
   std::vector<std::string> flags = {"--json"};
   std::vector<std::string> valued;

@@ -158,6 +158,8 @@ int dump_segment(const std::string& path, const DumpOptions& options, std::ostre
     return -1;
   }
   if (is_index_file(*bytes)) return dump_index(path, *bytes, options, out);
+  if (is_subscriptions_file(*bytes)) return dump_subscriptions(path, *bytes, options, out);
+  if (is_snapshot_file(*bytes)) return dump_snapshots(path, *bytes, options, out);
   auto header = format::decode_segment_header(*bytes, path);
   if (header.ok()) print_header(*header, path, options, out);
   // A lone file may be a store's active segment: a torn tail is reported, not fatal.
@@ -206,6 +208,11 @@ int verify_path(const std::string& path, bool json, std::ostream& out, std::ostr
     } else if (auto id = format::decode_store_file(*identity, store_file); !id.ok()) {
       problems.push_back(id.status().to_string());
     }
+    if (fs::exists(fs::path(path) / std::string(format::kCheckpointMarkerName), ec)) {
+      problems.push_back(path + ": incomplete checkpoint (" + std::string(format::kCheckpointMarkerName) +
+                         " is present): a Store::checkpoint into it did not finish");
+    }
+    verify_snapshots(path, problems);
   }
   uint64_t events = 0;
   std::optional<format::SegmentName> previous;

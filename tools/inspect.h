@@ -6,6 +6,7 @@
 #include <ostream>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace cairn::tools {
 
@@ -29,6 +30,18 @@ int dump_segment(const std::string& path, const DumpOptions& options, std::ostre
 // dump (header, records, blocks failing their checksums as problems).
 bool is_index_file(std::string_view bytes);
 int dump_index(const std::string& path, std::string_view bytes, const DumpOptions& options, std::ostream& out);
+// The SUBSCRIPTIONS file (inspect_subscriptions.cc, FORMAT.md §12).
+bool is_subscriptions_file(std::string_view bytes);
+int dump_subscriptions(const std::string& path, std::string_view bytes, const DumpOptions& options,
+                       std::ostream& out);
+// Snapshot files (inspect_snapshots.cc, FORMAT.md §11): header, records,
+// and problems (a damaged record, a torn tail, a payload failing its checksum).
+bool is_snapshot_file(std::string_view bytes);
+int dump_snapshots(const std::string& path, std::string_view bytes, const DumpOptions& options, std::ostream& out);
+// Adds the problems of the snapshot log of the store in `store_dir` (none
+// when it has no `snapshots/`): a missing file, a bad header, a damaged
+// record, a payload failing its checksum, a torn tail of the newest file.
+void verify_snapshots(const std::string& store_dir, std::vector<std::string>& problems);
 // A problem line (text or JSON), shared by the dumps.
 void print_problem(const std::string& what, bool json, std::ostream& out);
 

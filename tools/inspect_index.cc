@@ -13,30 +13,6 @@
 namespace cairn::tools {
 namespace {
 
-// One line: text "name=value ..." or a JSON object of the same fields.
-class Line {
- public:
-  Line(std::ostream& out, bool json, std::string_view kind) : out_(out), json_(json) {
-    if (json_) out_ << "{\"kind\":" << json_string(kind);
-    else out_ << kind;
-  }
-  ~Line() { out_ << (json_ ? "}\n" : "\n"); }
-  Line& num(std::string_view name, uint64_t v) {
-    if (json_) out_ << ",\"" << name << "\":" << v;
-    else out_ << ' ' << name << '=' << v;
-    return *this;
-  }
-  Line& text(std::string_view name, std::string_view v) {
-    if (json_) out_ << ",\"" << name << "\":" << json_string(v);
-    else out_ << ' ' << name << '=' << v;
-    return *this;
-  }
-
- private:
-  std::ostream& out_;
-  bool json_;
-};
-
 std::string_view name_in(const format::IndexFile& f, uint64_t names_at, uint64_t names_size, uint32_t offset,
                          uint16_t len) {
   if (uint64_t{offset} + len > names_size) return "<name out of range>";

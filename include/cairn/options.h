@@ -96,6 +96,19 @@ struct Options {
   // overwrite allocated blocks (a cheaper fdatasync) and a roll-over does
   // not wait for a new file. Costs one segment's worth of disk space.
   bool prepare_segments = true;
+
+  // Aggregate snapshots (Store::snapshots(), cairn/snapshot.h).
+  // Each save keeps the newest this-many snapshots of its stream (by
+  // version, then save order) and drops older ones in the same write. 0: keep
+  // every snapshot (Snapshots::prune drops them on request).
+  uint32_t snapshots_to_keep = 3;
+  // Largest snapshot data a save accepts. Loads hold a whole snapshot in
+  // memory; the format allows up to 2^62 bytes.
+  uint64_t max_snapshot_bytes = 1ull << 30;
+  // A snapshot file is closed, and the next one started, before a record
+  // would take it past this size (a larger snapshot gets a file of its own).
+  // Space is reclaimed file by file.
+  uint64_t snapshot_file_bytes = 64ull << 20;
 };
 
 }  // namespace cairn

@@ -27,6 +27,7 @@ enum class Code : uint8_t {
   kReadOnly,              // the store was opened read-only, or went read-only after an I/O error
   kClosed,                // the store is closed
   kNotSupported,          // asked for something this machine cannot do (e.g. io_uring)
+  kIncompleteCheckpoint,  // the directory holds a Store::checkpoint that did not finish
 };
 
 // Name of a code, e.g. "WrongExpectedVersion".
@@ -47,6 +48,7 @@ class [[nodiscard]] Status {
   static Status read_only(std::string msg) { return {Code::kReadOnly, std::move(msg)}; }
   static Status closed(std::string msg) { return {Code::kClosed, std::move(msg)}; }
   static Status not_supported(std::string msg) { return {Code::kNotSupported, std::move(msg)}; }
+  static Status incomplete_checkpoint(std::string msg) { return {Code::kIncompleteCheckpoint, std::move(msg)}; }
   // actual: the stream's current version, or nullopt when the stream does not exist.
   static Status wrong_expected_version(std::string msg, std::optional<uint64_t> actual) {
     Status s(Code::kWrongExpectedVersion, std::move(msg));

@@ -12,10 +12,13 @@
 // disk (fdatasync). Readers see an event only once it is durable.
 #pragma once
 
+#include <cairn/checkpoint.h>
 #include <cairn/event.h>
 #include <cairn/histogram.h>
 #include <cairn/options.h>
+#include <cairn/snapshot.h>
 #include <cairn/status.h>
+#include <cairn/subscription.h>
 
 #include <cstdint>
 #include <functional>
@@ -132,6 +135,26 @@ class Store {
                                                    size_t max_count,
                                                    Direction direction = Direction::kForward) const;
 
+  // A subscription to all events (optionally filtered by type and category)
+  // from a position, or to one stream from a version, delivering history
+  // and then live events (see cairn/subscription.h). The first form is
+  // pulled with next(); the second calls `handler` on a thread of its own.
+  // Errors: kInvalidArgument (bad options), kClosed. Read-only stores can
+  // be subscribed to (they see the events present at open).
+  Result<std::unique_ptr<Subscription>> subscribe(const SubscriptionOptions& options) const;
+  Result<std::unique_ptr<Subscription>> subscribe(const SubscriptionOptions& options,
+                                                  SubscriptionHandler handler) const;
+
+  // Named subscription checkpoints (a subscription's cursor, stored durably
+  // in the store's SUBSCRIPTIONS file: one small record and one fdatasync
+  // per save). The checkpoint under `name`, or nullopt.
+  Result<std::optional<uint64_t>> subscription_checkpoint(std::string_view name) const;
+  // Stores `cursor` under `name` (durable when it returns). Errors:
+  // kInvalidArgument (empty or too long name), kReadOnly, kClosed, kIOError.
+  Status save_subscription_checkpoint(std::string_view name, uint64_t cursor);
+  // Forgets `name`'s checkpoint (kNotFound when there is none).
+  Status remove_subscription_checkpoint(std::string_view name);
+
   // The stream's last version, or nullopt when it has no events.
   std::optional<uint64_t> stream_version(std::string_view stream) const;
 
@@ -140,6 +163,33 @@ class Store {
 
   StoreStats stats() const;
   const std::string& path() const;
+
+  // The store's aggregate snapshots (cairn/snapshot.h): save, load, list and
+  // prune them, or hydrate an aggregate in one call. Read-only stores can
+  // load, list and hydrate. The object lives as long as the Store.
+  Snapshots& snapshots();
+  const Snapshots& snapshots() const;
+
+  // Online backup: a copy of the store in `target_dir` as of one acknowledged
+  // position P, while appends and reads go on. The copy holds exactly the
+  // events [0, P) (result.position), and is itself a store: restoring is
+  // opening it with Store::open (see README.md, "Backup and restore").
+  // Sealed segments and index files are hard-linked when `target_dir` is on
+  // the same file system (copied otherwise, or with options.copy), so the
+  // cost does not grow with the sealed data; the active segment is copied up
+  // to P, snapshot files and other store files are copied; everything is
+  // synced. `target_dir` must be missing, empty, or hold an earlier
+  // checkpoint of this store: then only what changed is linked or copied,
+  // and files the store no longer has are removed.
+  // While it runs the target holds a CHECKPOINT-INCOMPLETE marker: a copy
+  // interrupted (killed, or failed) is refused by Store::open with
+  // kIncompleteCheckpoint until a checkpoint into it finishes.
+  // Allowed on a read-only store (the copy then holds what it opened).
+  // Errors: kInvalidArgument (the target is inside the store, is not a
+  // directory, holds other files or another store's checkpoint), kLocked
+  // (the target is open as a store, or another checkpoint writes it),
+  // kClosed, kIOError.
+  Result<CheckpointResult> checkpoint(const std::string& target_dir, const CheckpointOptions& options = {}) const;
 
   // Finishes queued appends and makes everything written durable (kBatch
   // and kNone appends too), then rejects new ones with kClosed. Idempotent.

@@ -12,7 +12,9 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <fstream>
 #include <map>
+#include <sstream>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -39,6 +41,40 @@ inline std::vector<NewEvent> Views(const std::vector<OwnedEvent>& events) {
   std::vector<NewEvent> views;
   for (const OwnedEvent& e : events) views.push_back(e.view());
   return views;
+}
+
+inline std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+inline int HexDigit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;
+}
+
+// Parses one line "OOOOOOOO: xx xx ..." (1 to 16 lowercase hex bytes) into
+// its offset and bytes; false when the line has any other shape.
+inline bool ParseHexLine(std::string_view line, uint64_t& offset, std::string& bytes) {
+  if (line.size() < 12 || line[8] != ':') return false;
+  offset = 0;
+  for (size_t i = 0; i < 8; ++i) {
+    int d = HexDigit(line[i]);
+    if (d < 0) return false;
+    offset = offset * 16 + static_cast<uint64_t>(d);
+  }
+  std::string_view rest = line.substr(9);
+  if (rest.size() % 3 != 0 || rest.size() / 3 > 16) return false;
+  bytes.clear();
+  for (size_t i = 0; i < rest.size(); i += 3) {
+    int hi = HexDigit(rest[i + 1]), lo = HexDigit(rest[i + 2]);
+    if (rest[i] != ' ' || hi < 0 || lo < 0) return false;
+    bytes.push_back(static_cast<char>(hi * 16 + lo));
+  }
+  return true;
 }
 
 // Offset of the first byte where `a` and `b` differ (the shorter size when one

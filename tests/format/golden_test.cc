@@ -30,6 +30,8 @@ namespace {
 
 using test_util::FirstDifference;
 using test_util::OwnedEvent;
+using test_util::ParseHexLine;
+using test_util::ReadFile;
 using test_util::SequentialId;
 using test_util::Views;
 
@@ -39,40 +41,6 @@ constexpr size_t kBatchAt = 64;
 constexpr size_t kBatchSize = 152;
 constexpr size_t kFooterAt = kBatchAt + kBatchSize;
 constexpr size_t kFileSize = kFooterAt + 56;
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-int HexDigit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1;
-}
-
-// Parses one line "OOOOOOOO: xx xx ..." (1 to 16 lowercase hex bytes) into
-// its offset and bytes; false when the line has any other shape.
-bool ParseHexLine(std::string_view line, uint64_t& offset, std::string& bytes) {
-  if (line.size() < 12 || line[8] != ':') return false;
-  offset = 0;
-  for (size_t i = 0; i < 8; ++i) {
-    int d = HexDigit(line[i]);
-    if (d < 0) return false;
-    offset = offset * 16 + static_cast<uint64_t>(d);
-  }
-  std::string_view rest = line.substr(9);
-  if (rest.size() % 3 != 0 || rest.size() / 3 > 16) return false;
-  bytes.clear();
-  for (size_t i = 0; i < rest.size(); i += 3) {
-    int hi = HexDigit(rest[i + 1]), lo = HexDigit(rest[i + 2]);
-    if (rest[i] != ' ' || hi < 0 || lo < 0) return false;
-    bytes.push_back(static_cast<char>(hi * 16 + lo));
-  }
-  return true;
-}
 
 // The bytes of every ```hex block of `doc`, in order. Each line's offset must
 // continue where the previous line ended, and only a block's last line may

@@ -211,5 +211,31 @@ TEST_F(InspectTest, DumpShowsIndexFilesRecordByRecord) {
   EXPECT_NE(out_.str().find(first + " at offset 128: index block checksum mismatch"), std::string::npos) << out_.str();
 }
 
+TEST_F(InspectTest, DumpShowsSubscriptionCheckpoints) {
+  {
+    auto store = test::open_ok(dir_.path());
+    ASSERT_TRUE(store->save_subscription_checkpoint("orders", 7).ok());
+    ASSERT_TRUE(store->save_subscription_checkpoint("carts", 2).ok());
+    ASSERT_TRUE(store->remove_subscription_checkpoint("carts").ok());
+  }
+  std::string path = dir_.path() + "/SUBSCRIPTIONS";
+  EXPECT_EQ(dump(path), 0) << err_.str();
+  EXPECT_EQ(out_.str().substr(out_.str().find(" records=")),
+            " records=3 live=1 valid_end=122\n"
+            "checkpoint offset=40 name=orders cursor=7\n"
+            "checkpoint offset=68 name=carts cursor=2\n"
+            "removed offset=95 name=carts\n");
+  EXPECT_EQ(dump(path, DumpOptions{.json = true}), 0);
+  EXPECT_NE(out_.str().find("{\"kind\":\"checkpoint\",\"offset\":40,\"name\":\"orders\",\"cursor\":7}"),
+            std::string::npos) << out_.str();
+  // A torn last record is a problem with its offset; the records before it show.
+  std::string bytes = test::read_bytes(path);
+  test::write_bytes(path, bytes.substr(0, bytes.size() - 4));
+  EXPECT_EQ(dump(path), 1);
+  EXPECT_NE(out_.str().find("checkpoint offset=68 name=carts cursor=2\n"), std::string::npos) << out_.str();
+  EXPECT_NE(out_.str().find("PROBLEM: " + path + " at offset 95: torn tail of 23 bytes"), std::string::npos)
+      << out_.str();
+}
+
 }  // namespace
 }  // namespace cairn::tools

@@ -25,6 +25,7 @@
 #include "format/index_file.h"
 #include "format/segment_scan.h"
 
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -1221,6 +1222,57 @@ TEST(IndexCheckpointTest, SealedSegmentsMoveFromMemoryToTheIndexFiles) {
   ASSERT_TRUE(store->close().ok());
   store.reset();
   ASSERT_NO_FATAL_FAILURE(expect_clean_open(dir.path(), small_segments(), model, 102));
+}
+
+}  // namespace
+}  // namespace cairn
+
+namespace cairn {
+namespace {
+
+// Closing a store nothing was appended to leaves its index files as they
+// are: the checkpoint the open loaded already covers the whole log.
+TEST(IndexCheckpointCloseTest, ACloseWithNothingAppendedRewritesNoIndexFile) {
+  test::TempDir dir;
+  Options o;
+  o.segment_bytes = 64 << 10;
+  auto specs = test::make_events(400, "idle");
+  for (auto& spec : specs) spec.data += std::string(300, 'x');  // several segments
+  {
+    auto store = test::open_ok(dir.path(), o);
+    for (size_t i = 0; i < specs.size(); i += 8) {
+      std::vector<test::EventSpec> eight(specs.begin() + i, specs.begin() + i + 8);
+      ASSERT_TRUE(store->append("S-" + std::to_string(i % 5), ExpectedVersion::any(), test::views(eight)).ok());
+    }
+  }
+  auto identities = [&] {
+    std::map<std::string, std::pair<ino_t, int64_t>> out;
+    for (const auto& e : std::filesystem::directory_iterator(dir.path())) {
+      std::string name = e.path().filename().string();
+      if (name != "STREAMS" && e.path().extension() != ".idx") continue;
+      struct stat st {};
+      EXPECT_EQ(::stat(e.path().c_str(), &st), 0);
+      out[name] = {st.st_ino, st.st_mtim.tv_sec * 1'000'000'000 + st.st_mtim.tv_nsec};
+    }
+    return out;
+  };
+  auto before = identities();
+  ASSERT_GE(before.size(), 3u);
+  {
+    auto store = test::open_ok(dir.path(), o);
+    EXPECT_EQ(store->stats().open_scanned_batches, 0u);
+    ASSERT_TRUE(store->close().ok());
+  }
+  EXPECT_EQ(identities(), before);
+  {  // one more event: the close writes the active segment's index and STREAMS again
+    auto store = test::open_ok(dir.path(), o);
+    ASSERT_TRUE(store->append("S-0", ExpectedVersion::any(), test::views(test::make_events(1, "more"))).ok());
+  }
+  auto after = identities();
+  EXPECT_NE(after.at("STREAMS"), before.at("STREAMS"));
+  auto store = test::open_ok(dir.path(), o);
+  EXPECT_EQ(store->stats().open_scanned_batches, 0u);
+  EXPECT_EQ(store->next_position(), specs.size() + 1);
 }
 
 }  // namespace

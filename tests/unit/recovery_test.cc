@@ -2,6 +2,8 @@
 // tails cut off at every byte, and corruption reported with file and offset.
 #include "test_util.h"
 
+#include "engine/fault_injection.h"
+#include "engine/store_open.h"
 #include "format/segment_name.h"
 
 #include <filesystem>
@@ -360,6 +362,54 @@ TEST(ZeroFilledSegmentTest, ReopensAfterTheDataAndCutsATornTailBeforeTheZeros) {
   store.reset();
   store = test::open_ok(dir.path());
   expect_prefix(*store, written, written.size());
+}
+
+}  // namespace
+}  // namespace cairn
+
+namespace cairn {
+namespace {
+
+// Everything an index checkpoint covers was durable before its files were
+// written, so an open that finds nothing after it syncs nothing; one that
+// finds batches after it makes them durable before readers see them.
+TEST(CleanOpenTest, SyncsOnlyWhatLiesBeyondTheIndexCheckpoint) {
+  test::TempDir dir;
+  test::TempDir copy;
+  Options o;
+  o.prepare_segments = false;  // no zeroing thread syncing the segment
+  o.segment_bytes = 64 << 10;
+  auto specs = test::make_events(40, "clean");
+  {
+    auto store = test::open_ok(dir.path(), o);
+    for (size_t i = 0; i < specs.size(); i += 4) {
+      std::vector<test::EventSpec> four(specs.begin() + i, specs.begin() + i + 4);
+      ASSERT_TRUE(store->append("Order-" + std::to_string(i % 3), ExpectedVersion::any(), test::views(four)).ok());
+    }
+    // While open, the active segment's tail is not in any index file yet.
+    std::filesystem::copy(dir.path(), copy.path(), std::filesystem::copy_options::recursive |
+                                                       std::filesystem::copy_options::overwrite_existing);
+    std::filesystem::remove(copy.path() + "/LOCK");
+  }
+  auto syncs_of_open = [&](const std::string& path, uint64_t* scanned) {
+    engine::FaultInjectingFileSystem fs(engine::posix_file_system());
+    fs.only_files_ending_with(".seg");
+    auto store = engine::open_store(fs, path, o);
+    EXPECT_TRUE(store.ok()) << store.status().to_string();
+    uint64_t syncs = fs.count(engine::FaultOp::kSync);
+    if (store.ok()) {
+      *scanned = (*store)->stats().open_scanned_batches;
+      auto all = (*store)->read_all(0, 100);
+      EXPECT_TRUE(all.ok());
+      EXPECT_EQ(all->size(), specs.size());
+    }
+    return syncs;
+  };
+  uint64_t scanned = 0;
+  EXPECT_EQ(syncs_of_open(dir.path(), &scanned), 0u);
+  EXPECT_EQ(scanned, 0u);
+  EXPECT_EQ(syncs_of_open(copy.path(), &scanned), 1u);
+  EXPECT_GT(scanned, 0u);
 }
 
 }  // namespace
