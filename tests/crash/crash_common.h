@@ -41,6 +41,9 @@ inline Options store_options() {
 
 inline std::string stream_name(int n) { return "s-" + std::to_string(n); }
 
+// The crash writer's named subscription (its checkpoint lives in SUBSCRIPTIONS).
+inline constexpr char kSubscriptionName[] = "crash-follower";
+
 // The stream number of "s-<n>", or -1.
 inline int stream_number(std::string_view name) {
   if (name.size() < 3 || name.substr(0, 2) != "s-") return -1;

@@ -12,6 +12,8 @@
 // pipe, so lines never tear or interleave):
 //   READY <next_position>                                        once, first
 //   ACK <stream> <first_version> <count> <first_position>         per acknowledged append
+//   SUBSTART <cursor>      once: where the named subscription resumed
+//   SUB <cursor>           per subscription checkpoint save that returned
 // Anything unexpected (a failed append, a wrong version) is reported on
 // stderr and the process exits with status 2.
 #include "crash/crash_common.h"
@@ -198,6 +200,34 @@ class Worker {
   int in_flight_ = 0;            // guarded by mu_: submitted async appends not yet drained
 };
 
+// The named subscription kSubscriptionName, following the log from its
+// saved checkpoint while the workers append: positions must arrive
+// contiguous, and every few batches it saves its cursor and reports it.
+void follow(Store& store) {
+  SubscriptionOptions o;
+  o.name = kSubscriptionName;
+  o.max_batch = 64;
+  auto sub = store.subscribe(o);
+  if (!sub.ok()) die("crash-writer: subscribe: %s", sub.status().to_string().c_str());
+  uint64_t expected = (*sub)->cursor();
+  emit("SUBSTART %llu\n", static_cast<unsigned long long>(expected));
+  for (uint64_t round = 0;; ++round) {
+    auto got = (*sub)->next(std::chrono::milliseconds(50));
+    if (!got.ok()) die("crash-writer: subscription: %s", got.status().to_string().c_str());
+    for (const RecordedEvent& e : *got) {
+      if (e.position != expected) {
+        die("crash-writer: the subscription delivered position %llu where %llu was due",
+            static_cast<unsigned long long>(e.position), static_cast<unsigned long long>(expected));
+      }
+      ++expected;
+    }
+    if (got->empty() || round % 3 != 0) continue;
+    uint64_t cursor = (*sub)->cursor();
+    if (Status s = (*sub)->save_checkpoint(cursor); !s.ok()) die("crash-writer: save_checkpoint: %s", s.to_string().c_str());
+    emit("SUB %llu\n", static_cast<unsigned long long>(cursor));
+  }
+}
+
 int run(const std::string& dir, uint64_t seed) {
   Options options = store_options();
   // Both write paths, and pipelines of several depths, across the cycles.
@@ -217,6 +247,7 @@ int run(const std::string& dir, uint64_t seed) {
   emit("READY %llu\n", static_cast<unsigned long long>((*store)->next_position()));
   std::vector<std::thread> threads;
   for (auto& w : workers) threads.emplace_back([&w] { w->run(); });
+  threads.emplace_back([&store] { follow(**store); });
   for (auto& t : threads) t.join();  // never: the workers run until the process is killed
   return 0;
 }
