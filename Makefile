@@ -34,7 +34,7 @@ help:
 	@echo "make crash-test  deps + build + ctest -L long (CAIRN_CRASH_CYCLES=N CAIRN_CRASH_SEED=S, CAIRN_POWER_CYCLES=N CAIRN_POWER_SEED=S)"
 	@echo "make bench       deps + build + cairn-bench on the write-path workloads and reads (BENCH_ARGS), then cairn-micro-bench"
 	@echo "make bench-plot  deps + build + bench/plot.sh: durable appends, 1..16 writers, Cairn and peers -> bench/writers.png"
-	@echo "make fuzz        the segment decoder and index file fuzzers, FUZZ_SECONDS each (default 600)"
+	@echo "make fuzz        the segment decoder, index file and dump tool fuzzers, FUZZ_SECONDS each (default 600)"
 	@echo "make asan|tsan   sanitizer build in build-asan/ or build-tsan/ (CMake presets) + ctest -LE long"
 	@echo "make install     cmake --install $(BUILD_DIR) --prefix \$$PREFIX (now $(PREFIX))"
 	@echo "make deps        apt-get install the missing ones of: $(DEB_PACKAGES)"
@@ -140,10 +140,10 @@ bench-plot: deps build
 	sh bench/plot.sh $(BUILD_DIR) bench
 
 # Longer runs of the fuzzers (the suite runs the segment decoder's for 30 s,
-# the index files' for 15 s).
+# the index files' and the dump tool's for 15 s each).
 FUZZ_SECONDS ?= 600
 fuzz: deps build
-	CAIRN_FUZZ_SECONDS=$(FUZZ_SECONDS) $(CTEST) --test-dir $(BUILD_DIR) --output-on-failure -R 'fuzz_segment_decoder|fuzz_index_files'
+	CAIRN_FUZZ_SECONDS=$(FUZZ_SECONDS) $(CTEST) --test-dir $(BUILD_DIR) --output-on-failure -L fuzz
 
 # Sanitizer builds use the CMake presets (CMakePresets.json): build-asan/, build-tsan/.
 asan tsan: deps

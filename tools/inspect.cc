@@ -118,7 +118,7 @@ struct SegmentReport {
   std::vector<std::string> problems;
 };
 
-SegmentReport scan_file(const std::string& bytes, const std::string& path, bool is_last,
+SegmentReport scan_file(std::string_view bytes, const std::string& path, bool is_last,
                         const std::function<void(const format::ScannedBatch&)>& on_batch) {
   SegmentReport report;
   format::ScanOptions options{is_last, /*stop_at_corruption=*/true};
@@ -157,13 +157,17 @@ int dump_segment(const std::string& path, const DumpOptions& options, std::ostre
     err << "cairn dump: " << path << ": cannot read the file\n";
     return -1;
   }
-  if (is_index_file(*bytes)) return dump_index(path, *bytes, options, out);
-  if (is_subscriptions_file(*bytes)) return dump_subscriptions(path, *bytes, options, out);
-  if (is_snapshot_file(*bytes)) return dump_snapshots(path, *bytes, options, out);
-  auto header = format::decode_segment_header(*bytes, path);
+  return dump_bytes(path, *bytes, options, out);
+}
+
+int dump_bytes(const std::string& path, std::string_view bytes, const DumpOptions& options, std::ostream& out) {
+  if (is_index_file(bytes)) return dump_index(path, bytes, options, out);
+  if (is_subscriptions_file(bytes)) return dump_subscriptions(path, bytes, options, out);
+  if (is_snapshot_file(bytes)) return dump_snapshots(path, bytes, options, out);
+  auto header = format::decode_segment_header(bytes, path);
   if (header.ok()) print_header(*header, path, options, out);
   // A lone file may be a store's active segment: a torn tail is reported, not fatal.
-  SegmentReport report = scan_file(*bytes, path, /*is_last=*/true,
+  SegmentReport report = scan_file(bytes, path, /*is_last=*/true,
                                    [&](const format::ScannedBatch& b) { print_batch(b, options, out); });
   if (report.scan && report.scan->footer) {
     const format::Footer& f = *report.scan->footer;

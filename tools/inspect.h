@@ -25,6 +25,9 @@ struct DumpOptions {
 // Returns the number of problems; -1 when the file cannot be read.
 int dump_segment(const std::string& path, const DumpOptions& options, std::ostream& out,
                  std::ostream& err);
+// The same over a file's bytes (`path` only names it in messages): segment,
+// index, SUBSCRIPTIONS or snapshot file, told apart by their magic.
+int dump_bytes(const std::string& path, std::string_view bytes, const DumpOptions& options, std::ostream& out);
 
 // Index files (inspect_index.cc): whether `bytes` start like one, and its
 // dump (header, records, blocks failing their checksums as problems).
