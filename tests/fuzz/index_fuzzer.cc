@@ -21,6 +21,17 @@ using namespace cairn;
 // input into minutes of work.
 constexpr uint64_t kMaxLookups = 512;
 
+// Calls f(0), f(step), f(2 step), ... below `count`, without the sum
+// wrapping around when a crafted count is near 2^64.
+template <class F>
+void for_steps(uint64_t count, uint64_t step, F f) {
+  for (uint64_t v = 0; v < count;) {
+    f(v);
+    if (count - v <= step) break;
+    v += step;
+  }
+}
+
 void exercise(const index::SegmentIndex& idx) {
   const auto& h = idx.header();
   uint64_t step = std::max<uint64_t>(1, h.event_count / kMaxLookups);
@@ -35,7 +46,7 @@ void exercise(const index::SegmentIndex& idx) {
     auto span = idx.span(s);
     if (span.ok()) {
       uint64_t vstep = std::max<uint64_t>(1, span->version_count / 16);
-      for (uint64_t v = 0; v < span->version_count; v += vstep) (void)idx.find_version(s, s.first_version + v);
+      for_steps(span->version_count, vstep, [&](uint64_t v) { (void)idx.find_version(s, s.first_version + v); });
     }
     return Status();
   });
@@ -49,7 +60,7 @@ void exercise(const index::StreamDirectory& dir) {
     if (++streams > kMaxLookups) return Status::corruption("enough");
     (void)dir.find(name);
     uint64_t vstep = std::max<uint64_t>(1, slot.next_version / 16);
-    for (uint64_t v = 0; v < slot.next_version; v += vstep) (void)dir.segment_of(slot, v);
+    for_steps(slot.next_version, vstep, [&](uint64_t v) { (void)dir.segment_of(slot, v); });
     return Status();
   });
   (void)dir.find("no-such-stream");

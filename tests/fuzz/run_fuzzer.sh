@@ -22,5 +22,6 @@ esac
 clang++ -std=c++20 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
   -I"$src" -I"$src/include" \
   "$src/tests/fuzz/${target}_fuzzer.cc" $sources $libs -o "$work/${target}_fuzzer"
-"$work/${target}_fuzzer" -max_total_time="$seconds" -max_len=262144 -rss_limit_mb=2048 \
+# -timeout: one input taking this long is a finding (a hang), not a slow run.
+"$work/${target}_fuzzer" -max_total_time="$seconds" -timeout=20 -max_len=262144 -rss_limit_mb=2048 \
   -print_final_stats=1 "$work/corpus"
