@@ -14,6 +14,7 @@
 //   ACK <stream> <first_version> <count> <first_position>         per acknowledged append
 //   SUBSTART <cursor>      once: where the named subscription resumed
 //   SUB <cursor>           per subscription checkpoint save that returned
+//   CKPT <position>        per store checkpoint into DIR-checkpoint that returned
 // Anything unexpected (a failed append, a wrong version) is reported on
 // stderr and the process exits with status 2.
 #include "crash/crash_common.h"
@@ -228,6 +229,18 @@ void follow(Store& store) {
   }
 }
 
+// Store checkpoints (online backups) into DIR-checkpoint every few
+// milliseconds while the workers append; each one that returned is reported.
+// A kill in the middle leaves the target marked incomplete.
+void back_up(Store& store, const std::string& target) {
+  while (true) {
+    auto done = store.checkpoint(target);
+    if (!done.ok()) die("crash-writer: checkpoint: %s", done.status().to_string().c_str());
+    emit("CKPT %llu\n", static_cast<unsigned long long>(done->position));
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
 int run(const std::string& dir, uint64_t seed) {
   Options options = store_options();
   // Both write paths, and pipelines of several depths, across the cycles.
@@ -248,6 +261,7 @@ int run(const std::string& dir, uint64_t seed) {
   std::vector<std::thread> threads;
   for (auto& w : workers) threads.emplace_back([&w] { w->run(); });
   threads.emplace_back([&store] { follow(**store); });
+  threads.emplace_back([&store, &dir] { back_up(**store, dir + "-checkpoint"); });
   for (auto& t : threads) t.join();  // never: the workers run until the process is killed
   return 0;
 }
