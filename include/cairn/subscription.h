@@ -67,7 +67,8 @@ class Subscription {
   Subscription& operator=(const Subscription&) = delete;
 
   // The next events (at most max_batch, in order), waiting up to `timeout`
-  // for at least one. An empty vector: the timeout passed. kClosed: the
+  // for at least one. One thread at a time calls next() (close(), cursor()
+  // and status() may be called from any thread). An empty vector: the timeout passed. kClosed: the
   // subscription or its store was closed. A callback subscription's events
   // go to its handler instead (next() is kInvalidArgument there).
   Result<std::vector<RecordedEvent>> next(std::chrono::milliseconds timeout = std::chrono::milliseconds::max());
