@@ -1,5 +1,7 @@
 #include "checkpoint_bench.h"
 
+#include "raw_disk.h"
+
 #include <cairn/store.h>
 
 #include <algorithm>
@@ -61,10 +63,6 @@ bool checkpoint(Store& store, const std::string& target, bool copy, Measured* ou
   return true;
 }
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0 : v[v.size() / 2];
-}
 
 void report(const CheckpointBench& b, const char* name, const std::vector<Measured>& runs) {
   std::vector<double> ms;

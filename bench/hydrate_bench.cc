@@ -1,5 +1,7 @@
 #include "hydrate_bench.h"
 
+#include "raw_disk.h"
+
 #include <cairn/store.h>
 
 #include <algorithm>
@@ -26,10 +28,6 @@ double us_since(Clock::time_point t0) {
   return std::chrono::duration<double, std::micro>(Clock::now() - t0).count();
 }
 
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0 : v[v.size() / 2];
-}
 
 // The aggregate: what folding its events yields. A real one decodes each
 // event; this one hashes its data (FNV-1a), so every byte is touched.

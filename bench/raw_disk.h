@@ -45,6 +45,7 @@ struct Stats {
 
 // Nearest-rank percentile, p in [0, 1].
 double percentile(std::vector<double> v, double p);
+inline double median(std::vector<double> v) { return percentile(std::move(v), 0.50); }
 Stats summarize(const Sample& s, size_t size);
 
 // Runs op(i) for i in [0, ops), timing each call.

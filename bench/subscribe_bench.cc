@@ -1,5 +1,7 @@
 #include "subscribe_bench.h"
 
+#include "raw_disk.h"
+
 #include <cairn/store.h>
 #include <cairn/subscription.h>
 
@@ -24,14 +26,6 @@ using namespace std::chrono_literals;
 
 int64_t now_ns() { return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count(); }
 
-double percentile(std::vector<double>& v, double p) {
-  if (v.empty()) return 0;
-  size_t k = std::min(v.size() - 1, static_cast<size_t>(p / 100.0 * static_cast<double>(v.size())));
-  std::nth_element(v.begin(), v.begin() + static_cast<ptrdiff_t>(k), v.end());
-  return v[k];
-}
-
-double median(std::vector<double> v) { return percentile(v, 50); }
 
 // Bytes the heap has handed out (resident once touched; RSS itself moves in
 // pages and keeps what earlier phases freed, so it cannot see small objects).
@@ -128,8 +122,8 @@ bool measure_latency(const SubscribeBench& b, int subscribers, const std::string
                  appended * static_cast<uint64_t>(subscribers));
     return false;
   }
-  out = {percentile(append_us, 50), percentile(append_us, 99), percentile(e2e_us, 50), percentile(e2e_us, 99),
-         percentile(after_us, 50), percentile(after_us, 99), total ? double(before) / double(total) : 0, appended};
+  out = {percentile(append_us, 0.50), percentile(append_us, 0.99), percentile(e2e_us, 0.50), percentile(e2e_us, 0.99),
+         percentile(after_us, 0.50), percentile(after_us, 0.99), total ? double(before) / double(total) : 0, appended};
   return true;
 }
 

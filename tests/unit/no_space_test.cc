@@ -6,6 +6,7 @@
 // tmpfs_no_space_test runs the same story on a real, full file system.
 #include "engine/fault_injection.h"
 #include "engine/store_open.h"
+#include "format/index_file.h"
 #include "format/segment_header.h"
 #include "test_util.h"
 
@@ -155,6 +156,14 @@ TEST_P(NoSpaceTest, StoreClosedWithItsNextSegmentMissingReopens) {
   expect_no_space(append(20'000, "rolling"));
   ASSERT_TRUE(store_->close().ok());
   store_.reset();
+  // The close left the index the indexer wrote at the seal: a sealed one,
+  // not a partial index of the segment as if it were still active.
+  std::string idx_path = dir_.path() + "/00000001.idx";
+  std::string idx_bytes = test::read_bytes(idx_path);
+  format::IndexFile idx_file;
+  auto idx_header = format::decode_segment_index_header(idx_bytes, idx_path, idx_file);
+  ASSERT_TRUE(idx_header.ok()) << idx_header.status().to_string();
+  EXPECT_TRUE(idx_header->sealed());
   open(o);
   ASSERT_TRUE(append(20'000, "reopened").ok());
   EXPECT_EQ(test::segment_files(dir_.path()).size(), 2u);
