@@ -70,11 +70,10 @@ Status Indexer::close(uint32_t active_ordinal, uint64_t data_end) {
   wake_.notify_all();
   if (thread_.joinable()) thread_.join();  // the queue is empty when it returns
   if (writer_.covers(active_ordinal, data_end)) return Status();  // nothing appended since the open
-  // A store that could not start its next segment closes with the last one
-  // sealed: the thread above indexed it whole already.
-  auto segments = log_.segments();
-  if (active_ordinal < segments.size() && segments[active_ordinal]->sealed_end() > 0) return Status();
-  Status s = writer_.write(segments, active_ordinal, data_end, /*sealed=*/false);
+  // (A store that could not start its next segment closes with the last one
+  // sealed; the thread above indexed it whole, and write() leaves indexed
+  // segments alone.)
+  Status s = writer_.write(log_.segments(), active_ordinal, data_end, /*sealed=*/false);
   if (!s.ok()) info(options_, "index checkpoint at close failed: " + s.message());
   return s;
 }
