@@ -11,13 +11,14 @@ namespace {
 
 using Injected = FaultInjectingFileSystem::Injected;
 
-// How many of a failed write's `total` bytes at `offset` reach the file.
-uint64_t prefix_length(uint64_t offset, uint64_t total, const Injected& fault) {
+// How many of a failed write's `total` bytes at `offset` reach the file
+// (whole sectors when torn; whole units of `alignment` for direct writes).
+uint64_t prefix_length(uint64_t offset, uint64_t total, const Injected& fault, uint64_t alignment) {
   if (total == 0 || fault.how == WriteFault::kNothing) return 0;
   uint64_t keep = std::min(fault.keep, total - 1);
-  if (fault.how == WriteFault::kShort) return keep;
   constexpr uint64_t kSector = 512;
-  uint64_t end = (offset + keep) / kSector * kSector;
+  uint64_t unit = fault.how == WriteFault::kShort ? alignment : std::max(kSector, alignment);
+  uint64_t end = (offset + keep) / unit * unit;
   return end > offset ? end - offset : 0;
 }
 
@@ -53,6 +54,7 @@ class FaultFile final : public File {
   Result<uint64_t> size() const override { return base_->size(); }
   Result<std::shared_ptr<Mapping>> map(uint64_t length) const override { return base_->map(length); }
   const std::string& path() const override { return base_->path(); }
+  uint64_t write_alignment() const override { return base_->write_alignment(); }
   // No native_handle(): a write queue that used the descriptor directly would
   // bypass the faults. FaultQueue hands its base queue base() instead.
 
@@ -60,7 +62,7 @@ class FaultFile final : public File {
   // The injected write fault: the prefix it keeps is written, then it fails.
   Status write_prefix_and_fail(uint64_t offset, std::span<const std::string_view> parts, const Injected& fault) {
     uint64_t total = total_bytes(parts);
-    uint64_t n = prefix_length(offset, total, fault);
+    uint64_t n = prefix_length(offset, total, fault, base_->write_alignment());
     if (n > 0) {
       if (Status s = base_->write_at(offset, first_bytes(parts, n)); !s.ok()) return s;
     }

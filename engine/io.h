@@ -44,6 +44,9 @@ class File {
   // The descriptor behind this file, for backends that issue their own
   // system calls on it (io_uring); -1 when there is none.
   virtual int native_handle() const { return -1; }
+  // What write_at()'s offsets and lengths must be multiples of: 1, or
+  // kDirectIoAlignment for OpenMode::kReadWriteDirect.
+  virtual uint64_t write_alignment() const { return 1; }
 };
 
 // WriteQueue: the pipelined write path. Each submission writes bytes into a
@@ -88,7 +91,21 @@ class FileLock {
   virtual ~FileLock() = default;
 };
 
-enum class OpenMode : uint8_t { kRead, kReadWrite, kCreate /* read-write, created if missing */ };
+enum class OpenMode : uint8_t {
+  kRead,
+  kReadWrite,
+  kCreate,  // read-write, created if missing
+  // Read-write, and write_at() bypasses the page cache (O_DIRECT): its
+  // offset, every part's address and length must be multiples of
+  // kDirectIoAlignment. Reads, sync, size, truncate and map go through the
+  // page cache as usual (the kernel keeps both views coherent). kNotSupported
+  // when the file system refuses O_DIRECT (tmpfs, say).
+  kReadWriteDirect,
+};
+
+// What direct writes are aligned to: the page size, a multiple of every
+// logical block size in use.
+inline constexpr uint64_t kDirectIoAlignment = 4096;
 
 class FileSystem {
  public:

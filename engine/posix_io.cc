@@ -38,10 +38,15 @@ class PosixMapping final : public Mapping {
   uint64_t size_;
 };
 
+// `write_fd` is `fd` or, for OpenMode::kReadWriteDirect, a second descriptor
+// of the file opened with O_DIRECT that only writes use.
 class PosixFile final : public File {
  public:
-  PosixFile(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
-  ~PosixFile() override { ::close(fd_); }
+  PosixFile(int fd, int write_fd, std::string path) : fd_(fd), write_fd_(write_fd), path_(std::move(path)) {}
+  ~PosixFile() override {
+    if (write_fd_ != fd_) ::close(write_fd_);
+    ::close(fd_);
+  }
 
   Status write_at(uint64_t offset, std::span<const std::string_view> parts) override {
     std::vector<iovec> iov;
@@ -52,7 +57,7 @@ class PosixFile final : public File {
     size_t next = 0;  // first iovec not yet fully written
     while (next < iov.size()) {
       int count = static_cast<int>(std::min<size_t>(iov.size() - next, IOV_MAX));
-      ssize_t n = ::pwritev(fd_, iov.data() + next, count, static_cast<off_t>(offset));
+      ssize_t n = ::pwritev(write_fd_, iov.data() + next, count, static_cast<off_t>(offset));
       if (n < 0) {
         if (errno == EINTR) continue;
         return errno_status("write at offset " + std::to_string(offset), path_, errno);
@@ -108,10 +113,12 @@ class PosixFile final : public File {
   }
 
   const std::string& path() const override { return path_; }
-  int native_handle() const override { return fd_; }
+  int native_handle() const override { return write_fd_; }
+  uint64_t write_alignment() const override { return write_fd_ != fd_ ? kDirectIoAlignment : 1; }
 
  private:
   int fd_;
+  int write_fd_;
   std::string path_;
 };
 
@@ -135,10 +142,21 @@ class PosixFileSystem final : public FileSystem {
       case OpenMode::kRead: flags |= O_RDONLY; break;
       case OpenMode::kReadWrite: flags |= O_RDWR; break;
       case OpenMode::kCreate: flags |= O_RDWR | O_CREAT; break;
+      case OpenMode::kReadWriteDirect: flags |= O_RDWR; break;
     }
     int fd = ::open(path.c_str(), flags, 0644);
     if (fd < 0) return errno_status("open", path, errno);
-    return std::unique_ptr<File>(std::make_unique<PosixFile>(fd, path));
+    int write_fd = fd;
+    if (mode == OpenMode::kReadWriteDirect) {
+      write_fd = ::open(path.c_str(), O_RDWR | O_DIRECT | O_CLOEXEC);
+      if (write_fd < 0) {
+        int err = errno;
+        ::close(fd);
+        if (err == EINVAL) return Status::not_supported(path + ": open with O_DIRECT: " + std::strerror(err));
+        return errno_status("open with O_DIRECT", path, err);
+      }
+    }
+    return std::unique_ptr<File>(std::make_unique<PosixFile>(fd, write_fd, path));
   }
 
   Result<std::vector<std::string>> list(const std::string& dir) override {

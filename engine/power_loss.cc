@@ -56,6 +56,7 @@ class PowerLossFile final : public File {
   Result<uint64_t> size() const override { return base_->size(); }
   Result<std::shared_ptr<Mapping>> map(uint64_t length) const override { return base_->map(length); }
   const std::string& path() const override { return base_->path(); }
+  uint64_t write_alignment() const override { return base_->write_alignment(); }
   // No native_handle(): PowerLossQueue hands its base queue base() instead.
 
   File& base() { return *base_; }

@@ -93,6 +93,7 @@ class Store::Impl {
       s.deduplicated = w.deduplicated.load();
       s.events = w.events.load();
       s.group_commits = w.group_commits.load();
+      s.direct_writes = w.direct_writes.load();
       s.syncs = w.syncs.load();
       s.bytes_written = w.bytes_written.load();
       s.in_flight = w.in_flight.load();

@@ -34,6 +34,10 @@ Result<std::unique_ptr<Writer>> Writer::make(FileSystem& fs, std::string dir, co
   std::string why_fallback;  // max_writes_in_flight is checked (1 to 16) by open_store
   auto queue = fs.make_write_queue(options.io_backend, options.max_writes_in_flight, &why_fallback);
   if (!queue.ok()) return queue.status();
+  if (options.direct_io) {  // fail now, not at the first roll, when O_DIRECT is refused
+    auto probe = fs.open(active.segment->path(), OpenMode::kReadWriteDirect);
+    if (!probe.ok()) return probe.status();
+  }
   if (!why_fallback.empty()) info(options, "io_uring is unavailable, writing with pwrite: " + why_fallback);
   return std::unique_ptr<Writer>(
       new Writer(fs, std::move(dir), options, store_id, log, active, std::move(*queue)));
@@ -59,6 +63,7 @@ Writer::Writer(FileSystem& fs, std::string dir, const Options& options, format::
                                                   [this](std::string_view m) { info(options_, m); });
     start_zeroing();
   }
+  start_direct();
   completer_ = std::thread([this] { complete_loop(); });
   thread_ = std::thread([this] { run(); });
 }
@@ -77,6 +82,7 @@ void Writer::close() {
   if (thread_.joinable()) thread_.join();
   if (completer_.joinable()) completer_.join();
   zero_ahead_.reset();
+  direct_file_.reset();
   preparer_.reset();  // removes an unused prepared file
 }
 
@@ -387,6 +393,12 @@ void Writer::send(bool inline_ok, bool force_sync) {
     preparer_->request();  // the next segment, ready before this one is full
     next_requested_ = true;
   }
+  if (direct_file_ && f.bytes > 0) {
+    f.direct = direct_pages_.next(f.frames, f.bytes);
+    f.direct_parts.push_back(f.direct.bytes());
+    if (f.direct.offset() < direct_sent_end_) (void)wait_for_no_flights();  // they share a page
+    direct_sent_end_ = f.direct.end();
+  }
   f.submitted = Clock::now();
   if (zero_ahead_ && f.bytes > 0) zero_ahead_->before_write(f.data_end);
   note_sync_state(f);
@@ -397,9 +409,11 @@ void Writer::send(bool inline_ok, bool force_sync) {
   // Inline: a lone synchronous appender (no hand-off), or a write with no
   // fdatasync to wait for (the completer would only add a hand-off).
   if ((inline_ok || !f.sync) && no_flights()) {
+    // Never written after a failure: the completer may have cut the file
+    // back already, and these bytes would then outlive the cut.
     Status io;
-    if (f.bytes > 0) io = f.file->write_at(f.offset, f.frames);
-    if (io.ok() && f.sync) io = f.file->sync();
+    if (f.bytes > 0 && !has_failed_.load(std::memory_order_acquire)) io = write_now(f);
+    if (io.ok() && f.sync && !has_failed_.load(std::memory_order_acquire)) io = io_file(f).sync();
     complete(f, io);
     cut_after_failure();
     return;
@@ -444,7 +458,8 @@ void Writer::dispatch(Flight f) {
     if (!failed_.ok()) f.io = false;  // its appends are failed in complete()
     if (f.io) {
       f.submitted = Clock::now();  // the fdatasync histogram leaves out the wait for a slot
-      f.submit_error = queue_->submit(*f.file, f.offset, f.frames, f.sync);
+      f.submit_error = f.direct.empty() ? queue_->submit(io_file(f), f.offset, f.frames, f.sync)
+                                        : queue_->submit(io_file(f), f.direct.offset(), f.direct_parts, f.sync);
       if (!f.submit_error.ok()) f.io = false;
     }
     std::lock_guard lock(mu_);
@@ -531,6 +546,7 @@ Status Writer::start_next_segment() {
     if (fs_.is_dir(dir_ + "/" + name).ok()) fail(next.status(), nullptr);  // the sealed segment stays sealed
     return next.status();
   }
+  direct_file_.reset();
   active_.segment->close_file();
   active_ = *next;
   sealed_ = false;
@@ -539,6 +555,7 @@ Status Writer::start_next_segment() {
   next_requested_ = false;
   allocated_end_ = 0;
   start_zeroing();
+  start_direct();
   completed_end_ = active_.data_end;  // no flight is in: the completion state is ours
   return Status();
 }
@@ -570,6 +587,41 @@ void Writer::start_zeroing() {
   if (!options_.prepare_segments || !size.ok() || *size >= options_.segment_bytes) return;  // prepared whole
   zero_ahead_ = std::make_unique<ZeroAhead>(file, active_.data_end, *size, options_.segment_bytes,
                                             [this](std::string_view m) { info(options_, m); });
+}
+
+// Direct writes must be the only writes to the segment's pages until the
+// footer (written through the page cache once every flight is in): a
+// buffered write racing a direct one to the same page could write a stale
+// copy of the page back over it. So a segment is written direct when it was
+// prepared whole (its zeros written and synced; no zeroer, and reserve()
+// has nothing to write) or when nothing prepares segments (the writes grow
+// the file). A segment that cannot be opened so is written buffered.
+void Writer::start_direct() {
+  direct_file_.reset();
+  direct_sent_end_ = 0;
+  if (!options_.direct_io || zero_ahead_) return;
+  File& file = active_.segment->file();
+  auto size = file.size();
+  if (!size.ok() || (options_.prepare_segments && *size < options_.segment_bytes)) return;
+  uint64_t page = DirectPages::page_start(active_.data_end);
+  std::string head(active_.data_end - page, '\0');
+  auto read = file.read_at(page, head.data(), head.size());
+  auto direct = fs_.open(file.path(), OpenMode::kReadWriteDirect);
+  Status s = !read.ok() ? read.status() : !direct.ok() ? direct.status() : Status();
+  if (s.ok() && *read != head.size()) s = Status::io_error(file.path() + ": short read of the last page");
+  if (!s.ok()) {
+    info(options_, "writing " + file.path() + " through the page cache: " + s.message());
+    return;
+  }
+  direct_pages_.restart(active_.data_end, head);
+  direct_file_ = std::move(*direct);
+}
+
+File& Writer::io_file(Flight& f) { return direct_file_ ? *direct_file_ : *f.file; }
+
+Status Writer::write_now(Flight& f) {
+  if (f.direct.empty()) return f.file->write_at(f.offset, f.frames);
+  return direct_file_->write_at(f.direct.offset(), f.direct_parts);
 }
 
 // ---------------------------------------------------------------- completing
@@ -627,6 +679,7 @@ void Writer::complete(Flight& f, const Status& io) {
 void Writer::count_appends(const Flight& f) {
   if (f.bytes == 0) return;
   stats_.group_commits.fetch_add(1, std::memory_order_relaxed);
+  if (!f.direct.empty()) stats_.direct_writes.fetch_add(1, std::memory_order_relaxed);
   stats_.bytes_written.fetch_add(f.bytes, std::memory_order_relaxed);
   stats_.events.fetch_add(f.events, std::memory_order_relaxed);
   stats_.appends.fetch_add(f.frames.size(), std::memory_order_relaxed);

@@ -36,6 +36,7 @@
 // indexed, and appends succeed again once there is space.
 #pragma once
 
+#include "engine/direct_pages.h"
 #include "engine/histogram.h"
 #include "engine/io.h"
 #include "engine/log.h"
@@ -108,6 +109,7 @@ struct WriterStats {
   std::atomic<uint64_t> deduplicated{0};
   std::atomic<uint64_t> events{0};
   std::atomic<uint64_t> group_commits{0};
+  std::atomic<uint64_t> direct_writes{0};
   std::atomic<uint64_t> syncs{0};
   std::atomic<uint64_t> bytes_written{0};
   std::atomic<uint32_t> in_flight{0};
@@ -159,6 +161,8 @@ class Writer {
     uint64_t data_end = 0;      // the active segment's end after the group
     bool sync = false;
     bool io = false;            // false: nothing to write or sync
+    DirectPages::Write direct;  // with direct_file_: the frames as whole pages
+    std::vector<std::string_view> direct_parts;  // the submission's parts: direct.bytes()
     Status submit_error;        // the queue refused it: completes with this
     Clock::time_point submitted;
   };
@@ -199,6 +203,13 @@ class Writer {
   Status reserve(uint64_t end);
   // Zero-fills ahead of the writer when the active segment was not prepared whole.
   void start_zeroing();
+  // With Options::direct_io, writes the active segment with O_DIRECT when it
+  // was prepared whole (then nothing else writes its pages); else through the
+  // page cache.
+  void start_direct();
+  // What carries a flight's bytes: the direct write or the frames.
+  File& io_file(Flight& f);
+  Status write_now(Flight& f);
   // --- completing ---
   void complete_loop();
   void complete(Flight& f, const Status& io);
@@ -230,6 +241,9 @@ class Writer {
   bool sealed_ = false;                // active_ is sealed; its successor is still to be made
   uint64_t allocated_end_ = 0;         // the active segment's file is known to reach this far
   std::unique_ptr<ZeroAhead> zero_ahead_;  // for the active segment, when it was not prepared
+  std::unique_ptr<File> direct_file_;      // the active segment opened O_DIRECT, when written so
+  DirectPages direct_pages_;
+  uint64_t direct_sent_end_ = 0;           // the end of the last direct write sent
   size_t last_group_size_ = 0;
   // Written by the leader under mu_ (the writer thread reads them to time kBatch's fdatasync).
   uint64_t unsynced_bytes_ = 0;        // written since the last fdatasync was sent

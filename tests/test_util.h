@@ -85,6 +85,25 @@ inline std::string backend_name(const ::testing::TestParamInfo<IoBackend>& info)
   return info.param == IoBackend::kPwrite ? "pwrite" : "io_uring";
 }
 
+// The store-level suites run over each backend, writing through the page
+// cache and with O_DIRECT (Options::direct_io).
+struct WritePath {
+  IoBackend backend;
+  bool direct_io;
+  void apply(Options& o) const {
+    o.io_backend = backend;
+    o.direct_io = direct_io;
+  }
+};
+inline auto write_paths() {
+  return ::testing::Values(WritePath{IoBackend::kPwrite, false}, WritePath{IoBackend::kIoUring, false},
+                           WritePath{IoBackend::kPwrite, true}, WritePath{IoBackend::kIoUring, true});
+}
+inline std::string write_path_name(const ::testing::TestParamInfo<WritePath>& info) {
+  return std::string(info.param.backend == IoBackend::kPwrite ? "pwrite" : "io_uring") +
+         (info.param.direct_io ? "_direct" : "");
+}
+
 // Sorted *.seg files of a store directory.
 inline std::vector<std::string> segment_files(const std::string& dir) {
   std::vector<std::string> out;

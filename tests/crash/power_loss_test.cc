@@ -36,6 +36,7 @@
 #include "engine/power_loss.h"
 #include "engine/store_open.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -134,13 +135,24 @@ struct Totals {
   uint64_t cycles = 0, cut_while_opening = 0, acked = 0, acked_synced = 0, lost_unsynced = 0, verified = 0;
   uint64_t torn_cut = 0;
   uint64_t by_loss[3] = {0, 0, 0};
+  uint64_t direct = 0;  // cycles appending with O_DIRECT
 };
 
-Options cycle_options(std::mt19937_64& rng, std::string* notes) {
+// Whether the file system of `dir` takes O_DIRECT (tmpfs does since Linux 6.6).
+bool takes_direct_io(const std::string& dir) {
+  std::string path = dir + "/direct-probe";
+  int fd = ::open(path.c_str(), O_CREAT | O_RDWR | O_DIRECT | O_CLOEXEC, 0644);
+  if (fd >= 0) ::close(fd);
+  ::unlink(path.c_str());
+  return fd >= 0;
+}
+
+Options cycle_options(std::mt19937_64& rng, std::string* notes, bool direct_ok) {
   Options o = store_options();
   o.io_backend = rng() % 2 == 0 ? IoBackend::kAuto : IoBackend::kPwrite;
   o.max_writes_in_flight = 1 + static_cast<uint32_t>(rng() % 4);
   o.prepare_segments = rng() % 3 != 0;
+  o.direct_io = rng() % 2 == 0 && direct_ok;
   o.batch_sync_interval_us = 2'000;
   // Captured for the checking opens; the appending ones report only the
   // failures the cut causes.
@@ -164,7 +176,8 @@ void run_cycle(const std::string& dir, Levels levels, uint64_t seed, std::vector
                Totals& totals) {
   std::mt19937_64 rng(seed);
   PowerLossFileSystem power(engine::posix_file_system());
-  Options options = cycle_options(rng, nullptr);
+  Options options = cycle_options(rng, nullptr, takes_direct_io(dir));
+  if (options.direct_io) ++totals.direct;
   bool cut_while_opening = rng() % 10 == 0;
   uint64_t cut_after = cut_while_opening ? 1 + rng() % 12 : 1 + rng() % 300;
   if (cut_while_opening) power.cut_power_after(cut_after);
@@ -206,7 +219,7 @@ void run_cycle(const std::string& dir, Levels levels, uint64_t seed, std::vector
   oracle.insert(oracle.end(), acked.begin(), acked.end());
 
   std::string notes;
-  auto store = Store::open(dir, cycle_options(rng, &notes));
+  auto store = Store::open(dir, cycle_options(rng, &notes, takes_direct_io(dir)));
   ASSERT_TRUE(store.ok()) << "open after the power loss failed: " << store.status().to_string();
   if (!notes.empty()) ++totals.torn_cut;
   EXPECT_EQ(notes.find("corruption"), std::string::npos) << notes;
@@ -230,7 +243,7 @@ void run_cycle(const std::string& dir, Levels levels, uint64_t seed, std::vector
   store->reset();
   ASSERT_EQ(fail.count(), 0u);
 
-  auto again = Store::open(dir, cycle_options(rng, nullptr));
+  auto again = Store::open(dir, cycle_options(rng, nullptr, takes_direct_io(dir)));
   ASSERT_TRUE(again.ok()) << again.status().to_string();
   Failures fail2("seed " + std::to_string(seed) + " (second open)");
   StoreState second = check_store(**again, fail2, /*recompute=*/false);
@@ -271,13 +284,14 @@ void run_test(Levels levels, const char* name) {
   std::printf("power-loss test %s: seed %llu: %llu cycles in %.1f s, 0 violations; %llu cut while opening; "
               "%llu appends acknowledged (%llu after an fdatasync), %llu unsynced ones lost as allowed; "
               "%llu acknowledged events verified; torn tail cut in %llu cycles; losses revert/subset/prefix "
-              "%llu/%llu/%llu\n",
+              "%llu/%llu/%llu; %llu cycles with direct I/O\n",
               name, static_cast<unsigned long long>(seed), static_cast<unsigned long long>(totals.cycles), secs,
               static_cast<unsigned long long>(totals.cut_while_opening), static_cast<unsigned long long>(totals.acked),
               static_cast<unsigned long long>(totals.acked_synced),
               static_cast<unsigned long long>(totals.lost_unsynced), static_cast<unsigned long long>(totals.verified),
               static_cast<unsigned long long>(totals.torn_cut), static_cast<unsigned long long>(totals.by_loss[0]),
-              static_cast<unsigned long long>(totals.by_loss[1]), static_cast<unsigned long long>(totals.by_loss[2]));
+              static_cast<unsigned long long>(totals.by_loss[1]), static_cast<unsigned long long>(totals.by_loss[2]),
+              static_cast<unsigned long long>(totals.direct));
   std::fflush(stdout);
   if (std::getenv("CAIRN_POWER_DIR") == nullptr) fs::remove_all(work);
 }

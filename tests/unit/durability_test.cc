@@ -18,11 +18,11 @@ using engine::FaultOp;
 using test::EventSpec;
 using test::TempDir;
 
-class DurabilityTest : public ::testing::TestWithParam<IoBackend> {
+class DurabilityTest : public ::testing::TestWithParam<test::WritePath> {
  protected:
   Options options() const {
     Options o;
-    o.io_backend = GetParam();
+    GetParam().apply(o);
     o.prepare_segments = false;  // only the appends' fdatasyncs are counted
     return o;
   }
@@ -63,7 +63,8 @@ TEST_P(DurabilityTest, SyncAppendsAreAcknowledgedAfterAnFdatasync) {
     EXPECT_EQ(syncs(), before + i + 1) << "one fdatasync per lone synchronous append";
   }
   EXPECT_EQ(store_->stats().syncs, 5u);
-  EXPECT_EQ(store_->stats().io_backend, GetParam() == IoBackend::kPwrite ? "pwrite" : "io_uring");
+  EXPECT_EQ(store_->stats().io_backend, GetParam().backend == IoBackend::kPwrite ? "pwrite" : "io_uring");
+  EXPECT_EQ(store_->stats().direct_writes, GetParam().direct_io ? 5u : 0u);
   expect_reopened_holds(all);
 }
 
@@ -266,7 +267,7 @@ TEST_P(DurabilityTest, BadOptionsAreRefused) {
   EXPECT_EQ(engine::open_store(fs_, dir_.path(), o).status().code(), Code::kInvalidArgument);
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, DurabilityTest, test::io_backends(), test::backend_name);
+INSTANTIATE_TEST_SUITE_P(Backends, DurabilityTest, test::write_paths(), test::write_path_name);
 
 }  // namespace
 }  // namespace cairn

@@ -12,11 +12,11 @@ using test::EventSpec;
 using test::TempDir;
 
 // The conformance suite, over both write paths.
-class StoreTest : public ::testing::TestWithParam<IoBackend> {
+class StoreTest : public ::testing::TestWithParam<test::WritePath> {
  protected:
   Options options() const {
     Options o;
-    o.io_backend = GetParam();
+    GetParam().apply(o);
     return o;
   }
   void SetUp() override { store_ = test::open_ok(dir_.path(), options()); }
@@ -551,7 +551,7 @@ TEST(StoreResourcesTest, SealedSegmentsHoldNoFileDescriptor) {
   EXPECT_EQ(store->read_all(0, SIZE_MAX)->size(), 40u);
 }
 
-INSTANTIATE_TEST_SUITE_P(Backends, StoreTest, test::io_backends(), test::backend_name);
+INSTANTIATE_TEST_SUITE_P(Backends, StoreTest, test::write_paths(), test::write_path_name);
 
 }  // namespace
 }  // namespace cairn
