@@ -202,6 +202,7 @@ std::unique_ptr<Backend> open_cairn(const BackendOptions& options, const CairnTu
   o.max_writes_in_flight = tuning.max_writes_in_flight;
   o.prepare_segments = tuning.prepare_segments;
   o.read_only = tuning.read_only;
+  o.direct_io = tuning.direct_io;
   auto opened = cairn::Store::open(options.dir, o);
   if (!opened.ok()) {
     *error = "cairn: open " + options.dir + ": " + opened.status().to_string();

@@ -20,6 +20,7 @@ struct CairnTuning {
   uint32_t max_writes_in_flight = 2;                        // Options::max_writes_in_flight
   bool prepare_segments = true;                             // Options::prepare_segments
   bool read_only = false;                                   // Options::read_only
+  bool direct_io = false;                                   // Options::direct_io
 };
 
 std::unique_ptr<Backend> open_cairn(const BackendOptions& options, const CairnTuning& tuning, std::string* error);

@@ -90,6 +90,7 @@ struct Config {
   std::string io_backend = "auto";
   uint32_t pipeline = 2;
   bool prepare = true;
+  bool direct = false;
   uint64_t crash_mib = 0;   // open: what the crashed child appends after its roll-over (0: half a segment)
   uint64_t crash_pause_ms = 0;  // open: the crashed child's pause after its roll-over
   uint64_t store_mib = 1024;    // checkpoint: the store's size
@@ -162,6 +163,8 @@ void usage(FILE* out) {
   --io-backend B       Cairn Options::io_backend: auto|io_uring|pwrite, default auto
   --pipeline N         Cairn Options::max_writes_in_flight, default 2
   --prepare 0|1        Cairn Options::prepare_segments (zero-filled segments ahead), default 1
+  --direct 0|1         Cairn Options::direct_io (O_DIRECT writes of whole pages), default 0;
+                       the raw bandwidth is then measured with O_DIRECT writes too
 
 Workloads without appends: read-stream reads random whole streams (100 events);
 read-all scans the store from position 0 in pages of 4096; read-filtered reads every
@@ -244,6 +247,7 @@ void apply_flag(Config& cfg, const std::string& flag, const std::string& value) 
   else if (flag == "--io-backend") cfg.io_backend = value;
   else if (flag == "--pipeline") cfg.pipeline = static_cast<uint32_t>(to_uint(flag, value));
   else if (flag == "--prepare") cfg.prepare = to_uint(flag, value) != 0;
+  else if (flag == "--direct") cfg.direct = to_uint(flag, value) != 0;
   else if (flag == "--crash-mib") cfg.crash_mib = to_uint(flag, value);
   else if (flag == "--crash-pause-ms") cfg.crash_pause_ms = to_uint(flag, value);
   else if (flag == "--store-mib") cfg.store_mib = to_uint(flag, value);
@@ -924,7 +928,8 @@ std::unique_ptr<Backend> open_for_run(const Config& cfg, const std::string& name
                                       std::string* error, bool read_only = false) {
   BackendOptions options{dir, durability_of(cfg.durability)};
   if (name != "cairn") return open_backend(name, options, error);
-  CairnTuning tuning{cfg.segment_mib << 20, io_backend_of(cfg.io_backend), cfg.pipeline, cfg.prepare, read_only};
+  CairnTuning tuning{cfg.segment_mib << 20, io_backend_of(cfg.io_backend), cfg.pipeline, cfg.prepare, read_only,
+                     cfg.direct};
   return open_cairn(options, tuning, error);
 }
 
@@ -1370,7 +1375,7 @@ void set_ratios(Run& r, const RawLimits& raw, const Config& cfg, size_t payload_
 // One repetition on one backend, after measuring the raw limits on the same
 // disk: in a fresh directory under `root` (open: one kept over the repetitions).
 Outcome run_once(const Config& cfg, const std::string& name, const std::string& root, int rep) {
-  RawLimits raw = measure_raw_limits(root, cfg.event_size + kRawFramingBytes);
+  RawLimits raw = measure_raw_limits(root, cfg.event_size + kRawFramingBytes, cfg.direct);
   const bool open = cfg.workload == "open", kept = !cfg.appends();  // stores kept over the repetitions
   std::string dir = root + "/" + name + (open ? "-open" : kept ? "-reads" : "-" + std::to_string(rep));
   Outcome out;
@@ -1476,11 +1481,12 @@ void print_header(FILE* out, const Config& cfg, const Context& ctx) {
   std::fprintf(out, "disk: dir %s | %s on %s (write_cache %s, fua %s) | kernel %s | %u CPUs\n", ctx.dir.c_str(),
                m.fs_type.c_str(), m.device.c_str(), m.write_cache.c_str(), m.fua.c_str(), m.kernel.c_str(), m.cpus);
   std::fprintf(out, "raw limits, before each repetition on that disk: %zu B pwrite + fdatasync in a pre-zeroed file; "
-               "1 MiB buffered pwrite + fdatasync each into a pre-zeroed file\n",
-               cfg.event_size + kRawFramingBytes);
+               "1 MiB %s pwrite + fdatasync each into a pre-zeroed file\n",
+               cfg.event_size + kRawFramingBytes, cfg.direct ? "O_DIRECT" : "buffered");
   if (contains(cfg.backends, "cairn"))
-    std::fprintf(out, "cairn: segments %" PRIu64 " MiB, io %s, pipeline %u, prepared segments %s%s\n",
+    std::fprintf(out, "cairn: segments %" PRIu64 " MiB, io %s, pipeline %u, prepared segments %s, writes %s%s\n",
                  cfg.segment_mib, cfg.io_backend.c_str(), cfg.pipeline, cfg.prepare ? "on" : "off",
+                 cfg.direct ? "O_DIRECT" : "buffered",
                  cfg.appends() ? "; steady state: measured after the first segment roll (filler written with "
                                  "durability none beforehand)"
                                : "");
@@ -1675,6 +1681,7 @@ std::string json_cairn(const Config& cfg, const Series& s) {
       {"io_backend_option", quoted(cfg.io_backend)},
       {"pipeline", jnum(cfg.pipeline)},
       {"prepare_segments", cfg.prepare ? "true" : "false"},
+      {"direct_io", cfg.direct ? "true" : "false"},
       {"steady_state", quoted(cfg.appends() ? "measured after the first segment roll" : "-")},
       {"filler_mb", jnum(r.fill_mb)},
   });
@@ -1692,7 +1699,8 @@ std::string json_series(const Config& cfg, const Context& ctx, const Series& s, 
                                   {"p999", jnum(r.p999_us)}, {"max", jnum(r.max_us)}})},
       {"raw", json_object({{"record_bytes", jnum(double(cfg.event_size + kRawFramingBytes))},
                            {"fdatasync_p50_us", jnum(r.raw_p50_us)}, {"fdatasync_p99_us", jnum(r.raw_p99_us)},
-                           {"fdatasync_ops_per_s", jnum(r.raw_ops_per_s)}, {"write_mb_per_s", jnum(r.raw_mb_per_s)}})},
+                           {"fdatasync_ops_per_s", jnum(r.raw_ops_per_s)}, {"write_mb_per_s", jnum(r.raw_mb_per_s)},
+                           {"write_mode", quoted(cfg.direct ? "O_DIRECT" : "buffered")}})},
       {"ratios", json_object({{"ops_per_s_over_writers_per_raw_fdatasync", jnum(r.x_bound)},
                               {"p50_over_raw_fdatasync_p50", jnum(r.p50_ratio)},
                               {"mb_per_s_over_raw_write_mb_per_s", jnum(r.mb_ratio)},

@@ -13,7 +13,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <cstring>
 #include <fstream>
+#include <memory>
 #include <thread>
 
 namespace cairn::bench {
@@ -110,16 +112,32 @@ Stats measure_fdatasync(const std::string& dir, size_t size, int ops) {
   return summarize(fdatasync_loop(file.fd(), std::string(size, 'r'), ops), size);
 }
 
+// The same with O_DIRECT writes of `size` (a multiple of kPage) from aligned memory.
+Stats measure_direct_fdatasync(const std::string& dir, size_t size, int ops) {
+  ScratchFile file(dir, "raw-limits.dat", Prep::kZeroed, ops * size + kPage, O_RDWR | O_DIRECT | O_CLOEXEC);
+  std::unique_ptr<char, decltype(&std::free)> buf(static_cast<char*>(std::aligned_alloc(kPage, size)), &std::free);
+  if (!buf) die("aligned_alloc");
+  std::memset(buf.get(), 'r', size);
+  return summarize(timed_loop(ops,
+                              [&](size_t i) {
+                                write_all(file.fd(), buf.get(), size, i * size);
+                                sync_data(file.fd());
+                              }),
+                   size);
+}
+
 }  // namespace
 
-RawLimits measure_raw_limits(const std::string& dir, size_t record_bytes, int ops, size_t bandwidth_bytes) {
+RawLimits measure_raw_limits(const std::string& dir, size_t record_bytes, bool direct, int ops, size_t bandwidth_bytes) {
   RawLimits raw;
   raw.record_bytes = record_bytes;
   Stats small = measure_fdatasync(dir, record_bytes, ops);
   raw.fdatasync_p50_us = small.p50_us;
   raw.fdatasync_p99_us = small.p99_us;
   raw.fdatasync_ops_per_s = small.ops_per_s;
-  raw.write_mb_per_s = measure_fdatasync(dir, kMiB, static_cast<int>(bandwidth_bytes / kMiB)).mb_per_s;
+  int rounds = static_cast<int>(bandwidth_bytes / kMiB);
+  raw.direct = direct;
+  raw.write_mb_per_s = (direct ? measure_direct_fdatasync(dir, kMiB, rounds) : measure_fdatasync(dir, kMiB, rounds)).mb_per_s;
   return raw;
 }
 

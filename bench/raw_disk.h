@@ -108,13 +108,15 @@ struct RawLimits {
   double fdatasync_p50_us = 0;
   double fdatasync_p99_us = 0;
   double fdatasync_ops_per_s = 0;
-  // Sequential 1 MiB buffered pwrites, each followed by fdatasync, into a
-  // pre-zeroed file: Cairn's write mode for large group commits.
+  // Sequential 1 MiB pwrites, each followed by fdatasync, into a pre-zeroed
+  // file, in Cairn's write mode for large group commits: buffered, or
+  // O_DIRECT from aligned memory when `direct` (Options::direct_io).
   double write_mb_per_s = 0;
+  bool direct = false;
 };
 
 // Measures both in `dir` (scratch files, removed afterwards).
-RawLimits measure_raw_limits(const std::string& dir, size_t record_bytes, int ops = 1000,
+RawLimits measure_raw_limits(const std::string& dir, size_t record_bytes, bool direct = false, int ops = 1000,
                              size_t bandwidth_bytes = 256 * kMiB);
 
 // ---- the machine -------------------------------------------------------------------

@@ -1,6 +1,7 @@
 #include "engine/direct_pages.h"
 
 #include <cassert>
+#include <algorithm>
 #include <cstring>
 #include <new>
 
@@ -32,6 +33,24 @@ DirectPages::Write DirectPages::next(std::span<const std::string_view> frames, u
   end_ += bytes;
   head_.assign(p + (page_start(end_) - w.offset_), end_ - page_start(end_));
   return w;
+}
+
+void DirectPages::skip(std::span<const std::string_view> frames, uint64_t bytes) {
+  uint64_t end = end_ + bytes;
+  uint64_t keep = end - page_start(end);  // the new head's length
+  if (keep >= bytes) {  // the same page: the frames extend the head
+    for (std::string_view f : frames) head_.append(f);
+  } else {  // the new head is the frames' last `keep` bytes
+    std::string head(keep, '\0');
+    uint64_t at = keep;
+    for (auto f = frames.rbegin(); f != frames.rend() && at > 0; ++f) {
+      uint64_t n = std::min<uint64_t>(at, f->size());
+      at -= n;
+      std::memcpy(head.data() + at, f->data() + f->size() - n, n);
+    }
+    head_ = std::move(head);
+  }
+  end_ = end;
 }
 
 }  // namespace cairn::engine

@@ -9,7 +9,9 @@
 // Two writes may share a page (the first's last, the second's first): the
 // writer never has both in flight at once, because the device may apply
 // them in either order and the older one's zeros would then overwrite the
-// newer one's frames.
+// newer one's frames. Nor a direct write and a buffered one (skip()): the
+// buffered one could leave a stale copy of the page in the page cache, to
+// be written back over the direct one.
 #pragma once
 
 #include "engine/io.h"
@@ -52,6 +54,8 @@ class DirectPages {
   // The write that puts `frames` (`bytes` in all) at end(), which then moves
   // past them. An empty write for no bytes.
   Write next(std::span<const std::string_view> frames, uint64_t bytes);
+  // Moves end() past `frames` written some other way (through the page cache).
+  void skip(std::span<const std::string_view> frames, uint64_t bytes);
   uint64_t end() const { return end_; }
 
   static uint64_t page_start(uint64_t offset) { return offset / kPage * kPage; }

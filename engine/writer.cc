@@ -393,12 +393,7 @@ void Writer::send(bool inline_ok, bool force_sync) {
     preparer_->request();  // the next segment, ready before this one is full
     next_requested_ = true;
   }
-  if (direct_file_ && f.bytes > 0) {
-    f.direct = direct_pages_.next(f.frames, f.bytes);
-    f.direct_parts.push_back(f.direct.bytes());
-    if (f.direct.offset() < direct_sent_end_) (void)wait_for_no_flights();  // they share a page
-    direct_sent_end_ = f.direct.end();
-  }
+  if (direct_file_ && f.bytes > 0) choose_direct(f);
   f.submitted = Clock::now();
   if (zero_ahead_ && f.bytes > 0) zero_ahead_->before_write(f.data_end);
   note_sync_state(f);
@@ -598,7 +593,7 @@ void Writer::start_zeroing() {
 // the file). A segment that cannot be opened so is written buffered.
 void Writer::start_direct() {
   direct_file_.reset();
-  direct_sent_end_ = 0;
+  last_was_direct_ = false;
   if (!options_.direct_io || zero_ahead_) return;
   File& file = active_.segment->file();
   auto size = file.size();
@@ -617,7 +612,25 @@ void Writer::start_direct() {
   direct_file_ = std::move(*direct);
 }
 
-File& Writer::io_file(Flight& f) { return direct_file_ ? *direct_file_ : *f.file; }
+// With direct_file_, groups that are synced are written direct: O_DIRECT
+// saves the copy into the page cache and the writeback that fdatasync waits
+// for, while a group that is not synced (kNone, kBatch) is cheaper copied
+// into the page cache than written to the device. A group sharing a page
+// with the one before it waits for that one to land when either is direct
+// (DirectPages says why).
+void Writer::choose_direct(Flight& f) {
+  bool shares_page = f.offset % DirectPages::kPage != 0;
+  if (f.sync) {
+    f.direct = direct_pages_.next(f.frames, f.bytes);
+    f.direct_parts.push_back(f.direct.bytes());
+  } else {
+    direct_pages_.skip(f.frames, f.bytes);
+  }
+  if (shares_page && (f.sync || last_was_direct_)) (void)wait_for_no_flights();
+  last_was_direct_ = f.sync;
+}
+
+File& Writer::io_file(Flight& f) { return f.direct.empty() ? *f.file : *direct_file_; }
 
 Status Writer::write_now(Flight& f) {
   if (f.direct.empty()) return f.file->write_at(f.offset, f.frames);

@@ -161,7 +161,7 @@ class Writer {
     uint64_t data_end = 0;      // the active segment's end after the group
     bool sync = false;
     bool io = false;            // false: nothing to write or sync
-    DirectPages::Write direct;  // with direct_file_: the frames as whole pages
+    DirectPages::Write direct;  // when written direct: the frames as whole pages
     std::vector<std::string_view> direct_parts;  // the submission's parts: direct.bytes()
     Status submit_error;        // the queue refused it: completes with this
     Clock::time_point submitted;
@@ -207,6 +207,9 @@ class Writer {
   // was prepared whole (then nothing else writes its pages); else through the
   // page cache.
   void start_direct();
+  // Whether the flight is written direct (f.direct), waiting for the flights
+  // in when it must.
+  void choose_direct(Flight& f);
   // What carries a flight's bytes: the direct write or the frames.
   File& io_file(Flight& f);
   Status write_now(Flight& f);
@@ -243,7 +246,7 @@ class Writer {
   std::unique_ptr<ZeroAhead> zero_ahead_;  // for the active segment, when it was not prepared
   std::unique_ptr<File> direct_file_;      // the active segment opened O_DIRECT, when written so
   DirectPages direct_pages_;
-  uint64_t direct_sent_end_ = 0;           // the end of the last direct write sent
+  bool last_was_direct_ = false;           // the last group with bytes was written direct
   size_t last_group_size_ = 0;
   // Written by the leader under mu_ (the writer thread reads them to time kBatch's fdatasync).
   uint64_t unsynced_bytes_ = 0;        // written since the last fdatasync was sent

@@ -96,13 +96,14 @@ struct Options {
   // overwrite allocated blocks (a cheaper fdatasync) and a roll-over does
   // not wait for a new file. Costs one segment's worth of disk space.
   bool prepare_segments = true;
-  // Write the log with O_DIRECT: each group commit is one write of whole
-  // 4 KiB pages from aligned memory (the segment's partial last page is kept
-  // in memory and rewritten with the next group) instead of a copy into the
-  // page cache. With prepare_segments, only segments prepared whole are
-  // written this way; others, such as a new store's first segment, go
-  // through the page cache. Groups that share a page are not in flight
-  // together.
+  // Write the log's synced group commits with O_DIRECT: each is one write of
+  // whole 4 KiB pages from aligned memory (the segment's partial last page
+  // is kept in memory and rewritten with the next group) instead of a copy
+  // into the page cache. Groups that are not synced (kNone, kBatch) are
+  // still copied into the page cache. With prepare_segments, only segments
+  // prepared whole are written this way; others, such as a new store's
+  // first segment, go through the page cache. Groups that share a page are
+  // not in flight together when either is direct.
   // open() fails with kNotSupported when the file system refuses O_DIRECT.
   // DESIGN.md ("Buffered or O_DIRECT") has the measurements behind the default.
   bool direct_io = false;

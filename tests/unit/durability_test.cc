@@ -100,6 +100,7 @@ TEST_P(DurabilityTest, AnAppendCanAskForMoreDurabilityThanTheStoreDefault) {
   ASSERT_TRUE(append(b, Durability::kSync).ok());
   EXPECT_EQ(syncs(), before + 1) << "the kSync append covers the earlier kNone one too";
   EXPECT_EQ(store_->stats().syncs, 1u);
+  EXPECT_EQ(store_->stats().direct_writes, GetParam().direct_io ? 1u : 0u) << "only synced groups go direct";
   // And less: a kNone append into a kSync store does not sync.
   store_.reset();
   open(options());
@@ -108,6 +109,52 @@ TEST_P(DurabilityTest, AnAppendCanAskForMoreDurabilityThanTheStoreDefault) {
   ASSERT_TRUE(append(c, Durability::kNone).ok());
   EXPECT_EQ(syncs(), before);
   expect_reopened_holds({a[0], b[0], c[0]});
+}
+
+// Groups of every level from 4 threads, sharing pages: with direct_io the
+// synced ones are written direct and the others through the page cache,
+// never two sharing a page in flight together. Everything reads back byte
+// for byte, in this process and after a reopen.
+TEST_P(DurabilityTest, MixedLevelsFromManyThreadsReadBackByteForByte) {
+  Options o = options();
+  o.max_writes_in_flight = 4;
+  o.batch_sync_interval_us = 500;
+  open(o);
+  constexpr int kThreads = 4, kAppends = 150;
+  std::vector<std::vector<EventSpec>> written(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      const Durability levels[] = {Durability::kSync, Durability::kNone, Durability::kBatch};
+      for (int i = 0; i < kAppends; ++i) {
+        auto e = test::make_events(1 + i % 3, "t" + std::to_string(t) + "-" + std::to_string(i));
+        e[0].data.append(static_cast<size_t>((i * 37 + t * 101) % 1500), static_cast<char>('a' + t));
+        std::string stream = "s" + std::to_string(t);
+        auto r = store_->append(stream, ExpectedVersion::any(), test::views(e), levels[(i + t) % 3]);
+        ASSERT_TRUE(r.ok()) << r.status().to_string();
+        written[t].insert(written[t].end(), e.begin(), e.end());
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  if (GetParam().direct_io) EXPECT_GT(store_->stats().direct_writes, 0u);
+  auto check = [&](Store& store) {
+    for (int t = 0; t < kThreads; ++t) {
+      auto events = store.read_stream("s" + std::to_string(t), 0, SIZE_MAX);
+      ASSERT_TRUE(events.ok()) << events.status().to_string();
+      ASSERT_EQ(events->size(), written[t].size());
+      for (size_t i = 0; i < written[t].size(); ++i) {
+        EXPECT_EQ((*events)[i].id, written[t][i].id);
+        EXPECT_EQ((*events)[i].data, written[t][i].data);
+        EXPECT_EQ((*events)[i].metadata, written[t][i].metadata);
+      }
+    }
+  };
+  check(*store_);
+  store_.reset();
+  auto reopened = test::open_ok(dir_.path());
+  ASSERT_TRUE(reopened);
+  check(*reopened);
 }
 
 TEST_P(DurabilityTest, BatchSyncsWithinTheIntervalWithoutFurtherAppends) {
