@@ -7,6 +7,8 @@
 #include "format/segment_header.h"
 
 #include <algorithm>
+#include <cstring>
+#include <utility>
 #include <vector>
 
 namespace cairn::engine {
@@ -14,6 +16,14 @@ namespace {
 
 std::string describe(std::optional<uint64_t> version) {
   return version ? "version " + std::to_string(*version) : "no stream";
+}
+
+// An id as two words, for a cheap total order (any order finds duplicates).
+std::pair<uint64_t, uint64_t> words(const EventId& id) {
+  std::pair<uint64_t, uint64_t> w;
+  std::memcpy(&w.first, id.bytes.data(), 8);
+  std::memcpy(&w.second, id.bytes.data() + 8, 8);
+  return w;
 }
 
 }  // namespace
@@ -33,15 +43,15 @@ Status validate_append(std::string_view stream, std::span<const NewEvent> events
   if (events.size() > UINT32_MAX) return Status::invalid_argument("too many events in one append");
   for (size_t i = 0; i < events.size(); ++i) {
     const NewEvent& e = events[i];
-    std::string which = "event " + std::to_string(i) + " of the append to '" + std::string(stream) + "'";
-    if (e.type.empty()) return Status::invalid_argument(which + " has an empty type");
+    auto which = [&] { return "event " + std::to_string(i) + " of the append to '" + std::string(stream) + "'"; };
+    if (e.type.empty()) return Status::invalid_argument(which() + " has an empty type");
     if (e.type.size() > kMaxTypeBytes) {
-      return Status::invalid_argument(which + " has a type of " + std::to_string(e.type.size()) +
+      return Status::invalid_argument(which() + " has a type of " + std::to_string(e.type.size()) +
                                       " bytes, over the limit of " + std::to_string(kMaxTypeBytes));
     }
     uint64_t payload = uint64_t{e.data.size()} + e.metadata.size();
     if (payload > options.max_event_bytes) {
-      return Status::invalid_argument(which + " has " + std::to_string(payload) +
+      return Status::invalid_argument(which() + " has " + std::to_string(payload) +
                                       " bytes of data and metadata, over max_event_bytes " +
                                       std::to_string(options.max_event_bytes));
     }
@@ -63,7 +73,7 @@ Status validate_append(std::string_view stream, std::span<const NewEvent> events
     for (const NewEvent& e : events) {
       if (!e.id.is_nil()) ids.push_back(e.id);
     }
-    std::sort(ids.begin(), ids.end(), [](const EventId& a, const EventId& b) { return a.bytes < b.bytes; });
+    std::sort(ids.begin(), ids.end(), [](const EventId& a, const EventId& b) { return words(a) < words(b); });
     auto dup = std::adjacent_find(ids.begin(), ids.end());
     if (dup != ids.end()) {
       return Status::invalid_argument("event id " + dup->to_hex() + " appears twice in the append to '" +

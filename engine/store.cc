@@ -46,7 +46,7 @@ class Store::Impl {
     request->durability = durability == Durability::kDefault ? options_.durability : durability;
     request->ids.reserve(events.size());
     for (const NewEvent& e : events) request->ids.push_back(e.id);
-    format::encode_batch(request->frame, stream, events, {});
+    format::encode_batch(request->frame, stream, events, {}, /*seal=*/false);  // the writer seals it
     return request;
   }
 

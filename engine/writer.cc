@@ -347,8 +347,7 @@ Result<AppendResult> Writer::admit(AppendRequest& r) {
   format::BatchStamp stamp{next_position_, next_version, durable_position_.load(std::memory_order_acquire),
                            wall_clock_ns()};
   format::restamp_batch(r.frame.data(), r.frame.size(), stamp);
-  format::Frame frame = format::parse_frame(r.frame);
-  auto batch = format::BatchView::decode(frame.body, "pending append");
+  auto batch = format::BatchView::decode(format::own_frame_body(r.frame), "pending append");
   if (!batch.ok()) return batch.status();
   if (Status s = log_.index_batch(active_.ordinal, offset, static_cast<uint32_t>(r.frame.size()), *batch, stream);
       !s.ok()) {

@@ -26,7 +26,7 @@ size_t batch_frame_size(std::string_view stream, std::span<const NewEvent> event
 }
 
 size_t encode_batch(std::string& out, std::string_view stream, std::span<const NewEvent> events,
-                    const BatchStamp& stamp) {
+                    const BatchStamp& stamp, bool seal) {
   out.reserve(out.size() + batch_frame_size(stream, events));
   size_t frame = begin_frame(out, FrameType::kEvents);
   size_t body = out.size();
@@ -44,7 +44,7 @@ size_t encode_batch(std::string& out, std::string_view stream, std::span<const N
     out.append(e.data);
     out.append(e.metadata);
   }
-  finish_frame(out, frame);
+  finish_frame(out, frame, seal);
   return frame;
 }
 

@@ -37,10 +37,12 @@ struct BatchStamp {
 // Size of the whole frame (header, body, padding) that encode_batch appends.
 size_t batch_frame_size(std::string_view stream, std::span<const NewEvent> events);
 
-// Appends a complete events frame to `out`, stamped and checksummed; returns
-// the frame's offset in `out`. The caller validated sizes against the limits.
+// Appends a complete events frame to `out`, stamped and checksummed (with
+// seal = false the checksum is left zero for restamp_batch to write: the
+// writer restamps every batch); returns the frame's offset in `out`. The
+// caller validated sizes against the limits.
 size_t encode_batch(std::string& out, std::string_view stream, std::span<const NewEvent> events,
-                    const BatchStamp& stamp);
+                    const BatchStamp& stamp, bool seal = true);
 
 // Rewrites the stamp of an encoded events frame of `frame_size` bytes and
 // reseals its checksum (the writer stamps batches encoded by appenders).

@@ -1,13 +1,38 @@
 #include "format/checksum.h"
 
+#include "format/checksum_vector.h"
+
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
 #include <new>
 
 namespace cairn::format {
+namespace {
 
-uint64_t checksum(const void* data, size_t size) { return XXH3_64bits(data, size); }
+// Long inputs (batches, segments) go to the AVX2 build when the CPU has it;
+// short ones (frame headers, index blocks' small records) stay inline.
+constexpr size_t kVectorFrom = 512;
+
+bool use_avx2() {
+#if defined(__x86_64__)
+  static const bool has = __builtin_cpu_supports("avx2");
+  return has;
+#else
+  return false;
+#endif
+}
+
+}  // namespace
+
+uint64_t detail::checksum_portable(const void* data, size_t size) { return XXH3_64bits(data, size); }
+
+uint64_t checksum(const void* data, size_t size) {
+#if defined(__x86_64__)
+  if (size >= kVectorFrom && use_avx2()) return detail::checksum_avx2(data, size);
+#endif
+  return XXH3_64bits(data, size);
+}
 
 StreamingChecksum::StreamingChecksum() : state_(XXH3_createState()) {
   if (state_ == nullptr) throw std::bad_alloc();
@@ -15,6 +40,9 @@ StreamingChecksum::StreamingChecksum() : state_(XXH3_createState()) {
 }
 StreamingChecksum::~StreamingChecksum() { XXH3_freeState(static_cast<XXH3_state_t*>(state_)); }
 void StreamingChecksum::update(const void* data, size_t size) {
+#if defined(__x86_64__)
+  if (size >= kVectorFrom && use_avx2()) return detail::checksum_update_avx2(state_, data, size);
+#endif
   XXH3_64bits_update(static_cast<XXH3_state_t*>(state_), data, size);
 }
 uint64_t StreamingChecksum::digest() const {

@@ -58,13 +58,17 @@ size_t begin_frame(std::string& out, FrameType type) {
   return offset;
 }
 
-void finish_frame(std::string& out, size_t frame_offset) {
+void finish_frame(std::string& out, size_t frame_offset, bool seal) {
   size_t body_len = out.size() - frame_offset - kFrameHeaderSize;
   out.append(align8(out.size() - frame_offset) - (out.size() - frame_offset), '\0');
   put_u32(out.data() + frame_offset + 8, static_cast<uint32_t>(body_len));
-  seal_frame(out.data() + frame_offset, out.size() - frame_offset);
+  if (seal) seal_frame(out.data() + frame_offset, out.size() - frame_offset);
 }
 
 void seal_frame(char* frame, size_t size) { put_u64(frame, checksum(frame + 8, size - 8)); }
+
+std::string_view own_frame_body(std::string_view frame) {
+  return frame.substr(kFrameHeaderSize, get_u32(frame.data() + 8));
+}
 
 }  // namespace cairn::format

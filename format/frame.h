@@ -43,9 +43,13 @@ Frame parse_frame(std::string_view bytes);
 // Appends a frame header for `type` to `out`; returns the frame's offset.
 // The caller appends the body, then calls finish_frame.
 size_t begin_frame(std::string& out, FrameType type);
-// Sets body_len, pads to 8 bytes and writes the checksum.
-void finish_frame(std::string& out, size_t frame_offset);
+// Sets body_len, pads to 8 bytes and writes the checksum (with seal = false
+// leaves it zero, for a caller that seals the frame later with seal_frame).
+void finish_frame(std::string& out, size_t frame_offset, bool seal = true);
 // Recomputes the checksum of a complete frame of `size` bytes at `frame`.
 void seal_frame(char* frame, size_t size);
+// The body of a complete frame that finish_frame built in this process,
+// without checks (its bytes never left memory).
+std::string_view own_frame_body(std::string_view frame);
 
 }  // namespace cairn::format

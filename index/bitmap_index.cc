@@ -10,10 +10,18 @@ namespace cairn::index {
 void add_batch(SegmentBitmaps& bitmaps, const format::BatchView& batch, uint64_t segment_first_position) {
   auto relative = static_cast<uint32_t>(batch.stamp().first_position - segment_first_position);
   std::string_view category = category_of(batch.stream(), bitmaps.category_separator());
+  // Runs of events of one type go in as ranges (a batch is often all one type).
+  std::string_view run_type;
+  uint32_t run_start = 0;
   batch.for_each([&](uint32_t i, const format::EventView& e) {
-    bitmaps.add(e.type, category, relative + i);
+    if (i > 0 && e.type != run_type) {
+      bitmaps.add(run_type, category, relative + run_start, i - run_start);
+      run_start = i;
+    }
+    run_type = e.type;
     return true;
   });
+  bitmaps.add(run_type, category, relative + run_start, batch.count() - run_start);
 }
 namespace {
 
@@ -205,10 +213,19 @@ Roaring& SegmentBitmaps::find_or_add(Bitmaps& bitmaps, std::string_view name) {
   return it->second;
 }
 
-void SegmentBitmaps::add(std::string_view type, std::string_view category, uint32_t relative_position) {
-  find_or_add(types_, type).add(relative_position);
-  if (!category.empty()) find_or_add(categories_, category).add(relative_position);
-  end_ = std::max(end_, uint64_t{relative_position} + 1);
+void SegmentBitmaps::add(std::string_view type, std::string_view category, uint32_t relative_position,
+                         uint32_t count) {
+  if (count == 0) return;
+  auto add_to = [&](Roaring& r) {
+    if (count == 1) {
+      r.add(relative_position);
+    } else {
+      r.addRange(relative_position, uint64_t{relative_position} + count);
+    }
+  };
+  add_to(find_or_add(types_, type));
+  if (!category.empty()) add_to(find_or_add(categories_, category));
+  end_ = std::max(end_, uint64_t{relative_position} + count);
 }
 
 namespace {

@@ -45,11 +45,12 @@ class SegmentBitmaps {
   // with another separator can be recognised (and rebuilt) when loaded.
   explicit SegmentBitmaps(char category_separator = '-') : separator_(category_separator) {}
 
-  // Indexes the event at `relative_position`. Positions are added in
-  // increasing order, each once. `type` is 1 to 65535 bytes (event types
-  // are at most 255), `category` at most 65535 (stream names at most 1024);
-  // an empty `category` is not indexed.
-  void add(std::string_view type, std::string_view category, uint32_t relative_position);
+  // Indexes the `count` events at `relative_position` and after, all of
+  // `type` and `category`. Positions are added in increasing order, each
+  // once. `type` is 1 to 65535 bytes (event types are at most 255),
+  // `category` at most 65535 (stream names at most 1024); an empty
+  // `category` is not indexed.
+  void add(std::string_view type, std::string_view category, uint32_t relative_position, uint32_t count = 1);
 
   // The positions of one type / one category, or nullptr when there are none.
   const Roaring* type(std::string_view name) const { return find(types_, name); }

@@ -158,8 +158,9 @@ Result<std::optional<format::SegmentIndexStream>> SegmentIndex::find_stream(std:
   for (int probe = 0; lo < hi; ++probe) {
     uint64_t mid = lo + (hi - lo) / 2;
     if (probe < kInterpolatedProbes && hi - lo > 8 && h >= lo_hash && h <= hi_hash) {
-      unsigned __int128 span = static_cast<unsigned __int128>(hi_hash - lo_hash) + 1;
-      auto offset = static_cast<uint64_t>(static_cast<unsigned __int128>(h - lo_hash) * (hi - lo) / span);
+      __extension__ typedef unsigned __int128 u128;  // GCC and Clang on 64-bit targets
+      u128 span = static_cast<u128>(hi_hash - lo_hash) + 1;
+      auto offset = static_cast<uint64_t>(static_cast<u128>(h - lo_hash) * (hi - lo) / span);
       mid = lo + std::min(offset, hi - lo - 1);
     }
     auto s = stream_at(mid);

@@ -114,6 +114,19 @@ TEST(BatchTest, EncodeAppendsAfterExistingBytes) {
   EXPECT_EQ(out.substr(8), ExpectedFrame("s", events, kStamp));
 }
 
+// The store encodes unsealed and the writer seals at restamp: the same bytes
+// as encoding sealed with the final stamp.
+TEST(BatchTest, UnsealedThenRestampedEqualsSealed) {
+  std::vector<OwnedEvent> events = SampleEvents();
+  std::vector<NewEvent> views = Views(events);
+  std::string unsealed;
+  encode_batch(unsealed, "Order-42", views, {}, /*seal=*/false);
+  EXPECT_EQ(unsealed.substr(0, 8), std::string(8, '\0')) << "no checksum yet";
+  restamp_batch(unsealed.data(), unsealed.size(), kStamp);
+  EXPECT_EQ(unsealed, ExpectedFrame("Order-42", events, kStamp));
+  EXPECT_EQ(own_frame_body(unsealed), parse_frame(unsealed).body);
+}
+
 TEST(BatchTest, RoundTrips) {
   std::vector<OwnedEvent> events = SampleEvents();
   std::string frame = Encode("Order-42", events);

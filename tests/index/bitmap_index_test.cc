@@ -2,7 +2,9 @@
 // encoding (round trip, and hostile input), and iteration from a position.
 #include "index/bitmap_index.h"
 
+#include "format/batch.h"
 #include "format/coding.h"
+#include "format/frame.h"
 
 #include <algorithm>
 #include <iostream>
@@ -42,6 +44,45 @@ SegmentBitmaps random_bitmaps(std::mt19937_64& rng, uint32_t events, Model& mode
     if (!category.empty()) model.categories[category].insert(position);
   }
   return bitmaps;
+}
+
+// add_batch puts runs of one type in as ranges: the same bitmaps as one
+// add() per event, for batches mixing types in runs of every length.
+TEST(SegmentBitmapsTest, AddBatchEqualsOneAddPerEvent) {
+  std::mt19937_64 rng(5);
+  SegmentBitmaps by_batch, by_event;
+  uint64_t segment_first = 1000, position = segment_first;
+  for (int b = 0; b < 300; ++b) {
+    std::string stream = b % 3 == 0 ? "nocategory" : "Cat" + std::to_string(b % 4) + "-" + std::to_string(b);
+    std::vector<std::string> types;
+    size_t n = 1 + rng() % 40;
+    for (size_t i = 0; i < n; ++i) {
+      types.push_back(i > 0 && rng() % 3 != 0 ? types.back() : "Type" + std::to_string(rng() % 4));
+    }
+    std::vector<NewEvent> events;
+    for (const auto& t : types) events.push_back(NewEvent{EventId::random(), t, "d", ""});
+    std::string frame;
+    format::encode_batch(frame, stream, events, format::BatchStamp{position, 0, 0, 0});
+    auto batch = format::BatchView::decode(format::parse_frame(frame).body, "test");
+    ASSERT_TRUE(batch.ok()) << batch.status().to_string();
+    add_batch(by_batch, *batch, segment_first);
+    std::string_view category = category_of(stream, '-');
+    for (size_t i = 0; i < n; ++i) {
+      by_event.add(types[i], category, static_cast<uint32_t>(position - segment_first + i));
+    }
+    position += n;
+  }
+  EXPECT_EQ(by_batch.end(), by_event.end());
+  for (int t = 0; t < 4; ++t) {
+    std::string type = "Type" + std::to_string(t);
+    ASSERT_NE(by_event.type(type), nullptr);
+    ASSERT_NE(by_batch.type(type), nullptr);
+    EXPECT_EQ(members(*by_batch.type(type)), members(*by_event.type(type))) << type;
+    std::string category = "Cat" + std::to_string(t);
+    ASSERT_NE(by_event.category(category), nullptr);
+    EXPECT_EQ(members(*by_batch.category(category)), members(*by_event.category(category))) << category;
+  }
+  EXPECT_EQ(by_batch.category("nocategory"), nullptr);
 }
 
 TEST(CategoryOfTest, IsTheNameBeforeTheFirstSeparator) {
