@@ -1,5 +1,6 @@
 #include "engine/recovery.h"
 
+#include "engine/clean_close.h"
 #include "engine/clock.h"
 #include "engine/index_checkpoint.h"
 #include "format/coding.h"
@@ -115,6 +116,31 @@ Status check_header(const format::SegmentHeader& h, const NamedSegment& seg, con
   return Status();
 }
 
+// The clean close's record, when one matches the store (else a note says
+// why it is not used).
+std::optional<format::CleanRecord> clean_record(FileSystem& fs, const std::string& dir,
+                                                const std::vector<std::string>& names, Recovered& out) {
+  std::string why_not;
+  auto record = read_clean_record(fs, dir, names, out.identity.store_id, why_not);
+  if (!why_not.empty()) out.notes.push_back("clean-close record not used: " + why_not);
+  out.clean_record_found = record.has_value();
+  return record;
+}
+
+// Lets the scan of the last segment skip reading its zeros when the clean
+// close's record names it.
+void trust_clean_record(const std::optional<format::CleanRecord>& record, const format::SegmentHeader& header,
+                        format::ScanOptions& options, Recovered& out) {
+  if (!record || !options.is_last) return;
+  if (record->segment_sequence != header.sequence) {
+    out.notes.push_back("clean-close record not used: it names segment " + std::to_string(record->segment_sequence) +
+                        ", the last segment is " + std::to_string(header.sequence));
+    return;
+  }
+  options.clean_data_end = record->data_end;
+  options.clean_next_position = record->next_position;
+}
+
 }  // namespace
 
 Result<Recovered> recover(FileSystem& fs, const std::string& dir, const Options& options) {
@@ -149,6 +175,7 @@ Result<Recovered> recover(FileSystem& fs, const std::string& dir, const Options&
   }
   auto segments = list_segments(fs, dir, *names, options.read_only);
   if (!segments.ok()) return segments.status();
+  std::optional<format::CleanRecord> clean = clean_record(fs, dir, *names, out);
 
   // A read-only store never appends, so it needs no idempotency window.
   out.log = std::make_unique<Log>(options.read_only ? 0 : options.idempotency_window, options.category_separator);
@@ -212,11 +239,20 @@ Result<Recovered> recover(FileSystem& fs, const std::string& dir, const Options&
       scan_options.start_batches = loaded->resume_batches;
       scan_options.start_events = loaded->resume_events;
     }
+    trust_clean_record(clean, *header, scan_options, out);
     auto scan = format::scan_segment(bytes, path, scan_options, [&](const format::ScannedBatch& b) {
       out.scanned_batches++;
       return out.log->index_batch(ordinal, b.offset, b.frame_size, b.batch);
     });
     if (!scan.ok()) return scan.status();
+    out.tail_check_skipped = scan->tail_check_skipped;
+    if (scan_options.clean_data_end != 0 && !scan->tail_check_skipped) {
+      out.notes.push_back("clean-close record not used: it says the log ends at " +
+                          format::file_offset(path, clean->data_end) + ", position " +
+                          std::to_string(clean->next_position) + ", but it ends at offset " +
+                          std::to_string(scan->data_end) + ", position " +
+                          std::to_string(header->first_position + scan->event_count));
+    }
     if (i >= covered || scan->batch_count > scan_options.start_batches || scan->torn || scan->corruption) {
       beyond_checkpoint = true;
     }

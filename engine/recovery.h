@@ -25,6 +25,13 @@ struct Recovered {
   std::vector<std::string> notes;  // what recovery did (torn tail cut, ...)
   Log::Checkpoint checkpoint;      // the index checkpoint the open used (none: empty)
   uint64_t scanned_batches = 0;    // batches read from the log
+  // A valid clean-close record of this store is on disk (matching the log
+  // or not): a writable store invalidates it, durably, before it writes to
+  // a segment (engine/clean_close.h).
+  bool clean_record_found = false;
+  // The clean close's record matched the log, so the zeros after the last
+  // segment's frames were not read (FORMAT.md §13).
+  bool tail_check_skipped = false;
 };
 
 Result<Recovered> recover(FileSystem& fs, const std::string& dir, const Options& options);

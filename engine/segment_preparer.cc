@@ -12,9 +12,7 @@ constexpr size_t kZeroChunk = 1u << 20;
 
 SegmentPreparer::SegmentPreparer(FileSystem& fs, std::string dir, uint64_t segment_bytes,
                                  std::function<void(std::string_view)> log)
-    : fs_(fs), dir_(std::move(dir)), segment_bytes_(segment_bytes), log_(std::move(log)) {
-  thread_ = std::thread([this] { run(); });
-}
+    : fs_(fs), dir_(std::move(dir)), segment_bytes_(segment_bytes), log_(std::move(log)) {}
 
 SegmentPreparer::~SegmentPreparer() {
   {
@@ -22,7 +20,7 @@ SegmentPreparer::~SegmentPreparer() {
     stopping_ = true;
     cv_.notify_all();
   }
-  thread_.join();
+  if (thread_.joinable()) thread_.join();
   if (ready_.file) {
     ready_.file.reset();
     (void)fs_.remove(ready_.path);  // best effort: recovery removes it otherwise
@@ -31,8 +29,11 @@ SegmentPreparer::~SegmentPreparer() {
 
 void SegmentPreparer::request() {
   std::lock_guard lock(mu_);
-  if (ready_.file || busy_) return;
+  if (ready_.file || busy_ || stopping_) return;
   wanted_ = true;
+  // The thread starts with the first request, not with the store: an open
+  // (and a store that never fills half a segment) does not pay for it.
+  if (!thread_.joinable()) thread_ = std::thread([this] { run(); });
   cv_.notify_all();
 }
 

@@ -29,7 +29,7 @@ class SegmentPreparer {
     std::string path;  // rename it to its segment name
   };
 
-  // Prepares on a thread of its own, when asked.
+  // Prepares on a thread of its own, started by the first request().
   SegmentPreparer(FileSystem& fs, std::string dir, uint64_t segment_bytes,
                   std::function<void(std::string_view)> log);
   ~SegmentPreparer();  // stops, then removes an unused prepared file
@@ -57,7 +57,7 @@ class SegmentPreparer {
   bool wanted_ = false;          // guarded by mu_: prepare another file
   bool stopping_ = false;        // guarded by mu_
   bool busy_ = false;            // guarded by mu_: preparing now
-  std::thread thread_;
+  std::thread thread_;           // started under mu_ by the first request()
 };
 
 }  // namespace cairn::engine

@@ -3,6 +3,7 @@
 #include <cairn/store.h>
 
 #include "engine/append_check.h"
+#include "engine/clean_close.h"
 #include "engine/store_open.h"
 #include "engine/store_checkpoint.h"
 #include "engine/recovery.h"
@@ -15,6 +16,7 @@
 
 #include <atomic>
 #include <cstdio>
+#include <mutex>
 
 namespace cairn {
 
@@ -30,6 +32,7 @@ class Store::Impl {
         writer_(std::move(writer)),
         indexer_(std::move(indexer)),
         hub_(std::make_shared<engine::SubscriptionHub>(*recovered_.log, std::move(checkpoints), dir_)) {
+    clean_invalidated_ = !writer_ || !recovered_.clean_record_found;
     open_snapshots();
   }
 
@@ -40,6 +43,7 @@ class Store::Impl {
                                                               Durability durability) {
     if (Status s = engine::validate_append(stream, events, options_); !s.ok()) return s;
     if (!writer_) return Status::read_only(dir_ + ": store is open read-only");
+    if (Status s = invalidate_clean_record(); !s.ok()) return s;
     auto request = std::make_unique<engine::AppendRequest>();
     request->stream = stream;
     request->expected = expected;
@@ -78,10 +82,12 @@ class Store::Impl {
     if (!writer_) return Status();
     writer_->close();
     // A failed store's active segment may end in a cut: the next open scans it.
+    bool first_close = indexer_ != nullptr;
     if (indexer_ && !writer_->failed()) {
       (void)indexer_->close(writer_->active().ordinal, writer_->active().data_end);
     }
     indexer_.reset();
+    if (first_close && !writer_->failed()) write_clean_record();
     return Status();
   }
 
@@ -107,6 +113,7 @@ class Store::Impl {
     s.open_scanned_batches = recovered_.scanned_batches;
     s.open_indexed_positions = recovered_.checkpoint.end;
     s.memory_indexed_batches = log().memory_batch_count();
+    s.open_tail_check_skipped = recovered_.tail_check_skipped;
     s.next_position = log().published();
     return s;
   }
@@ -133,6 +140,39 @@ class Store::Impl {
   // Declared last: uses the log, so it goes first.
   std::unique_ptr<Snapshots> snapshots_;
   Snapshots::Impl* snapshot_impl_ = nullptr;  // owned by snapshots_
+  // No valid clean-close record (FORMAT.md §13) is on disk: set at open when
+  // there is none or the store is read-only, else by the first append.
+  std::atomic<bool> clean_invalidated_{true};
+  std::mutex clean_mu_;
+  Status clean_error_;  // guarded by clean_mu_: invalidating failed (every later append fails)
+
+  // A valid record found at open is invalidated, durably, before the first
+  // append writes to a segment: a crash after that must not find it.
+  Status invalidate_clean_record() {
+    if (clean_invalidated_.load(std::memory_order_acquire)) return Status();
+    std::lock_guard lock(clean_mu_);
+    if (clean_invalidated_.load(std::memory_order_relaxed) || !clean_error_.ok()) return clean_error_;
+    if (Status s = engine::invalidate_clean_record(fs_, dir_); !s.ok()) {
+      clean_error_ = Status::io_error(dir_ + ": invalidating the clean-close record failed, so appends are refused: " +
+                                      s.message());
+      return clean_error_;
+    }
+    clean_invalidated_.store(true, std::memory_order_release);
+    return Status();
+  }
+
+  // After a clean close (everything durable, the writer not failed). A record
+  // the open trusted still holds when nothing was appended since.
+  void write_clean_record() {
+    bool unchanged = !clean_invalidated_.load(std::memory_order_acquire) && recovered_.tail_check_skipped;
+    if (unchanged) return;
+    const engine::ActiveSegment& active = writer_->active();
+    format::CleanRecord record{recovered_.identity.store_id, active.sequence, active.data_end, log().published()};
+    if (Status s = engine::write_clean_record(fs_, dir_, record); !s.ok()) {
+      engine::info(options_, "writing the clean-close record failed (the next open checks the log's tail): " +
+                                 s.message());
+    }
+  }
 
   // The snapshot log (engine/snapshot_store.h); its errors do not fail the open.
   void open_snapshots() {

@@ -1,6 +1,7 @@
 #include "engine/store_checkpoint.h"
 
 #include "engine/index_checkpoint.h"
+#include "format/clean_record.h"
 #include "format/coding.h"
 #include "format/footer.h"
 #include "format/frame.h"
@@ -58,9 +59,12 @@ Item sealed_segment(std::string name, uint64_t sealed_end) {
 }
 
 // Names that are no part of a store's content: the lock, a checkpoint's
-// marker, and unfinished files (prepared segments, index files being written).
+// marker, the clean-close record (it describes this directory's segment
+// files, not the copy's) and unfinished files (prepared segments, index files
+// being written).
 bool never_copied(std::string_view name) {
-  return name == format::kLockFileName || name == format::kCheckpointMarkerName || ends_with(name, ".tmp");
+  return name == format::kLockFileName || name == format::kCheckpointMarkerName || name == format::kCleanFileName ||
+         ends_with(name, ".tmp");
 }
 
 Result<std::filesystem::path> resolved(const std::string& path) {

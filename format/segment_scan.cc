@@ -117,7 +117,9 @@ Result<SegmentScan> scan_segment(std::string_view file, const std::string& path,
     if (f.status == FrameStatus::kEnd) {
       // Zeros, then data: a torn write whose first sectors did not persist,
       // or a zeroed block inside durable data.
-      if (options.is_last && nonzero_after(file, at)) {
+      scan.tail_check_skipped = options.is_last && options.clean_data_end == at &&
+                                options.clean_next_position == next_position;
+      if (options.is_last && !scan.tail_check_skipped && nonzero_after(file, at)) {
         if (auto why = corruption_reason(at)) return corrupt(at, "zeroed frame header " + *why);
         scan.torn = true;
         scan.torn_reason = "zeroed frame header followed by data";

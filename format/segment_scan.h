@@ -38,6 +38,9 @@ struct SegmentScan {
   // With ScanOptions::stop_at_corruption: the scan stopped at corruption
   // (torn_reason says where and what); data_end ends the intact prefix.
   bool corruption = false;
+  // The scan ended where ScanOptions::clean_data_end says, and did not check
+  // that only zeros follow (a clean close's record vouches for them).
+  bool tail_check_skipped = false;
 };
 
 struct ScanOptions {
@@ -52,6 +55,12 @@ struct ScanOptions {
   uint64_t start_offset = 0;  // 0: the first frame
   uint64_t start_batches = 0;
   uint64_t start_events = 0;
+  // A clean close's record (FORMAT.md §13): the last segment's frames end at
+  // clean_data_end, at position clean_next_position, and only zeros follow.
+  // When the scan ends there, it does not read the zeros (up to a whole
+  // segment) to check them. 0: no record.
+  uint64_t clean_data_end = 0;
+  uint64_t clean_next_position = 0;
 };
 
 // Scans `file` (the whole file's bytes). `on_batch` sees each valid batch in

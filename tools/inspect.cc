@@ -164,6 +164,7 @@ int dump_bytes(const std::string& path, std::string_view bytes, const DumpOption
   if (is_index_file(bytes)) return dump_index(path, bytes, options, out);
   if (is_subscriptions_file(bytes)) return dump_subscriptions(path, bytes, options, out);
   if (is_snapshot_file(bytes)) return dump_snapshots(path, bytes, options, out);
+  if (is_clean_file(path, bytes)) return dump_clean(path, bytes, options, out);
   auto header = format::decode_segment_header(bytes, path);
   if (header.ok()) print_header(*header, path, options, out);
   // A lone file may be a store's active segment: a torn tail is reported, not fatal.

@@ -26,7 +26,7 @@ struct DumpOptions {
 int dump_segment(const std::string& path, const DumpOptions& options, std::ostream& out,
                  std::ostream& err);
 // The same over a file's bytes (`path` only names it in messages): segment,
-// index, SUBSCRIPTIONS or snapshot file, told apart by their magic.
+// index, SUBSCRIPTIONS, CLEAN or snapshot file, told apart by their magic.
 int dump_bytes(const std::string& path, std::string_view bytes, const DumpOptions& options, std::ostream& out);
 
 // Index files (inspect_index.cc): whether `bytes` start like one, and its
@@ -37,6 +37,9 @@ int dump_index(const std::string& path, std::string_view bytes, const DumpOption
 bool is_subscriptions_file(std::string_view bytes);
 int dump_subscriptions(const std::string& path, std::string_view bytes, const DumpOptions& options,
                        std::ostream& out);
+// The clean-close record (inspect_clean.cc, FORMAT.md §13).
+bool is_clean_file(const std::string& path, std::string_view bytes);
+int dump_clean(const std::string& path, std::string_view bytes, const DumpOptions& options, std::ostream& out);
 // Snapshot files (inspect_snapshots.cc, FORMAT.md §11): header, records,
 // and problems (a damaged record, a torn tail, a payload failing its checksum).
 bool is_snapshot_file(std::string_view bytes);

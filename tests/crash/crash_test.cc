@@ -35,6 +35,7 @@
 //                                $TMPDIR, removed unless the test fails)
 #include "crash/crash_check.h"
 #include "crash/crash_common.h"
+#include "format/clean_record.h"
 #include "format/frame.h"
 #include "format/segment_header.h"
 #include "format/segment_name.h"
@@ -244,11 +245,18 @@ std::string active_segment(const std::string& dir) {
 //     synced, holding no acknowledged append; never in a sealed segment)
 //     reverts to what it held before that write (zeros), while the pages after
 //     it persisted. The page holds the header of one of the group's frames.
-// Segment offsets come from format::scan_segment.
+// Segment offsets come from format::scan_segment. None of these when `dir`
+// holds a valid clean-close record (FORMAT.md §13): the writer was killed
+// before its first write after an open, so nothing could be torn.
 DamageResult damage_tail(const std::string& dir, TailDamage planned, uint64_t durable_end,
                          std::mt19937_64& rng) {
   DamageResult out;
   if (planned == TailDamage::kNone) return out;
+  std::string clean = dir + "/" + std::string(format::kCleanFileName);
+  if (fs::exists(clean) && format::decode_clean_record(read_whole_file(clean), clean).ok()) {
+    out.skipped = "a valid clean-close record: nothing written since the clean close";
+    return out;
+  }
   std::string path = active_segment(dir);
   if (path.empty()) {
     out.skipped = "no segment";
@@ -438,8 +446,10 @@ enum class BackupState { kNone, kIncomplete, kVerified };
 // holding at least the last checkpoint reported done, every event equal to
 // the store's at its position.
 BackupState check_backup(Store& store, const std::string& target, uint64_t reported, Failures& fail) {
-  if (!fs::exists(target)) {
-    if (reported > 0) fail.add("store checkpoint target " + target + " is missing");
+  // A first checkpoint killed before its marker was written leaves no
+  // directory, or an empty one (killed in the fsync of its parent).
+  if (!fs::exists(target) || fs::is_empty(target)) {
+    if (reported > 0) fail.add("store checkpoint target " + target + " is missing or empty");
     return BackupState::kNone;
   }
   Options ro = store_options();

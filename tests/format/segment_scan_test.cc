@@ -136,6 +136,35 @@ TEST(SegmentScanTest, SeveralBatches) {
   EXPECT_FALSE(scan->torn);
 }
 
+// A clean close's record (FORMAT.md §13) that names where the scan ends, at
+// that position, spares it reading what follows (here not zeros, so that the
+// skip shows); any other end or position and the tail is checked as usual.
+TEST(SegmentScanTest, ACleanCloseRecordSkipsTheTailCheckOnlyWhereItSaysTheLogEnds) {
+  SegmentImage image = ThreeGroups();
+  std::string file = image.bytes() + std::string(4096, '\0') + "not zeros";
+  uint64_t end = image.data_end(), position = 109;  // ThreeGroups: 9 events from position 100
+  auto scan_with = [&](uint64_t clean_end, uint64_t clean_position, bool is_last = true) {
+    ScanOptions options{is_last, false};
+    options.clean_data_end = clean_end;
+    options.clean_next_position = clean_position;
+    return scan_segment(file, kPath, options, [](const ScannedBatch&) { return Status(); });
+  };
+  auto trusted = scan_with(end, position);
+  ASSERT_TRUE(trusted.ok()) << trusted.status().to_string();
+  ASSERT_EQ(trusted->event_count, 9u);
+  EXPECT_TRUE(trusted->tail_check_skipped);
+  EXPECT_FALSE(trusted->torn);
+  EXPECT_EQ(trusted->data_end, end);
+  for (auto [clean_end, clean_position] : {std::pair<uint64_t, uint64_t>{0, 0}, {end + 8, position},
+                                           {end - 8, position}, {end, position + 1}}) {
+    auto checked = scan_with(clean_end, clean_position);
+    ASSERT_TRUE(checked.ok()) << checked.status().to_string();
+    EXPECT_FALSE(checked->tail_check_skipped) << clean_end << " " << clean_position;
+    EXPECT_TRUE(checked->torn) << clean_end << " " << clean_position;
+    EXPECT_EQ(checked->torn_reason, "zeroed frame header followed by data");
+  }
+}
+
 TEST(SegmentScanTest, ZeroBytesAfterTheLastBatchAreTheEndOfData) {
   SegmentImage image = ThreeGroups();
   for (size_t zeros : {1, 15, 16, 100}) {

@@ -14,7 +14,7 @@ case "$target" in
   segment) sources="$src/format/*.cc" libs="" ;;
   index) sources="$src/format/*.cc $src/index/segment_index.cc $src/index/stream_directory.cc \
 $src/index/verified_blocks.cc $src/index/bitmap_index.cc" libs="-lroaring" ;;
-  dump) sources="$src/format/*.cc $src/tools/inspect.cc $src/tools/inspect_index.cc \
+  dump) sources="$src/format/*.cc $src/tools/inspect.cc $src/tools/inspect_index.cc $src/tools/inspect_clean.cc \
 $src/tools/inspect_subscriptions.cc $src/tools/inspect_snapshots.cc $src/tools/text.cc" libs="" ;;
   *) echo "run_fuzzer.sh: unknown target $target" >&2; exit 2 ;;
 esac

@@ -237,5 +237,33 @@ TEST_F(InspectTest, DumpShowsSubscriptionCheckpoints) {
       << out_.str();
 }
 
+// The clean-close record (FORMAT.md §13) the SetUp's close wrote: its
+// fields, and a damaged one as a problem.
+TEST_F(InspectTest, DumpShowsTheCleanCloseRecord) {
+  std::string path = dir_.path() + "/CLEAN";
+  uint64_t events = 3 + 10;
+  EXPECT_EQ(dump(path), 0) << err_.str();
+  std::string text = out_.str();
+  ASSERT_EQ(text.rfind("clean_close state=valid store_id=", 0), 0u) << text;
+  std::string tail = text.substr(text.find(" segment="));
+  EXPECT_EQ(tail.substr(0, tail.find(" data_end=")), " segment=" + std::to_string(segments_.size()));
+  EXPECT_NE(tail.find(" next_position=" + std::to_string(events) + "\n"), std::string::npos) << text;
+  EXPECT_EQ(dump(path, DumpOptions{.json = true}), 0);
+  EXPECT_NE(out_.str().find("{\"kind\":\"clean_close\",\"state\":\"valid\",\"store_id\":"), std::string::npos)
+      << out_.str();
+  std::string good = test::read_bytes(path);
+  test::flip_byte(path, 40);
+  EXPECT_EQ(dump(path), 1);
+  EXPECT_NE(out_.str().find("PROBLEM: " + path + ": header checksum mismatch"), std::string::npos) << out_.str();
+  // The first append after an open overwrites it with zeros.
+  {
+    test::write_bytes(path, good);
+    auto store = test::open_ok(dir_.path());
+    ASSERT_TRUE(store->append("Order-42", ExpectedVersion::any(), test::views(test::make_events(1))).ok());
+    EXPECT_EQ(dump(path), 0);
+    EXPECT_EQ(out_.str(), "clean_close state=invalidated\n");
+  }
+}
+
 }  // namespace
 }  // namespace cairn::tools
