@@ -1,7 +1,7 @@
 // The Cairn backend of cairn-bench: the Backend operations over Cairn's public
 // API, as an application would call it (one Store, append with an expected
-// version, append_async for the in-flight workloads, read_stream, read_all,
-// read_all_filtered).
+// version, append_async for the in-flight workloads, the visitor reads
+// scan_stream and scan_all, read_all_filtered).
 #include "backend_cairn.h"
 
 #include <algorithm>
@@ -60,6 +60,17 @@ void to_read_events(std::vector<cairn::RecordedEvent>&& in, std::vector<ReadEven
   }
 }
 
+// Copies a visited event into the harness's ReadEvent, as the peers copy
+// theirs out of their own views.
+void to_read_event(const cairn::EventView& e, ReadEvent* r) {
+  r->version = e.version;
+  r->position = e.position;
+  r->id.assign(reinterpret_cast<const char*>(e.id.bytes.data()), e.id.bytes.size());
+  r->type.assign(e.type);
+  r->data.assign(e.data);
+  r->metadata.assign(e.metadata);
+}
+
 // A Cairn subscription: woken by commits, no polling.
 class SubscriptionTail final : public Tail {
  public:
@@ -101,30 +112,25 @@ class CairnBackend final : public Backend {
                          });
   }
 
-  // A missing stream reads as empty, as with the peers.
   bool read_stream(std::string_view stream, uint64_t from_version, size_t max_count, std::vector<ReadEvent>* out,
                    std::string* error) override {
-    auto r = store_->read_stream(stream, from_version, max_count);
-    if (!r.ok() && r.status().code() == cairn::Code::kNotFound) {
-      out->clear();
-      return true;
-    }
-    if (!r.ok()) {
-      *error = r.status().to_string();
-      return false;
-    }
-    to_read_events(std::move(*r), out);
-    return true;
+    out->clear();
+    cairn::Status s = store_->scan_stream(stream, from_version, max_count, cairn::Direction::kForward,
+                                          [out](const cairn::EventView& e) {
+                                            to_read_event(e, &out->emplace_back());
+                                            return true;
+                                          });
+    return finish_read(s, out, error);
   }
 
   bool read_all(uint64_t from_position, size_t max_count, std::vector<ReadEvent>* out, std::string* error) override {
-    auto r = store_->read_all(from_position, max_count);
-    if (!r.ok()) {
-      *error = r.status().to_string();
-      return false;
-    }
-    to_read_events(std::move(*r), out);
-    return true;
+    out->clear();
+    cairn::Status s = store_->scan_all(from_position, max_count, cairn::Direction::kForward,
+                                       [out](const cairn::EventView& e) {
+                                         to_read_event(e, &out->emplace_back());
+                                         return true;
+                                       });
+    return finish_read(s, out, error);
   }
 
   bool read_all_filtered(std::string_view event_type, uint64_t from_position, size_t max_count,
@@ -155,6 +161,14 @@ class CairnBackend final : public Backend {
   bool prepared_segments() const { return prepared_segments_; }
 
  private:
+  // A missing stream reads as empty, as with the peers; on an error `out` is cleared.
+  static bool finish_read(const cairn::Status& s, std::vector<ReadEvent>* out, std::string* error) {
+    if (s.ok() || s.code() == cairn::Code::kNotFound) return true;
+    out->clear();
+    *error = s.to_string();
+    return false;
+  }
+
   std::unique_ptr<cairn::Store> store_;
   uint64_t segment_bytes_;
   bool prepared_segments_;

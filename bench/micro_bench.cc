@@ -1,8 +1,10 @@
 // Micro-benchmarks of Cairn's CPU paths with Google Benchmark: checksums,
 // batch encoding and decoding, frame parsing, segment scanning, index
-// lookups, the type bitmaps. No I/O: these are the costs the write and read
-// paths add on top of the disk. Stable figures: run under `valgrind --tool=callgrind` to count
-// instructions on a noisy machine.
+// lookups, the type bitmaps, and the public read paths over a store whose
+// segments are in the page cache. No I/O in the measured loops: these are the
+// costs the write and read paths add on top of the disk. Stable figures: run under `valgrind --tool=callgrind` to count
+// instructions on a noisy machine (read_all_pass and scan_all_pass are one
+// pass over the store each: --toggle-collect='*read_all_pass*').
 #include "format/batch.h"
 #include "format/checksum.h"
 #include "format/frame.h"
@@ -11,8 +13,13 @@
 #include "index/bitmap_index.h"
 #include "index/stream_index.h"
 
+#include <cairn/store.h>
+
 #include <benchmark/benchmark.h>
 
+#include <cstdlib>
+#include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -180,6 +187,108 @@ void BM_BitmapAdd(benchmark::State& state) {
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
 }
 BENCHMARK(BM_BitmapAdd);
+
+// A store of 100,000 events (200 B data, 32 B metadata, batches of 10) in a
+// temporary directory, written once, removed at exit.
+class ReadStore {
+ public:
+  static constexpr uint64_t kEvents = 100'000;
+  ReadStore() {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "cairn-micro-XXXXXX").string();
+    if (::mkdtemp(tmpl.data()) == nullptr) std::abort();
+    dir_ = tmpl;
+    Options options;
+    options.durability = Durability::kNone;
+    store_ = std::move(Store::open(dir_, options)).value();
+    std::string data(200, 'd');
+    for (uint64_t b = 0; b < kEvents / 10; ++b) {
+      auto events = events_of(10, data);
+      if (!store_->append("Order-" + std::to_string(b % 1000), ExpectedVersion::any(), events).ok()) std::abort();
+    }
+  }
+  ~ReadStore() {
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  const Store& store() const { return *store_; }
+
+ private:
+  std::string dir_;
+  std::unique_ptr<Store> store_;
+};
+
+const Store& read_store() {
+  static ReadStore store;
+  return store.store();
+}
+
+// One pass in pages of 4096 events, as cairn-bench read-all reads: read_all
+// copies every event into a RecordedEvent...
+__attribute__((noinline)) uint64_t read_all_pass(const Store& store) {
+  uint64_t bytes = 0;
+  for (uint64_t p = 0; p < ReadStore::kEvents;) {
+    auto page = store.read_all(p, 4096);
+    if (!page.ok() || page->empty()) std::abort();
+    for (const RecordedEvent& e : *page) bytes += e.data.size() + e.metadata.size();
+    p += page->size();
+  }
+  return bytes;
+}
+
+// ...scan_all hands the visitor views of the mapped segment.
+__attribute__((noinline)) uint64_t scan_all_pass(const Store& store) {
+  uint64_t bytes = 0;
+  uint64_t events = 0;
+  for (uint64_t p = 0; p < ReadStore::kEvents; p += 4096) {
+    Status s = store.scan_all(p, 4096, Direction::kForward, [&](const EventView& e) {
+      bytes += e.data.size() + e.metadata.size();
+      ++events;
+      return true;
+    });
+    if (!s.ok()) std::abort();
+  }
+  if (events != ReadStore::kEvents) std::abort();
+  return bytes;
+}
+
+void BM_StoreReadAll(benchmark::State& state) {
+  const Store& store = read_store();
+  for (auto _ : state) benchmark::DoNotOptimize(read_all_pass(store));
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * ReadStore::kEvents));
+}
+BENCHMARK(BM_StoreReadAll)->Unit(benchmark::kMillisecond);
+
+void BM_StoreScanAll(benchmark::State& state) {
+  const Store& store = read_store();
+  for (auto _ : state) benchmark::DoNotOptimize(scan_all_pass(store));
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * ReadStore::kEvents));
+}
+BENCHMARK(BM_StoreScanAll)->Unit(benchmark::kMillisecond);
+
+// The visitor's call, through the FunctionRef the scans take and through a
+// std::function: one indirect call each.
+template <typename Visitor>
+__attribute__((noinline)) uint64_t visit_many(Visitor visit, const EventView& e, int n) {
+  uint64_t kept = 0;
+  for (int i = 0; i < n; ++i) kept += visit(e) ? 1 : 0;
+  return kept;
+}
+
+template <typename Visitor>
+void BM_VisitorCall(benchmark::State& state) {
+  EventView view;
+  view.data = "payload";
+  uint64_t bytes = 0;
+  auto count = [&bytes](const EventView& e) {
+    bytes += e.data.size();
+    return true;
+  };
+  for (auto _ : state) benchmark::DoNotOptimize(visit_many<Visitor>(count, view, 1000));
+  benchmark::DoNotOptimize(bytes);
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()) * 1000);
+}
+BENCHMARK(BM_VisitorCall<FunctionRef<bool(const EventView&)>>);
+BENCHMARK(BM_VisitorCall<std::function<bool(const EventView&)>>);
 
 }  // namespace
 

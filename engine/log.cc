@@ -42,6 +42,21 @@ Result<format::BatchView> read_batch(const Segment& segment, uint64_t offset, ui
   return batch;
 }
 
+// A visitor that copies each event into `out`.
+struct CopyTo {
+  std::vector<RecordedEvent>& out;
+  bool operator()(const EventView& e) const {
+    out.push_back(e.to_event());
+    return true;
+  }
+};
+
+uint32_t clamp32(uint64_t v) { return static_cast<uint32_t>(std::min<uint64_t>(v, UINT32_MAX)); }
+
+// The events of a scan's runs are resolved this many at a time (plus the
+// rest of the last batch).
+constexpr uint64_t kChunkEvents = 4096;
+
 }  // namespace
 
 uint32_t Log::add_segment(std::unique_ptr<Segment> segment) {
@@ -312,112 +327,222 @@ Result<Log::Run> Log::checkpoint_stream_run(std::string_view stream, const forma
   return checkpoint_run(static_cast<uint32_t>(ordinal), hit->batch, position, count);
 }
 
+template <typename Visit>
+Result<bool> Log::visit_run(const Run& r, Direction direction, const Visit& visit,
+                            std::vector<format::EventView>& scratch) const {
+  auto batch = verified_batch(r);
+  if (!batch.ok()) return batch.status();
+  EventView view;
+  view.stream = batch->stream();
+  view.timestamp_ns = batch->stamp().timestamp_ns;
+  auto visit_event = [&](uint32_t i, const format::EventView& e) {
+    view.version = batch->stamp().first_version + i;
+    view.position = r.batch.first_position + i;
+    view.id = e.id;
+    view.type = e.type;
+    view.data = e.data;
+    view.metadata = e.metadata;
+    return visit(view);
+  };
+  uint32_t end = r.first + r.count;
+  bool more = true;
+  if (direction == Direction::kForward) {
+    batch->for_each([&](uint32_t i, const format::EventView& e) {
+      if (i < r.first) return true;
+      if (i >= end) return false;
+      more = visit_event(i, e);
+      return more;
+    });
+    return more;
+  }
+  // Events can only be found front to back (their sizes vary).
+  scratch.clear();
+  batch->for_each([&](uint32_t i, const format::EventView& e) {
+    if (i >= r.first) scratch.push_back(e);
+    return i + 1 < end;
+  });
+  for (uint32_t k = r.count; k-- > 0 && more;) more = visit_event(r.first + k, scratch[k]);
+  return more;
+}
+
+template <typename Visit>
+Result<bool> Log::visit_runs(const std::vector<Run>& runs, Direction direction, const Visit& visit,
+                             std::vector<format::EventView>& scratch) const {
+  for (size_t i = 0; i < runs.size(); ++i) {
+    const Run& run = direction == Direction::kForward ? runs[i] : runs[runs.size() - 1 - i];
+    auto more = visit_run(run, direction, visit, scratch);
+    if (!more.ok() || !*more) return more;
+  }
+  return true;
+}
+
+// Chunks keep the lock's hold short and the runs' memory bounded; the lock
+// is never held while a visitor runs, so visitors may call the store.
+template <typename Visit>
+Status Log::visit_range(std::optional<std::string_view> stream, Range range, Direction direction,
+                        const Visit& visit) const {
+  std::vector<Run> runs;
+  std::vector<format::EventView> scratch;
+  while (range.lo < range.hi) {
+    runs.clear();
+    {
+      std::shared_lock lock(mu_);
+      if (direction == Direction::kForward) {
+        auto next = runs_of(stream, range.lo, range.hi, kChunkEvents, runs);
+        if (!next.ok()) return next.status();
+        range.lo = *next;
+      } else {
+        auto start = backward_chunk(stream, range, runs);
+        if (!start.ok()) return start.status();
+        range.hi = *start;
+      }
+    }
+    auto more = visit_runs(runs, direction, visit, scratch);
+    if (!more.ok()) return more.status();
+    if (!*more) break;
+  }
+  return Status();
+}
+
+Log::Range Log::range_of(uint64_t from, size_t max_count, Direction direction, uint64_t end) {
+  if (end == 0) return Range{};
+  if (direction == Direction::kForward) {
+    uint64_t lo = std::min(from, end);
+    return Range{lo, lo + std::min<uint64_t>(max_count, end - lo)};
+  }
+  uint64_t hi = std::min(from, end - 1) + 1;
+  return Range{hi - std::min<uint64_t>(max_count, hi), hi};
+}
+
+Log::Range Log::all_range(uint64_t from_position, size_t max_count, Direction direction) const {
+  return range_of(from_position, max_count, direction, published());
+}
+
+Result<Log::Range> Log::stream_range(std::string_view stream, uint64_t from_version, size_t max_count,
+                                     Direction direction) const {
+  std::shared_lock lock(mu_);
+  std::optional<format::StreamsSlot> slot;
+  auto visible = visible_versions(stream, slot);
+  if (!visible.ok()) return visible.status();
+  if (*visible == 0) return Status::not_found("stream '" + std::string(stream) + "' has no events");
+  return range_of(from_version, max_count, direction, *visible);
+}
+
 Result<std::vector<RecordedEvent>> Log::read_stream(std::string_view stream, uint64_t from_version,
                                                     size_t max_count, Direction direction) const {
-  std::vector<Run> runs;
-  {
-    std::shared_lock lock(mu_);
-    std::optional<format::StreamsSlot> slot;
-    auto visible = visible_versions(stream, slot);
-    if (!visible.ok()) return visible.status();
-    if (*visible == 0) return Status::not_found("stream '" + std::string(stream) + "' has no events");
-    // The versions [lo, hi) to return, in ascending order.
-    uint64_t lo = 0;
-    uint64_t hi = 0;
-    if (direction == Direction::kForward) {
-      lo = std::min(from_version, *visible);
-      hi = lo + std::min<uint64_t>(max_count, *visible - lo);
-    } else {
-      hi = std::min(from_version, *visible - 1) + 1;
-      lo = hi - std::min<uint64_t>(max_count, hi);
-    }
-    auto ordinal = streams_.find(stream);
-    uint64_t base = ordinal ? streams_.stream(*ordinal).base_version : *visible;
-    for (uint64_t v = lo; v < hi;) {
-      if (v < base) {
-        if (!slot) {
-          return Status::corruption(checkpoint_.directory ? checkpoint_.directory->path() : "the index checkpoint" +
-                                    std::string(": stream '") + std::string(stream) + "' is missing");
-        }
-        auto run = checkpoint_stream_run(stream, *slot, v, std::min(hi, base) - v);
-        if (!run.ok()) return run.status();
-        runs.push_back(*run);
-        v += run->count;
-        continue;
-      }
-      uint64_t position = streams_.stream(*ordinal).positions[v - base];
-      Run run = run_at(*positions_.find(position), position,
-                       static_cast<uint32_t>(std::min<uint64_t>(hi - v, UINT32_MAX)));
-      runs.push_back(run);
-      v += run.count;
-    }
-  }
+  auto range = stream_range(stream, from_version, max_count, direction);
+  if (!range.ok()) return range.status();
   std::vector<RecordedEvent> out;
-  if (Status s = copy_runs(runs, direction, out); !s.ok()) return s;
+  out.reserve(range->hi - range->lo);
+  if (Status s = visit_range(stream, *range, direction, CopyTo{out}); !s.ok()) return s;
   return out;
 }
 
 Result<std::vector<RecordedEvent>> Log::read_all(uint64_t from_position, size_t max_count,
                                                  Direction direction) const {
-  uint64_t end = published();
-  std::vector<Run> runs;
-  if (end > 0) {
-    uint64_t lo = 0;
-    uint64_t hi = 0;
-    if (direction == Direction::kForward) {
-      lo = std::min(from_position, end);
-      hi = lo + std::min<uint64_t>(max_count, end - lo);
-    } else {
-      hi = std::min(from_position, end - 1) + 1;
-      lo = hi - std::min<uint64_t>(max_count, hi);
-    }
-    std::shared_lock lock(mu_);
-    for (uint64_t p = lo; p < hi;) {
-      auto run = runs.empty() ? run_at_position(p, hi - p) : run_after(runs.back(), p, hi - p);
-      if (!run.ok()) return run.status();
-      runs.push_back(*run);
-      p += run->count;
-    }
-  }
+  Range range = all_range(from_position, max_count, direction);
   std::vector<RecordedEvent> out;
-  if (Status s = copy_runs(runs, direction, out); !s.ok()) return s;
+  out.reserve(range.hi - range.lo);
+  if (Status s = visit_range(std::nullopt, range, direction, CopyTo{out}); !s.ok()) return s;
   return out;
 }
 
+Status Log::scan_stream(std::string_view stream, uint64_t from_version, size_t max_count, Direction direction,
+                        Visitor visit) const {
+  auto range = stream_range(stream, from_version, max_count, direction);
+  if (!range.ok()) return range.status();
+  return visit_range(stream, *range, direction, visit);
+}
+
+Status Log::scan_all(uint64_t from_position, size_t max_count, Direction direction, Visitor visit) const {
+  return visit_range(std::nullopt, all_range(from_position, max_count, direction), direction, visit);
+}
+
+
+// About kChunkEvents events, from the first event of a batch (or range.lo)
+// so that no batch is read twice.
+Result<uint64_t> Log::backward_chunk(std::optional<std::string_view> stream, Range range,
+                                     std::vector<Run>& runs) const {
+  uint64_t start = range.hi - std::min(range.hi - range.lo, kChunkEvents);
+  if (start > range.lo) {
+    auto found = runs_of(stream, start, start + 1, 1, runs);
+    if (!found.ok()) return found.status();
+    start -= std::min<uint64_t>(runs.back().first, start - range.lo);
+    runs.clear();
+  }
+  auto end = runs_of(stream, start, range.hi, UINT64_MAX, runs);
+  if (!end.ok()) return end.status();
+  return start;
+}
+
+Result<uint64_t> Log::runs_of(std::optional<std::string_view> stream, uint64_t from, uint64_t to, uint64_t limit,
+                              std::vector<Run>& runs) const {
+  if (stream) return stream_runs(*stream, from, to, limit, runs);
+  return position_runs(from, to, limit, runs);
+}
+
+// Each chunk starts with a search: the writer may have adopted an index
+// checkpoint since the last one, which renumbers the in-memory batches.
+Result<uint64_t> Log::position_runs(uint64_t from, uint64_t to, uint64_t limit, std::vector<Run>& runs) const {
+  size_t first_run = runs.size();
+  uint64_t p = from;
+  while (p < to && p - from < limit) {
+    auto run = runs.size() == first_run ? run_at_position(p, to - p) : run_after(runs.back(), p, to - p);
+    if (!run.ok()) return run.status();
+    runs.push_back(*run);
+    p += run->count;
+  }
+  return p;
+}
+
+// Versions below the stream's in-memory base are in the index checkpoint;
+// both move when the writer adopts a newer one, so each chunk asks again.
+Result<uint64_t> Log::stream_runs(std::string_view stream, uint64_t from, uint64_t to, uint64_t limit,
+                                  std::vector<Run>& runs) const {
+  std::optional<format::StreamsSlot> slot;
+  auto visible = visible_versions(stream, slot);
+  if (!visible.ok()) return visible.status();
+  auto ordinal = streams_.find(stream);
+  uint64_t base = ordinal ? streams_.stream(*ordinal).base_version : *visible;
+  uint64_t v = from;
+  while (v < to && v - from < limit) {
+    if (v >= base) {
+      uint64_t position = streams_.stream(*ordinal).positions[v - base];
+      runs.push_back(run_at(*positions_.find(position), position, clamp32(to - v)));
+    } else if (!slot) {
+      return Status::corruption((checkpoint_.directory ? checkpoint_.directory->path() : "the index checkpoint") +
+                                ": stream '" + std::string(stream) + "' is missing");
+    } else {
+      auto run = checkpoint_stream_run(stream, *slot, v, std::min(to, base) - v);
+      if (!run.ok()) return run.status();
+      runs.push_back(*run);
+    }
+    v += runs.back().count;
+  }
+  return v;
+}
+
+
+Result<format::BatchView> Log::verified_batch(const Run& r) const {
+  uint64_t size = r.batch.frame_size;
+  auto batch = read_batch(*r.segment, r.batch.offset, size, r.data_end);
+  if (!batch.ok()) return batch.status();
+  // The index is derived data: what it says is checked against the log.
+  if (batch->stamp().first_position != r.batch.first_position || batch->count() != r.batch.count) {
+    return Status::corruption(format::file_offset(r.segment->path(), r.batch.offset) +
+                              ": the index expects positions " + std::to_string(r.batch.first_position) + " to " +
+                              std::to_string(r.batch.first_position + r.batch.count - 1) + " here, the batch holds " +
+                              std::to_string(batch->stamp().first_position) + " to " +
+                              std::to_string(batch->last_position()));
+  }
+  return batch;
+}
+
+
 Status Log::copy_runs(const std::vector<Run>& runs, Direction direction,
                       std::vector<RecordedEvent>& out) const {
-  size_t total = 0;
-  for (const Run& r : runs) total += r.count;
-  out.reserve(total);
-  for (const Run& r : runs) {
-    uint64_t size = r.batch.frame_size;
-    auto batch = read_batch(*r.segment, r.batch.offset, size, r.data_end);
-    if (!batch.ok()) return batch.status();
-    // The index is derived data: what it says is checked against the log.
-    if (batch->stamp().first_position != r.batch.first_position || batch->count() != r.batch.count) {
-      return Status::corruption(format::file_offset(r.segment->path(), r.batch.offset) + ": the index expects positions " + std::to_string(r.batch.first_position) +
-                                " to " + std::to_string(r.batch.first_position + r.batch.count - 1) +
-                                " here, the batch holds " + std::to_string(batch->stamp().first_position) + " to " +
-                                std::to_string(batch->last_position()));
-    }
-    uint32_t end = r.first + r.count;
-    batch->for_each([&](uint32_t i, const format::EventView& e) {
-      if (i < r.first) return true;
-      if (i >= end) return false;
-      RecordedEvent& ev = out.emplace_back();
-      ev.stream = batch->stream();
-      ev.version = batch->stamp().first_version + i;
-      ev.position = r.batch.first_position + i;
-      ev.id = e.id;
-      ev.type = e.type;
-      ev.data = e.data;
-      ev.metadata = e.metadata;
-      ev.timestamp_ns = batch->stamp().timestamp_ns;
-      return true;
-    });
-  }
-  if (direction == Direction::kBackward) std::reverse(out.begin(), out.end());
-  return Status();
+  std::vector<format::EventView> scratch;
+  return visit_runs(runs, direction, CopyTo{out}, scratch).status();
 }
 
 std::vector<const Segment*> Log::segments() const {

@@ -28,6 +28,7 @@
 #include "index/stream_index.h"
 
 #include <cairn/event.h>
+#include <cairn/function_ref.h>
 #include <cairn/status.h>
 
 #include <atomic>
@@ -112,6 +113,12 @@ class Log {
                                                  size_t max_count, Direction direction) const;
   Result<std::vector<RecordedEvent>> read_all(uint64_t from_position, size_t max_count,
                                               Direction direction) const;
+  // The same events handed to `visit` in place (Store::scan_all); no lock
+  // is held while it runs. read_stream and read_all are these plus a copy.
+  using Visitor = FunctionRef<bool(const EventView&)>;
+  Status scan_stream(std::string_view stream, uint64_t from_version, size_t max_count, Direction direction,
+                     Visitor visit) const;
+  Status scan_all(uint64_t from_position, size_t max_count, Direction direction, Visitor visit) const;
   // read_all's events that match `filter` (log_filter.cc).
   Result<std::vector<RecordedEvent>> read_all_filtered(const ReadFilter& filter, uint64_t from_position,
                                                        size_t max_count, Direction direction) const;
@@ -146,6 +153,42 @@ class Log {
   };
   Status copy_runs(const std::vector<Run>& runs, Direction direction,
                    std::vector<RecordedEvent>& out) const;
+  // Positions or versions [lo, hi) to read, ascending whatever the direction.
+  struct Range {
+    uint64_t lo = 0;
+    uint64_t hi = 0;
+  };
+  static Range range_of(uint64_t from, size_t max_count, Direction direction, uint64_t end);
+  Range all_range(uint64_t from_position, size_t max_count, Direction direction) const;
+  Result<Range> stream_range(std::string_view stream, uint64_t from_version, size_t max_count,
+                             Direction direction) const;
+  // Visits `range` of `stream`'s versions (nullopt: of all positions) a
+  // chunk at a time: its runs are resolved under mu_, then visited without it.
+  // The visit_ functions are templates (defined in log.cc) so that the
+  // reads' copying visitor is inlined.
+  template <typename Visit>
+  Status visit_range(std::optional<std::string_view> stream, Range range, Direction direction,
+                     const Visit& visit) const;
+  // Appends the runs of [from, to) to `runs` until they hold at least
+  // `limit` events; returns where they stop. Callers hold mu_.
+  Result<uint64_t> runs_of(std::optional<std::string_view> stream, uint64_t from, uint64_t to, uint64_t limit,
+                           std::vector<Run>& runs) const;
+  Result<uint64_t> position_runs(uint64_t from, uint64_t to, uint64_t limit, std::vector<Run>& runs) const;
+  Result<uint64_t> stream_runs(std::string_view stream, uint64_t from, uint64_t to, uint64_t limit,
+                               std::vector<Run>& runs) const;
+  // The runs of the chunk ending at range.hi; returns its start.
+  Result<uint64_t> backward_chunk(std::optional<std::string_view> stream, Range range,
+                                  std::vector<Run>& runs) const;
+  // Visits the events of `runs` (ascending) in `direction`; false once `visit` said stop.
+  template <typename Visit>
+  Result<bool> visit_runs(const std::vector<Run>& runs, Direction direction, const Visit& visit,
+                          std::vector<format::EventView>& scratch) const;
+  template <typename Visit>
+  Result<bool> visit_run(const Run& run, Direction direction, const Visit& visit,
+                         std::vector<format::EventView>& scratch) const;
+  // The batch holding `run`, its checksum verified and its positions checked
+  // against the index.
+  Result<format::BatchView> verified_batch(const Run& run) const;
   // The run of at most `count` events from `position` (below the indexed
   // end), from the in-memory index or the checkpoint. Callers hold mu_.
   Result<Run> run_at_position(uint64_t position, uint64_t count) const;

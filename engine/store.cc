@@ -269,6 +269,15 @@ Result<std::vector<RecordedEvent>> Store::read_category(std::string_view categor
   return read_all_filtered(filter, from_position, max_count, direction);
 }
 
+Status Store::scan_stream(std::string_view stream, uint64_t from_version, size_t max_count, Direction direction,
+                          EventVisitor visit) const {
+  return impl_->log().scan_stream(stream, from_version, max_count, direction, visit);
+}
+
+Status Store::scan_all(uint64_t from_position, size_t max_count, Direction direction, EventVisitor visit) const {
+  return impl_->log().scan_all(from_position, max_count, direction, visit);
+}
+
 Result<std::unique_ptr<Subscription>> Store::subscribe(const SubscriptionOptions& options) const {
   auto impl = Subscription::Impl::make(impl_->hub(), options);
   if (!impl.ok()) return impl.status();

@@ -47,6 +47,26 @@ struct RecordedEvent {
   friend bool operator==(const RecordedEvent&, const RecordedEvent&) = default;
 };
 
+// An event as stored, seen in place by a visitor read (Store::scan_all,
+// Store::scan_stream): the views point into the store's memory and are valid
+// only while the visitor that received the EventView runs.
+struct EventView {
+  std::string_view stream;
+  uint64_t version = 0;
+  uint64_t position = 0;
+  EventId id;
+  std::string_view type;
+  std::string_view data;
+  std::string_view metadata;
+  int64_t timestamp_ns = 0;
+
+  // A copy that owns its bytes.
+  RecordedEvent to_event() const {
+    return RecordedEvent{std::string(stream), version, position, id, std::string(type),
+                         std::string(data), std::string(metadata), timestamp_ns};
+  }
+};
+
 // What an append expects of the stream before it writes.
 class ExpectedVersion {
  public:

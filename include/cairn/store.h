@@ -14,6 +14,7 @@
 
 #include <cairn/checkpoint.h>
 #include <cairn/event.h>
+#include <cairn/function_ref.h>
 #include <cairn/histogram.h>
 #include <cairn/options.h>
 #include <cairn/snapshot.h>
@@ -136,6 +137,28 @@ class Store {
   Result<std::vector<RecordedEvent>> read_category(std::string_view category, uint64_t from_position,
                                                    size_t max_count,
                                                    Direction direction = Direction::kForward) const;
+
+  // Visitor reads: read_stream and read_all without copies. They visit the
+  // same events in the same order, each frame's checksum verified first, and
+  // fail the same way (a missing stream is kNotFound). Each event is handed
+  // to `visit` as an EventView pointing into the store's mapped segments,
+  // with no heap allocation per event. `visit` runs on the calling thread
+  // and returns true to go on, false to stop (the scan then returns OK).
+  //
+  // The EventView and the bytes it views are valid only until `visit`
+  // returns: copy what must outlive the call (EventView::to_event copies
+  // it all). No lock is held while `visit` runs, so it may call this
+  // Store's methods (read, scan, append); it must not close or destroy the
+  // Store. The scan covers the events published when it began: events
+  // appended meanwhile are not visited. An exception thrown by `visit`
+  // propagates out of the scan, which stops there.
+  //
+  // On an error (kCorruption naming the file and offset of a damaged batch)
+  // the events before it in scan order may already have been visited.
+  using EventVisitor = FunctionRef<bool(const EventView&)>;
+  Status scan_stream(std::string_view stream, uint64_t from_version, size_t max_count, Direction direction,
+                     EventVisitor visit) const;
+  Status scan_all(uint64_t from_position, size_t max_count, Direction direction, EventVisitor visit) const;
 
   // A subscription to all events (optionally filtered by type and category)
   // from a position, or to one stream from a version, delivering history
