@@ -152,8 +152,10 @@ Result<SegmentScan> scan_segment(std::string_view file, const std::string& path,
       scan.footer = ft;
       break;
     }
-    auto batch = BatchView::decode(f.body, file_offset(path, at));
-    if (!batch.ok()) return corrupt_at(batch.status().message());
+    // Named by file and offset only when it fails: building the name for
+    // every batch cost more than decoding it.
+    auto batch = BatchView::decode(f.body, std::string());
+    if (!batch.ok()) return corrupt_at(BatchView::decode(f.body, file_offset(path, at)).status().message());
     if (batch->stamp().first_position != next_position) {
       return corrupt(at, "batch starts at position " + std::to_string(batch->stamp().first_position) +
                              ", expected " + std::to_string(next_position));
