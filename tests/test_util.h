@@ -71,6 +71,15 @@ inline void expect_event(const RecordedEvent& e, const EventSpec& spec, const st
   EXPECT_EQ(e.metadata, spec.metadata);
 }
 
+// Options whose segments roll every few hundred small events, and appends
+// that do not sync: many segments, quickly.
+inline Options small_segments() {
+  Options o;
+  o.segment_bytes = 64 << 10;
+  o.durability = Durability::kNone;
+  return o;
+}
+
 inline std::unique_ptr<Store> open_ok(const std::string& dir, const Options& options = {}) {
   auto store = Store::open(dir, options);
   EXPECT_TRUE(store.ok()) << store.status().to_string();

@@ -49,16 +49,15 @@ std::string payload(std::string_view s) { return printable(s) ? std::string(s) :
 
 void print_header(const format::SegmentHeader& h, const std::string& path, const DumpOptions& o,
                   std::ostream& out) {
-  EventId store;
-  store.bytes = h.store_id;
+  std::string store = hex_id(h.store_id);
   if (o.json) {
     out << "{\"kind\":\"header\",\"file\":" << json_string(path) << ",\"sequence\":" << h.sequence
-        << ",\"first_position\":" << h.first_position << ",\"store_id\":\"" << store.to_hex()
+        << ",\"first_position\":" << h.first_position << ",\"store_id\":\"" << store
         << "\",\"created_ns\":" << h.created_ns << "}\n";
     return;
   }
   out << path << ": segment " << h.sequence << ", first position " << h.first_position << ", store "
-      << store.to_hex() << ", created " << h.created_ns << " ns\n";
+      << store << ", created " << h.created_ns << " ns\n";
 }
 
 bool selected(const format::BatchView& batch, uint32_t i, std::string_view type, const DumpOptions& o) {

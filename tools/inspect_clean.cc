@@ -9,19 +9,6 @@
 #include <string_view>
 
 namespace cairn::tools {
-namespace {
-
-std::string hex_bytes(const format::StoreId& id) {
-  static const char* digits = "0123456789abcdef";
-  std::string out;
-  for (uint8_t b : id) {
-    out += digits[b >> 4];
-    out += digits[b & 15];
-  }
-  return out;
-}
-
-}  // namespace
 
 bool is_clean_file(const std::string& path, std::string_view bytes) {
   std::string_view name(path);
@@ -42,7 +29,7 @@ int dump_clean(const std::string& path, std::string_view bytes, const DumpOption
   }
   Line(out, options.json, "clean_close")
       .text("state", "valid")
-      .text("store_id", hex_bytes(record->store_id))
+      .text("store_id", hex_id(record->store_id))
       .num("segment", record->segment_sequence)
       .num("data_end", record->data_end)
       .num("next_position", record->next_position);

@@ -24,10 +24,8 @@ namespace {
 
 void print_file_header(const format::SnapshotFileHeader& h, const std::string& path, const DumpOptions& o,
                        std::ostream& out) {
-  EventId store;
-  store.bytes = h.store_id;
   Line(out, o.json, "snapshot-file")
-      .text("file", path).num("sequence", h.sequence).text("store_id", store.to_hex()).num("created_ns", h.created_ns);
+      .text("file", path).num("sequence", h.sequence).text("store_id", hex_id(h.store_id)).num("created_ns", h.created_ns);
 }
 
 void print_record(const format::SnapshotRecord& r, std::string_view bytes, const DumpOptions& o, std::ostream& out) {

@@ -11,19 +11,6 @@
 #include <string_view>
 
 namespace cairn::tools {
-namespace {
-
-std::string hex_id(const format::StoreId& id) {
-  static const char* digits = "0123456789abcdef";
-  std::string out;
-  for (uint8_t b : id) {
-    out += digits[b >> 4];
-    out += digits[b & 15];
-  }
-  return out;
-}
-
-}  // namespace
 
 bool is_subscriptions_file(std::string_view bytes) { return bytes.substr(0, 8) == "CAIRNSUB"; }
 

@@ -1,8 +1,16 @@
 #include "tools/text.h"
 
+#include <cairn/event.h>
+
 #include <cstdio>
 
 namespace cairn::tools {
+
+std::string hex_id(const std::array<uint8_t, 16>& id) {
+  EventId e;
+  e.bytes = id;
+  return e.to_hex();
+}
 
 std::string json_string(std::string_view s) {
   std::string out = "\"";

@@ -1,6 +1,7 @@
 // Text helpers shared by the tools: JSON strings, UTF-8 checks, base64.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <ostream>
 #include <string>
@@ -13,6 +14,8 @@ namespace cairn::tools {
 std::string json_string(std::string_view s);
 bool valid_utf8(std::string_view s);
 std::string base64(std::string_view s);
+// A store id (or any 16 bytes) as 32 lowercase hex digits.
+std::string hex_id(const std::array<uint8_t, 16>& id);
 // `"name":"text"` when `bytes` is valid UTF-8, else `"name_base64":"..."`.
 std::string json_bytes_field(std::string_view name, std::string_view bytes);
 

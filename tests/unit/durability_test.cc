@@ -137,7 +137,9 @@ TEST_P(DurabilityTest, MixedLevelsFromManyThreadsReadBackByteForByte) {
     });
   }
   for (auto& th : threads) th.join();
-  if (GetParam().direct_io) EXPECT_GT(store_->stats().direct_writes, 0u);
+  if (GetParam().direct_io) {
+    EXPECT_GT(store_->stats().direct_writes, 0u);
+  }
   auto check = [&](Store& store) {
     for (int t = 0; t < kThreads; ++t) {
       auto events = store.read_stream("s" + std::to_string(t), 0, SIZE_MAX);

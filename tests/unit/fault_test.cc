@@ -61,7 +61,9 @@ class FaultTest : public ::testing::TestWithParam<test::WritePath> {
     // Direct writes pad the last page with zeros: the cut goes back to the
     // data's end, which may be short of the file's end as remembered.
     std::string now = last_segment_bytes();
-    if (!GetParam().direct_io) EXPECT_EQ(now.size(), durable_.size()) << "the unsynced batch was not cut off";
+    if (!GetParam().direct_io) {
+      EXPECT_EQ(now.size(), durable_.size()) << "the unsynced batch was not cut off";
+    }
     ASSERT_LE(now.size(), durable_.size()) << "the unsynced batch was not cut off";
     EXPECT_EQ(now, durable_.substr(0, now.size())) << "the unsynced batch was not cut off";
     EXPECT_EQ(durable_.find_first_not_of('\0', now.size()), std::string::npos) << "acknowledged bytes were cut";

@@ -11,14 +11,8 @@
 namespace cairn {
 namespace {
 
+using test::small_segments;
 using test::TempDir;
-
-Options small_segments() {
-  Options o;
-  o.segment_bytes = 64 << 10;  // rolls every few hundred events
-  o.durability = Durability::kNone;
-  return o;
-}
 
 std::string category_of(const std::string& stream) {
   size_t at = stream.find('-');

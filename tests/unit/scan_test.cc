@@ -15,14 +15,8 @@
 namespace cairn {
 namespace {
 
+using test::small_segments;
 using test::TempDir;
-
-Options small_segments() {
-  Options o;
-  o.segment_bytes = 64 << 10;  // rolls every few hundred events
-  o.durability = Durability::kNone;
-  return o;
-}
 
 // What was appended, in position order, without timestamps (the writer
 // chooses them).
