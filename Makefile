@@ -76,6 +76,10 @@ demo: deps build
 	$(BUILD_DIR)/tools/cairn-demo $(DEMO_ARGS)
 	@echo "offline check of the demo's store with the cairn tool:"
 	$(BUILD_DIR)/tools/cairn verify $(if $(DEMO_ARGS),$(DEMO_ARGS),cairn-demo-data)
+	@echo "its first three events, dumped from the segment file:"
+	$(BUILD_DIR)/tools/cairn dump $$(ls $(if $(DEMO_ARGS),$(DEMO_ARGS),cairn-demo-data)/*.seg | head -1) --from 0 --to 2
+	@echo "and the checkpoint the demo took:"
+	$(BUILD_DIR)/tools/cairn verify $(if $(DEMO_ARGS),$(DEMO_ARGS),cairn-demo-data)-checkpoint
 
 test: deps build
 	$(CTEST) --test-dir $(BUILD_DIR) --output-on-failure -j2 -LE long
