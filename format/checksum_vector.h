@@ -8,13 +8,10 @@
 namespace cairn::format::detail {
 
 #if defined(__x86_64__)
-inline constexpr bool kHasAvx2Build = true;
 uint64_t checksum_avx2(const void* data, size_t size);
 // Continues an XXH3_state_t made by format/checksum.cc (the state's layout
 // does not depend on the vector width).
 void checksum_update_avx2(void* state, const void* data, size_t size);
-#else
-inline constexpr bool kHasAvx2Build = false;
 #endif
 
 // XXH3-64 with the portable (SSE2 or scalar) code, whatever the CPU.
