@@ -1,9 +1,11 @@
 #include "engine/index_checkpoint.h"
 
+#include "engine/info_log.h"
 #include "format/batch.h"
 #include "format/coding.h"
 #include "format/footer.h"
 #include "format/frame.h"
+#include "format/segment_name.h"
 #include "format/segment_scan.h"
 #include "index/bitmap_index.h"
 
@@ -14,6 +16,7 @@ namespace cairn::engine {
 namespace {
 
 constexpr std::string_view kIndexSuffix = ".idx";
+constexpr uint64_t kFooterFrameSize = format::align8(format::kFrameHeaderSize + format::kFooterBodySize);
 
 
 
@@ -88,8 +91,85 @@ Result<ResumePoint> resume_point(const index::SegmentIndex& idx, uint64_t positi
   return ResumePoint{b->offset, *ordinal};
 }
 
+// What a deferred slot's loader needs; shared by the slots of one open.
+struct DeferredContext {
+  FileSystem* fs;
+  std::string dir;
+  format::StoreId store_id;
+  Options options;
+};
+
+// The index file of segment `sequence`, mapped and checked against the
+// segment's header (the segment is loaded).
+Result<std::shared_ptr<const index::SegmentIndex>> open_index(FileSystem& fs, const std::string& idx_path,
+                                                               const Segment& segment,
+                                                               const format::StoreId& store_id, uint64_t sequence) {
+  auto idx_file = map_file(fs, idx_path);
+  if (!idx_file.ok()) return idx_file.status();
+  auto idx = index::SegmentIndex::open(idx_file->bytes, idx_file->mapping, idx_path);
+  if (!idx.ok()) return idx.status();
+  const auto& h = (*idx)->header();
+  auto header = format::decode_segment_header(segment.bytes(0, segment.file_size_at_open()), segment.path());
+  if (!header.ok()) return header.status();
+  if (h.store_id != store_id || h.sequence != sequence || h.first_position != header->first_position) {
+    return Status::corruption(idx_path + ": indexes another segment");
+  }
+  return std::shared_ptr<const index::SegmentIndex>(std::move(*idx));
+}
+
+// A sealed segment's index made from its batches, in memory: its file was
+// missing, damaged or stale. The next index checkpoint writes it anew.
+Result<std::shared_ptr<const index::SegmentIndex>> rebuilt_index(const DeferredContext& c, const Segment& segment,
+                                                                  uint64_t sequence, const std::string& idx_path) {
+  auto built = build_segment_index(segment, segment.file_size_at_open(), c.store_id, sequence,
+                                   c.options.category_separator, /*sealed=*/true);
+  if (!built.ok()) return built.status();
+  if (!built->has_footer) return Status::corruption(segment.path() + ": a segment before the last one has no footer");
+  auto bytes = std::make_shared<const std::string>(std::move(built->bytes));
+  auto idx = index::SegmentIndex::open(*bytes, bytes, idx_path);
+  if (!idx.ok()) return idx.status();
+  return std::shared_ptr<const index::SegmentIndex>(std::move(*idx));
+}
+
+// Loads a deferred slot: the segment, then its index file, checked against
+// the segment's footer and the positions the file names give; an unusable
+// file is replaced by an index rebuilt from the segment (never an error of
+// its own), a damaged segment is the read's Corruption.
+Result<SegmentIndexSlot::Loaded> load_deferred(const DeferredContext& c, Segment& segment, uint64_t sequence,
+                                               uint64_t first, uint64_t end) {
+  if (Status s = segment.load(); !s.ok()) return s;
+  std::string idx_path = c.dir + "/" + segment_index_file_name(sequence);
+  auto idx = open_index(*c.fs, idx_path, segment, c.store_id, sequence);
+  Status usable = idx.status();
+  if (usable.ok() && !(*idx)->header().sealed()) usable = Status::corruption(idx_path + ": partial, but its segment is sealed");
+  if (usable.ok()) usable = check_sealed(**idx, segment);
+  // Its blocks are verified now, once, so that no read meets a damaged one.
+  if (usable.ok() && !(*idx)->verify_all()) usable = Status::corruption(idx_path + ": a block fails its checksum");
+  if (usable.ok() && ((*idx)->header().first_position != first || (*idx)->end_position() != end)) {
+    usable = Status::corruption(idx_path + ": covers positions other than its segment's");
+  }
+  bool rebuilt = !usable.ok();
+  if (rebuilt) {
+    info(c.options, "index file not used (" + usable.message() + "); rebuilding it from " + segment.path());
+    idx = rebuilt_index(c, segment, sequence, idx_path);
+    if (!idx.ok()) return idx.status();
+    if ((*idx)->header().first_position != first || (*idx)->end_position() != end) {
+      return Status::corruption(segment.path() + ": holds positions " + std::to_string((*idx)->header().first_position) +
+                                " to " + std::to_string((*idx)->end_position()) + ", its name and the next segment's say " +
+                                std::to_string(first) + " to " + std::to_string(end));
+    }
+  }
+  segment.set_sealed_end((*idx)->header().data_end + kFooterFrameSize);
+  return SegmentIndexSlot::Loaded{std::move(*idx), rebuilt};
+}
+
+uint64_t named_first_position(const Segment& segment) {
+  auto name = format::parse_segment_file_name(segment.file_name());
+  return name ? name->first_position : 0;  // recovery listed the segments by their names
+}
+
 Result<LoadedCheckpoint> try_load(FileSystem& fs, const std::string& dir, const format::StoreId& store_id,
-                                  const std::vector<const Segment*>& segments) {
+                                  const std::vector<Segment*>& segments, const Options& options) {
   std::string path = dir + "/" + std::string(format::kStreamsFileName);
   auto file = map_file(fs, path);
   if (!file.ok()) return file.status();
@@ -103,46 +183,48 @@ Result<LoadedCheckpoint> try_load(FileSystem& fs, const std::string& dir, const 
   }
   LoadedCheckpoint out;
   out.checkpoint.end = dh.end_position;
-  for (uint64_t i = 0; i < dh.segment_count; ++i) {
-    const Segment& segment = *segments[i];
-    std::string idx_path = dir + "/" + segment_index_file_name(i + 1);
-    auto idx_file = map_file(fs, idx_path);
-    if (!idx_file.ok()) return idx_file.status();
-    auto idx = index::SegmentIndex::open(idx_file->bytes, idx_file->mapping, idx_path);
-    if (!idx.ok()) return idx.status();
-    const auto& h = (*idx)->header();
-    auto header = format::decode_segment_header(segment.bytes(0, segment.file_size_at_open()), segment.path());
-    if (!header.ok()) return header.status();
-    if (h.store_id != store_id || h.sequence != i + 1 || h.first_position != header->first_position) {
-      return Status::corruption(idx_path + ": indexes another segment");
-    }
-    bool last = i + 1 == dh.segment_count;
-    if (!last && !h.sealed()) return Status::corruption(idx_path + ": partial, but not the last indexed segment");
-    // The last index may reach past STREAMS: a crash after a sealed segment's
-    // index replaced its partial one and before the new STREAMS was written.
-    // The checkpoint then ends at STREAMS's end, inside that segment.
-    bool beyond = last && (*idx)->end_position() > dh.end_position && h.sealed();
-    if (last && (*idx)->end_position() != dh.end_position && !beyond) {
-      return Status::corruption(idx_path + ": ends at position " + std::to_string((*idx)->end_position()) + ", " +
-                                path + " at " + std::to_string(dh.end_position));
-    }
-    Status bound = h.sealed() ? check_sealed(**idx, segment) : check_partial(**idx, segment);
-    if (!bound.ok()) return bound;
-    if (beyond) {
-      auto resume = resume_point(**idx, dh.end_position, segment);
-      if (!resume.ok()) return resume.status();
-      out.last_partial = true;
-      out.resume_offset = resume->offset;
-      out.resume_batches = resume->batches;
-      out.resume_events = dh.end_position - h.first_position;
-    } else if (last && !h.sealed()) {
-      out.last_partial = true;
-      out.resume_offset = h.data_end;
-      out.resume_batches = h.batch_count;
-      out.resume_events = h.event_count;
-    }
-    out.checkpoint.segments.push_back(std::move(*idx));
+  // Every segment before the last indexed one is sealed: deferred.
+  auto context = std::make_shared<const DeferredContext>(DeferredContext{&fs, dir, store_id, options});
+  const uint64_t last = dh.segment_count - 1;
+  for (uint64_t i = 0; i < last; ++i) {
+    Segment* segment = segments[i];
+    uint64_t first = named_first_position(*segment), end = named_first_position(*segments[i + 1]);
+    auto loader = [context, segment, sequence = i + 1, first, end] {
+      return load_deferred(*context, *segment, sequence, first, end);
+    };
+    out.checkpoint.segments.push_back(std::make_shared<const SegmentIndexSlot>(first, end, std::move(loader)));
   }
+  Segment& segment = *segments[last];
+  if (Status s = segment.load(); !s.ok()) return s;
+  std::string idx_path = dir + "/" + segment_index_file_name(last + 1);
+  auto idx = open_index(fs, idx_path, segment, store_id, last + 1);
+  if (!idx.ok()) return idx.status();
+  const auto& h = (*idx)->header();
+  if (h.first_position != named_first_position(segment)) return Status::corruption(idx_path + ": indexes another segment");
+  // The last index may reach past STREAMS: a crash after a sealed segment's
+  // index replaced its partial one and before the new STREAMS was written.
+  // The checkpoint then ends at STREAMS's end, inside that segment.
+  bool beyond = (*idx)->end_position() > dh.end_position && h.sealed();
+  if ((*idx)->end_position() != dh.end_position && !beyond) {
+    return Status::corruption(idx_path + ": ends at position " + std::to_string((*idx)->end_position()) + ", " +
+                              path + " at " + std::to_string(dh.end_position));
+  }
+  Status bound = h.sealed() ? check_sealed(**idx, segment) : check_partial(**idx, segment);
+  if (!bound.ok()) return bound;
+  if (beyond) {
+    auto resume = resume_point(**idx, dh.end_position, segment);
+    if (!resume.ok()) return resume.status();
+    out.last_partial = true;
+    out.resume_offset = resume->offset;
+    out.resume_batches = resume->batches;
+    out.resume_events = dh.end_position - h.first_position;
+  } else if (!h.sealed()) {
+    out.last_partial = true;
+    out.resume_offset = h.data_end;
+    out.resume_batches = h.batch_count;
+    out.resume_events = h.event_count;
+  }
+  out.checkpoint.segments.push_back(std::make_shared<const SegmentIndexSlot>(std::move(*idx)));
   out.checkpoint.directory = std::move(*directory);
   return out;
 }
@@ -173,12 +255,13 @@ bool is_segment_index_file_name(std::string_view name) {
 std::optional<LoadedCheckpoint> load_checkpoint(FileSystem& fs, const std::string& dir,
                                                 const std::vector<std::string>& names,
                                                 const format::StoreId& store_id,
-                                                const std::vector<const Segment*>& segments, std::string& why_not) {
+                                                const std::vector<Segment*>& segments, const Options& options,
+                                                std::string& why_not) {
   if (std::find(names.begin(), names.end(), format::kStreamsFileName) == names.end()) {
     why_not = "no index checkpoint (" + std::string(format::kStreamsFileName) + " is missing)";
     return std::nullopt;
   }
-  auto loaded = try_load(fs, dir, store_id, segments);
+  auto loaded = try_load(fs, dir, store_id, segments, options);
   if (!loaded.ok()) {
     why_not = "index checkpoint not used: " + loaded.status().message();
     return std::nullopt;
@@ -192,9 +275,9 @@ CheckpointWriter::CheckpointWriter(FileSystem& fs, std::string dir, format::Stor
                                    const Log::Checkpoint* loaded)
     : fs_(fs), dir_(std::move(dir)), store_id_(store_id), separator_(separator) {
   if (!loaded || !loaded->directory) return;
-  for (const auto& idx : loaded->segments) {
-    if (idx->header().sealed()) sealed_.push_back(idx);
-    else partial_ = idx;
+  for (const auto& slot : loaded->segments) {
+    if (slot->sealed()) sealed_.push_back(slot);
+    else partial_ = slot->loaded();
   }
   directory_ = loaded->directory;
   indexed_ = sealed_.size();
@@ -203,14 +286,13 @@ CheckpointWriter::CheckpointWriter(FileSystem& fs, std::string dir, format::Stor
   if (!sealed_.empty() && sealed_.back()->end_position() > directory_->header().end_position) --directory_segments_;
 }
 
-Result<std::shared_ptr<const index::SegmentIndex>> CheckpointWriter::index_segment(const Segment& segment,
-                                                                                   uint64_t sequence,
-                                                                                   uint64_t data_end, bool sealed) {
+Result<BuiltIndex> build_segment_index(const Segment& segment, uint64_t data_end, const format::StoreId& store_id,
+                                       uint64_t sequence, char separator, bool sealed) {
   std::string_view file = segment.bytes(0, data_end);
   auto header = format::decode_segment_header(file, segment.path());
   if (!header.ok()) return header.status();
-  index::SegmentIndexBuilder builder(store_id_, sequence, header->first_position);
-  index::SegmentBitmaps bitmaps(separator_);
+  index::SegmentIndexBuilder builder(store_id, sequence, header->first_position);
+  index::SegmentBitmaps bitmaps(separator);
   format::ScanOptions options{/*is_last=*/true, /*stop_at_corruption=*/false};
   auto scan = format::scan_segment(file, segment.path(), options, [&](const format::ScannedBatch& b) {
     builder.add(b.offset, b.frame_size, format::get_u64(file.data() + b.offset), b.batch);
@@ -221,8 +303,16 @@ Result<std::shared_ptr<const index::SegmentIndex>> CheckpointWriter::index_segme
   if (scan->torn) return Status::corruption(format::file_offset(segment.path(), scan->data_end) + ": " + scan->torn_reason);
   std::string encoded;
   bitmaps.encode(encoded);
+  return BuiltIndex{builder.finish(sealed, encoded), scan->footer.has_value()};
+}
+
+Result<std::shared_ptr<const index::SegmentIndex>> CheckpointWriter::index_segment(const Segment& segment,
+                                                                                   uint64_t sequence,
+                                                                                   uint64_t data_end, bool sealed) {
+  auto built = build_segment_index(segment, data_end, store_id_, sequence, separator_, sealed);
+  if (!built.ok()) return built.status();
   std::string name = segment_index_file_name(sequence);
-  auto written = write_and_map(name, builder.finish(sealed, encoded));
+  auto written = write_and_map(name, std::move(built->bytes));
   if (!written.ok()) return written.status();
   auto idx = index::SegmentIndex::open(written->bytes, written->mapping, dir_ + "/" + name);
   if (!idx.ok()) return idx.status();
@@ -233,10 +323,10 @@ Result<std::shared_ptr<const index::SegmentIndex>> CheckpointWriter::index_segme
 // a damaged directory is rebuilt from the segment indexes.
 Status CheckpointWriter::repair(const std::vector<const Segment*>& segments, std::vector<size_t>* repaired) {
   for (size_t i = 0; i < sealed_.size(); ++i) {
-    if (!sealed_[i]->damaged()) continue;
+    if (!needs_rewrite(*sealed_[i])) continue;
     auto idx = index_segment(*segments[i], i + 1, segments[i]->sealed_end(), true);
     if (!idx.ok()) return idx.status();
-    sealed_[i] = *idx;
+    sealed_[i] = std::make_shared<const SegmentIndexSlot>(*idx);
     if (repaired) repaired->push_back(i);
   }
   if (directory_ && directory_->damaged()) forget_directory();
@@ -244,7 +334,13 @@ Status CheckpointWriter::repair(const std::vector<const Segment*>& segments, std
 }
 
 std::shared_ptr<const index::SegmentIndex> CheckpointWriter::sealed_index(size_t ordinal) const {
-  return sealed_[ordinal];
+  return sealed_[ordinal]->loaded();
+}
+
+// Unloaded slots are left alone: their blocks are checked as they are read.
+bool CheckpointWriter::needs_rewrite(const SegmentIndexSlot& slot) {
+  auto idx = slot.loaded();
+  return slot.rebuilt() || (idx && idx->damaged());
 }
 
 std::optional<Log::Checkpoint> CheckpointWriter::sealed_checkpoint() const {
@@ -254,7 +350,10 @@ std::optional<Log::Checkpoint> CheckpointWriter::sealed_checkpoint() const {
 
 size_t CheckpointWriter::scrub() const {
   size_t damaged = 0;
-  for (const auto& idx : sealed_) damaged += idx->verify_all() ? 0 : 1;
+  for (const auto& slot : sealed_) {
+    auto idx = slot->loaded();
+    damaged += slot->rebuilt() || (idx && !idx->verify_all()) ? 1 : 0;
+  }
   if (directory_) damaged += directory_->verify_all() ? 0 : 1;
   return damaged;
 }
@@ -272,7 +371,7 @@ Status CheckpointWriter::write(const std::vector<const Segment*>& segments, size
   for (size_t i = indexed_; i < last; ++i) {
     auto idx = index_segment(*segments[i], i + 1, segments[i]->sealed_end(), true);
     if (!idx.ok()) return idx.status();
-    sealed_.push_back(*idx);
+    sealed_.push_back(std::make_shared<const SegmentIndexSlot>(*idx));
     indexed_ = sealed_.size();
   }
   std::shared_ptr<const index::SegmentIndex> partial;
@@ -280,7 +379,7 @@ Status CheckpointWriter::write(const std::vector<const Segment*>& segments, size
     auto idx = index_segment(*segments[last], last + 1, data_end, sealed);
     if (!idx.ok()) return idx.status();
     if (sealed) {
-      sealed_.push_back(*idx);
+      sealed_.push_back(std::make_shared<const SegmentIndexSlot>(*idx));
       indexed_ = sealed_.size();
     } else {
       partial = *idx;
@@ -314,8 +413,8 @@ bool CheckpointWriter::covers(size_t last, uint64_t data_end) const {
       directory_->header().end_position != partial_->end_position()) {
     return false;
   }
-  for (const auto& idx : sealed_) {
-    if (idx->damaged()) return false;
+  for (const auto& slot : sealed_) {
+    if (needs_rewrite(*slot)) return false;
   }
   return partial_->verify_all();
 }
@@ -334,13 +433,15 @@ Result<std::string> CheckpointWriter::directory_bytes(const index::SegmentIndex*
     from = directory_segments_;
   }
   for (size_t i = from; i < sealed_.size(); ++i) {
-    if (Status s = builder.add_segment(*sealed_[i]); !s.ok()) return s;
+    auto idx = sealed_[i]->get();
+    if (!idx.ok()) return idx.status();
+    if (Status s = builder.add_segment(**idx); !s.ok()) return s;
   }
   if (partial) {
     if (Status s = builder.add_segment(*partial); !s.ok()) return s;
+    return builder.finish(store_id_, partial->end_position(), partial->header().sequence);
   }
-  const index::SegmentIndex& newest = partial ? *partial : *sealed_.back();
-  return builder.finish(store_id_, newest.end_position(), newest.header().sequence);
+  return builder.finish(store_id_, sealed_.back()->end_position(), sealed_.size());
 }
 
 }  // namespace cairn::engine

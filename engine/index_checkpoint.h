@@ -4,15 +4,20 @@
 //
 // Loading trusts nothing it cannot check cheaply: identity, sequences, first
 // positions and counts against the segment headers, and each index against
-// its segment's footer (sealed) or last covered frame (partial). Any mismatch
-// makes the checkpoint unusable and the open scans the log instead: index
-// files are derived data, never a reason to refuse an open.
+// its segment's footer (sealed) or last covered frame (partial). The open
+// checks STREAMS and the last index so; a mismatch there makes the
+// checkpoint unusable and the open scans the log instead. The indexes of the
+// sealed segments before are checked when first loaded, and one that fails
+// is rebuilt from its segment: index files are derived data, never a reason
+// to refuse an open or a read.
 #pragma once
 
 #include "engine/io.h"
 #include "engine/log.h"
 #include "engine/segment.h"
 #include "format/segment_header.h"
+
+#include <cairn/options.h>
 
 #include <cairn/status.h>
 
@@ -43,12 +48,26 @@ struct LoadedCheckpoint {
   uint64_t resume_events = 0;
 };
 
-// `segments[i]` is the opened segment with sequence i + 1. Returns nullopt
+// `segments[i]` is the segment with sequence i + 1. Returns nullopt
 // with `why_not` set when there is no usable checkpoint.
+// The index of every segment before the last indexed one is loaded on first
+// use (SegmentIndexSlot), with its segment (Segment::deferred): checked
+// against the segment's footer and the positions the file names give, and
+// rebuilt from the segment (with an info line) when its file is unusable.
 std::optional<LoadedCheckpoint> load_checkpoint(FileSystem& fs, const std::string& dir,
                                                 const std::vector<std::string>& names,
                                                 const format::StoreId& store_id,
-                                                const std::vector<const Segment*>& segments, std::string& why_not);
+                                                const std::vector<Segment*>& segments, const Options& options,
+                                                std::string& why_not);
+
+// A segment index made from the batches of `segment` below `data_end`
+// (marked sealed when `sealed`); has_footer says whether a footer follows them.
+struct BuiltIndex {
+  std::string bytes;
+  bool has_footer = false;
+};
+Result<BuiltIndex> build_segment_index(const Segment& segment, uint64_t data_end, const format::StoreId& store_id,
+                                       uint64_t sequence, char separator, bool sealed);
 
 // Writing checkpoints: index files for segments as they are sealed (and for
 // the active segment's prefix at close), then a new STREAMS over them.
@@ -86,6 +105,8 @@ class CheckpointWriter {
   Result<std::shared_ptr<const index::SegmentIndex>> index_segment(const Segment& segment, uint64_t sequence,
                                                                   uint64_t data_end, bool sealed);
   void forget_directory();
+  // A loaded index rebuilt in memory or found damaged: its file is written anew.
+  static bool needs_rewrite(const SegmentIndexSlot& slot);
   // A new STREAMS over the directory, the sealed indexes after it and `partial`.
   Result<std::string> directory_bytes(const index::SegmentIndex* partial) const;
   Result<MappedFile> write_and_map(const std::string& name, std::string bytes);
@@ -94,7 +115,7 @@ class CheckpointWriter {
   format::StoreId store_id_;
   char separator_;
   // Sealed segments with index files, in order; the directory over them.
-  std::vector<std::shared_ptr<const index::SegmentIndex>> sealed_;
+  SegmentIndexSlots sealed_;
   std::shared_ptr<const index::StreamDirectory> directory_;
   size_t directory_segments_ = 0;  // segments (whole or partial) directory_ covers
   size_t indexed_ = 0;             // == sealed_.size()

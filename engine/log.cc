@@ -95,7 +95,7 @@ void Log::replace_segment_index(uint32_t segment, std::shared_ptr<const index::S
   // ones use only the directory).
   if (segment < checkpoint_.segments.size() &&
       checkpoint_.segments[segment]->end_position() == index->end_position()) {
-    checkpoint_.segments[segment] = std::move(index);
+    checkpoint_.segments[segment] = std::make_shared<const SegmentIndexSlot>(std::move(index));
   }
   std::lock_guard load(bitmaps_load_mu_);
   if (bitmaps_[segment].source) bitmaps_[segment].source = checkpoint_.segments[segment];
@@ -171,8 +171,10 @@ Status Log::load_id_window() {
     });
   };
   for (size_t s = 0; s < checkpoint_.segments.size(); ++s) {
-    const index::SegmentIndex& idx = *checkpoint_.segments[s];
-    if (idx.end_position() <= lo) continue;
+    if (checkpoint_.segments[s]->end_position() <= lo) continue;
+    auto loaded = checkpoint_index(s);
+    if (!loaded.ok()) return loaded.status();
+    const index::SegmentIndex& idx = **loaded;
     uint64_t offset = format::kSegmentHeaderSize;
     if (idx.header().first_position < lo) {
       auto ordinal = idx.find_batch(lo);
@@ -258,8 +260,14 @@ Log::Run Log::run_at(size_t batch_ordinal, uint64_t position, uint32_t count) co
              batch_ordinal, false};
 }
 
+Result<const index::SegmentIndex*> Log::checkpoint_index(size_t segment) const {
+  return checkpoint_.segments[segment]->get();  // loads the segment too (recovery's loader)
+}
+
 Result<Log::Run> Log::checkpoint_run(uint32_t segment, uint64_t batch, uint64_t position, uint64_t count) const {
-  const index::SegmentIndex& idx = *checkpoint_.segments[segment];
+  auto loaded = checkpoint_index(segment);
+  if (!loaded.ok()) return loaded.status();
+  const index::SegmentIndex& idx = **loaded;
   auto b = idx.batch(batch);
   if (!b.ok()) return b.status();
   index::BatchLocation loc;
@@ -278,9 +286,11 @@ Result<Log::Run> Log::checkpoint_run(uint32_t segment, uint64_t batch, uint64_t 
 
 Result<Log::Run> Log::run_after(const Run& previous, uint64_t position, uint64_t count) const {
   uint64_t next = previous.ordinal + 1;
-  if (previous.checkpointed && position < checkpoint_.end &&
-      next < checkpoint_.segments[previous.batch.segment]->header().batch_count) {
-    return checkpoint_run(previous.batch.segment, next, position, count);
+  if (previous.checkpointed && position < checkpoint_.end) {
+    auto idx = checkpoint_index(previous.batch.segment);  // loaded: it made `previous`
+    if (idx.ok() && next < (*idx)->header().batch_count) {
+      return checkpoint_run(previous.batch.segment, next, position, count);
+    }
   }
   if (!previous.checkpointed && position >= checkpoint_.end && next < positions_.batch_count() &&
       positions_.batch(next).first_position == position) {
@@ -295,10 +305,12 @@ Result<Log::Run> Log::run_at_position(uint64_t position, uint64_t count) const {
   const auto& segs = checkpoint_.segments;
   // The last checkpointed segment starting at or before `position`.
   auto it = std::upper_bound(segs.begin(), segs.end(), position, [](uint64_t p, const auto& s) {
-    return p < s->header().first_position;
+    return p < s->first_position();
   });
   auto segment = static_cast<uint32_t>(it - segs.begin() - 1);
-  auto batch = segs[segment]->find_batch(position);
+  auto idx = checkpoint_index(segment);
+  if (!idx.ok()) return idx.status();
+  auto batch = (*idx)->find_batch(position);
   if (!batch.ok()) return batch.status();
   return checkpoint_run(segment, *batch, position, capped);
 }
@@ -312,7 +324,9 @@ Result<Log::Run> Log::checkpoint_stream_run(std::string_view stream, const forma
     return Status::corruption(checkpoint_.directory->path() + ": stream '" + std::string(stream) +
                               "' names segment " + std::to_string(entry->sequence) + ", which is not indexed");
   }
-  const index::SegmentIndex& idx = *checkpoint_.segments[ordinal];
+  auto loaded = checkpoint_index(ordinal);
+  if (!loaded.ok()) return loaded.status();
+  const index::SegmentIndex& idx = **loaded;
   auto s = idx.find_stream(stream);
   if (!s.ok()) return s.status();
   if (!*s) {
@@ -570,6 +584,16 @@ Result<Log::BatchEnd> Log::batch_end(uint64_t end) const {
     size = frame.size;
   }
   return BatchEnd{b.segment, b.offset + size};
+}
+
+Result<uint64_t> Log::sealed_end(uint32_t segment) const {
+  std::shared_lock lock(mu_);
+  const Segment& s = *segments_[segment];
+  if (s.sealed_end() == 0 && !s.loaded() && segment < checkpoint_.segments.size()) {
+    auto idx = checkpoint_index(segment);  // its loader sets the sealed end
+    if (!idx.ok()) return idx.status();
+  }
+  return s.sealed_end();
 }
 
 size_t Log::memory_batch_count() const {

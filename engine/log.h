@@ -19,6 +19,7 @@
 #pragma once
 
 #include "engine/commit_signal.h"
+#include "engine/index_slot.h"
 #include "engine/rw_lock.h"
 #include "engine/segment.h"
 #include "format/batch.h"
@@ -47,10 +48,11 @@ class Log {
       : ids_(idempotency_window), category_separator_(category_separator) {}
 
   // Index files covering positions [0, end): a stream directory and the index
-  // of every segment holding those positions (by segment ordinal).
+  // of every segment holding those positions (by segment ordinal), each
+  // loaded when first used.
   struct Checkpoint {
     std::shared_ptr<const index::StreamDirectory> directory;
-    std::vector<std::shared_ptr<const index::SegmentIndex>> segments;
+    SegmentIndexSlots segments;
     uint64_t end = 0;
   };
 
@@ -104,7 +106,7 @@ class Log {
   const index::SegmentBitmaps& segment_bitmaps(uint32_t segment) const { return bitmaps_[segment].bitmaps; }
   Status set_segment_bitmaps(uint32_t segment, index::SegmentBitmaps bitmaps);
   // The bitmaps of `segment` are in `source` (decoded when first needed).
-  void set_bitmaps_source(uint32_t segment, std::shared_ptr<const index::SegmentIndex> source);
+  void set_bitmaps_source(uint32_t segment, std::shared_ptr<const SegmentIndexSlot> source);
 
   // --- readers (any thread) ---
   uint64_t published() const { return commits_->published(); }
@@ -138,6 +140,9 @@ class Log {
     uint64_t offset = 0;
   };
   Result<BatchEnd> batch_end(uint64_t end) const;
+  // Segment `segment`'s sealed_end (0 while active), loading its index when
+  // the segment is a deferred one (Segment::deferred) not read yet.
+  Result<uint64_t> sealed_end(uint32_t segment) const;
   size_t stream_count() const;
 
  private:
@@ -197,6 +202,8 @@ class Log {
   // batch of the same index when it holds it, without a search.
   Result<Run> run_after(const Run& previous, uint64_t position, uint64_t count) const;
   Result<Run> checkpoint_run(uint32_t segment, uint64_t batch, uint64_t position, uint64_t count) const;
+  // The index of checkpointed segment `segment`, loaded if need be.
+  Result<const index::SegmentIndex*> checkpoint_index(size_t segment) const;
   // The run of `stream` from `version` (a checkpointed version).
   Result<Run> checkpoint_stream_run(std::string_view stream, const format::StreamsSlot& slot, uint64_t version,
                                     uint64_t count) const;
@@ -211,7 +218,7 @@ class Log {
   struct SegmentBitmapsAt {
     uint64_t first_position = 0;
     index::SegmentBitmaps bitmaps;
-    std::shared_ptr<const index::SegmentIndex> source;
+    std::shared_ptr<const SegmentIndexSlot> source;
   };
   Status load_bitmaps(size_t segment) const;
   // Secondary indexes and filtered reads (log_filter.cc). Callers hold mu_.

@@ -104,7 +104,7 @@ Status Log::index_bitmaps(uint32_t segment, const format::BatchView& batch) {
   return Status();
 }
 
-void Log::set_bitmaps_source(uint32_t segment, std::shared_ptr<const index::SegmentIndex> source) {
+void Log::set_bitmaps_source(uint32_t segment, std::shared_ptr<const SegmentIndexSlot> source) {
   std::unique_lock lock(mu_);
   bitmaps_[segment].source = std::move(source);
 }
@@ -115,7 +115,9 @@ Status Log::load_bitmaps(size_t segment) const {
   std::lock_guard lock(bitmaps_load_mu_);
   SegmentBitmapsAt& at = bitmaps_[segment];
   if (!at.source) return Status();
-  const index::SegmentIndex& idx = *at.source;
+  auto loaded = at.source->get();
+  if (!loaded.ok()) return loaded.status();
+  const index::SegmentIndex& idx = **loaded;
   auto bytes = idx.bitmaps();
   auto decoded = bytes.ok() ? index::SegmentBitmaps::decode(*bytes, idx.path()) : Result<index::SegmentBitmaps>(bytes.status());
   if (decoded.ok() && decoded->category_separator() == category_separator_) {

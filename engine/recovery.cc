@@ -179,21 +179,33 @@ Result<Recovered> recover(FileSystem& fs, const std::string& dir, const Options&
 
   // A read-only store never appends, so it needs no idempotency window.
   out.log = std::make_unique<Log>(options.read_only ? 0 : options.idempotency_window, options.category_separator);
-  // Every segment is opened first: the index checkpoint is checked against them.
+  // The last segment is opened now; the sealed ones before it are deferred
+  // (Segment::deferred): those the index checkpoint covers whole are opened
+  // on first use, the others below, to be scanned.
   std::vector<std::unique_ptr<Segment>> opened;
-  std::vector<const Segment*> raw_segments;
+  std::vector<Segment*> raw_segments;
   for (size_t i = 0; i < segments->size(); ++i) {
-    bool is_last = i + 1 == segments->size();
-    auto segment = Segment::open(fs, dir + "/" + (*segments)[i].file, out.read_only || !is_last,
-                                 is_last ? options.segment_bytes : 0);
-    if (!segment.ok()) return segment.status();
-    raw_segments.push_back(segment->get());
-    opened.push_back(std::move(*segment));
+    const NamedSegment& seg = (*segments)[i];
+    std::string path = dir + "/" + seg.file;
+    std::unique_ptr<Segment> segment;
+    if (i + 1 < segments->size()) {
+      segment = Segment::deferred(fs, path, [seg, path, identity = out.identity](std::string_view bytes) {
+        auto header = format::decode_segment_header(bytes, path);
+        if (!header.ok()) return header.status();
+        return check_header(*header, seg, path, identity, seg.name.first_position);
+      });
+    } else {
+      auto last = Segment::open(fs, path, out.read_only, options.segment_bytes);
+      if (!last.ok()) return last.status();
+      segment = std::move(*last);
+    }
+    raw_segments.push_back(segment.get());
+    opened.push_back(std::move(segment));
   }
   std::string why_not;
   std::optional<LoadedCheckpoint> loaded;
   if (!options.verify_on_open) {
-    loaded = load_checkpoint(fs, dir, *names, out.identity.store_id, raw_segments, why_not);
+    loaded = load_checkpoint(fs, dir, *names, out.identity.store_id, raw_segments, options, why_not);
     if (!loaded && !segments->empty()) out.notes.push_back(why_not + "; scanning the log to index it");
   }
   size_t covered = loaded ? loaded->checkpoint.segments.size() : 0;
@@ -215,17 +227,23 @@ Result<Recovered> recover(FileSystem& fs, const std::string& dir, const Options&
     std::string path = dir + "/" + seg.file;
     bool is_last = i + 1 == segments->size();
     Segment* raw = opened[i].get();
-    std::string_view bytes = raw->bytes(0, raw->file_size_at_open());
-    auto header = format::decode_segment_header(bytes, path);
-    if (!header.ok()) return header.status();
-    if (Status s = check_header(*header, seg, path, out.identity, next_position); !s.ok()) return s;
     uint32_t ordinal = out.log->add_segment(std::move(opened[i]));
     if (i < covered) {
       out.log->set_bitmaps_source(ordinal, loaded->checkpoint.segments[i]);
     }
+    if (i + 1 < covered) {  // indexed whole by the checkpoint: not opened
+      out.deferred_segments++;
+      next_position = loaded->checkpoint.segments[i]->end_position();
+      continue;
+    }
+    if (Status s = raw->load(); !s.ok()) return s;
+    std::string_view bytes = raw->bytes(0, raw->file_size_at_open());
+    auto header = format::decode_segment_header(bytes, path);
+    if (!header.ok()) return header.status();
+    if (Status s = check_header(*header, seg, path, out.identity, next_position); !s.ok()) return s;
 
-    if (i < whole) {  // indexed whole by the checkpoint: not read
-      const format::SegmentIndexHeader& h = loaded->checkpoint.segments[i]->header();
+    if (i < whole) {  // indexed whole by the checkpoint (its index loaded): not read
+      const format::SegmentIndexHeader& h = loaded->checkpoint.segments[i]->loaded()->header();
       next_position = h.first_position + h.event_count;
       raw->set_sealed_end(h.data_end + kFooterFrameSize);
       if (!is_last) raw->close_file();

@@ -25,6 +25,7 @@ struct Recovered {
   std::vector<std::string> notes;  // what recovery did (torn tail cut, ...)
   Log::Checkpoint checkpoint;      // the index checkpoint the open used (none: empty)
   uint64_t scanned_batches = 0;    // batches read from the log
+  uint64_t deferred_segments = 0;  // sealed segments not opened (Segment::deferred)
   // A valid clean-close record of this store is on disk (matching the log
   // or not): a writable store invalidates it, durably, before it writes to
   // a segment (engine/clean_close.h).

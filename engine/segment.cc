@@ -45,6 +45,34 @@ Result<std::unique_ptr<Segment>> Segment::open(FileSystem& fs, const std::string
   return std::unique_ptr<Segment>(new Segment(std::move(*file), std::move(*mapping), *size));
 }
 
+std::unique_ptr<Segment> Segment::deferred(FileSystem& fs, std::string path, HeaderCheck check) {
+  return std::unique_ptr<Segment>(new Segment(std::move(path), Loader{&fs, std::move(check)}));
+}
+
+Status Segment::load() const {
+  if (data_.load(std::memory_order_acquire) != nullptr || !loader_) return Status();
+  std::lock_guard lock(load_mu_);
+  if (!load_status_) load_status_ = map_deferred();
+  return *load_status_;
+}
+
+// The descriptor is closed once mapped, as a sealed segment's is at open.
+Status Segment::map_deferred() const {
+  auto file = loader_->fs->open(path_, OpenMode::kRead);
+  if (!file.ok()) return file.status();
+  auto size = (*file)->size();
+  if (!size.ok()) return size.status();
+  if (*size == 0) return Status::corruption(path_ + ": the segment file is empty");
+  auto mapping = (*file)->map(*size);
+  if (!mapping.ok()) return mapping.status();
+  std::string_view header((*mapping)->data(), std::min<uint64_t>(*size, format::kSegmentHeaderSize));
+  if (Status s = loader_->check(header); !s.ok()) return s;
+  mapping_ = std::move(*mapping);
+  file_size_at_open_ = *size;
+  data_.store(mapping_->data(), std::memory_order_release);
+  return Status();
+}
+
 std::string_view Segment::file_name() const {
   std::string_view p = path();
   size_t slash = p.rfind('/');

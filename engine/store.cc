@@ -112,6 +112,7 @@ class Store::Impl {
     s.segments = log().segment_count();
     s.open_scanned_batches = recovered_.scanned_batches;
     s.open_indexed_positions = recovered_.checkpoint.end;
+    s.open_deferred_segments = recovered_.deferred_segments;
     s.memory_indexed_batches = log().memory_batch_count();
     s.open_tail_check_skipped = recovered_.tail_check_skipped;
     s.next_position = log().published();

@@ -246,7 +246,9 @@ class Checkpointer {
     if (end.segment >= segments.size()) return Status::corruption(source_.dir + ": the log lost a segment");
     for (uint32_t i = 0; i <= end.segment; ++i) {
       const Segment& segment = *segments[i];
-      uint64_t sealed_end = segment.sealed_end();
+      auto found_end = source_.log.sealed_end(i);  // opens a deferred segment's index
+      if (!found_end.ok()) return found_end.status();
+      uint64_t sealed_end = *found_end;
       bool last = i == end.segment;
       if (!last && sealed_end == 0) {  // a roll seals a segment before the next one gets a batch
         return Status::corruption(segment.path() + ": a segment before the active one is not sealed");

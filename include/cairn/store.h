@@ -50,6 +50,9 @@ struct StoreStats {
   std::string io_backend;       // "io_uring" or "pwrite" ("" when read-only)
   uint64_t open_scanned_batches = 0;  // batches the open read from the log (after the index checkpoint)
   uint64_t open_indexed_positions = 0;  // positions the open found in the index checkpoint
+  // Sealed segments the open did not touch: each is opened, mapped and
+  // checked against its index file when a read first needs it.
+  uint64_t open_deferred_segments = 0;
   uint64_t memory_indexed_batches = 0;  // batches indexed in memory (the rest: in mapped index files)
   bool open_tail_check_skipped = false;  // the open trusted a clean close's record (no read of the zeros after the log)
   // Group-commit histograms since open. Snapshots, not atomic across fields.
