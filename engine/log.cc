@@ -589,8 +589,11 @@ Result<Log::BatchEnd> Log::batch_end(uint64_t end) const {
 Result<uint64_t> Log::sealed_end(uint32_t segment) const {
   std::shared_lock lock(mu_);
   const Segment& s = *segments_[segment];
-  if (s.sealed_end() == 0 && !s.loaded() && segment < checkpoint_.segments.size()) {
-    auto idx = checkpoint_index(segment);  // its loader sets the sealed end
+  // A deferred segment's slot loader sets its sealed end after loading the
+  // segment: wait for the slot (another thread may be loading it), not for
+  // the segment alone.
+  if (s.sealed_end() == 0 && segment < checkpoint_.segments.size()) {
+    auto idx = checkpoint_index(segment);
     if (!idx.ok()) return idx.status();
   }
   return s.sealed_end();

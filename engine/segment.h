@@ -53,7 +53,6 @@ class Segment {
   // Opens and maps a deferred segment once (any thread); its error is kept.
   // A no-op for the others.
   Status load() const;
-  bool loaded() const { return data_.load(std::memory_order_acquire) != nullptr || !loader_; }
 
   const std::string& path() const { return path_; }
   std::string_view file_name() const;

@@ -4,9 +4,14 @@
 //
 // Every read is compared with what was appended, byte for byte.
 #include "test_util.h"
+#include "forwarding_fs.h"
+
+#include "engine/store_open.h"
 
 #include "format/segment_name.h"
 
+#include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -191,6 +196,51 @@ TEST_F(DeferredSegmentTest, CheckpointOfAStoreWithDeferredSegments) {
   ASSERT_TRUE(taken.ok()) << taken.status().to_string();
   EXPECT_EQ(taken->position, log_.size());
   EXPECT_EQ(taken->segments, segments_.size());
+  auto copy = test::open_ok(target.path() + "/copy", read_only());
+  ASSERT_NE(copy, nullptr);
+  auto r = copy->read_all(0, SIZE_MAX);
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  ASSERT_EQ(r->size(), log_.size());
+  expect_positions(*r, 0);
+}
+
+// The first open of one index file after `slow` is set is slow, so that its
+// deferred segment's load is caught halfway: segment mapped, index not yet.
+class SlowIndexFileSystem final : public test::ForwardingFileSystem {
+ public:
+  std::string slow_file;
+  std::atomic<bool> slow{false};
+  Result<std::unique_ptr<engine::File>> open(const std::string& path, engine::OpenMode mode) override {
+    if (path.size() >= slow_file.size() &&
+        path.compare(path.size() - slow_file.size(), slow_file.size(), slow_file) == 0 && slow.exchange(false)) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return base_.open(path, mode);
+  }
+};
+
+// Store checkpoints need each sealed segment's end, which a deferred
+// segment's loader sets after loading the segment and its index: a
+// checkpoint that meets a segment another thread is loading must wait for
+// the load, not take the segment for unsealed (a bug the SIGKILL crash test
+// found: "a segment before the active one is not sealed").
+TEST_F(DeferredSegmentTest, CheckpointWaitsForASegmentAReaderIsLoading) {
+  SlowIndexFileSystem fs;
+  fs.slow_file = "/00000003.idx";
+  auto opened = engine::open_store(fs, dir_.path(), test::small_segments());
+  ASSERT_TRUE(opened.ok()) << opened.status().to_string();
+  Store& store = **opened;
+  fs.slow = true;
+  std::thread reader([&] {
+    auto r = store.read_all(first_position(2), 1);  // loads segment 3, slowly
+    EXPECT_TRUE(r.ok()) << r.status().to_string();
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(30));
+  TempDir target;
+  auto taken = store.checkpoint(target.path() + "/copy");
+  reader.join();
+  ASSERT_TRUE(taken.ok()) << taken.status().to_string();
+  EXPECT_EQ(taken->position, log_.size());
   auto copy = test::open_ok(target.path() + "/copy", read_only());
   ASSERT_NE(copy, nullptr);
   auto r = copy->read_all(0, SIZE_MAX);
