@@ -6,10 +6,10 @@ namespace cairn::engine {
 
 Indexer::Indexer(FileSystem& fs, std::string dir, format::StoreId store_id, Log& log,
                  const Log::Checkpoint* loaded, const Options& options)
-    : log_(log), options_(options), writer_(fs, std::move(dir), store_id, options.category_separator, loaded) {
-  thread_ = std::thread([this] { run(); });
-}
+    : log_(log), options_(options), writer_(fs, std::move(dir), store_id, options.category_separator, loaded) {}
 
+// thread_ is read here without mu_: once stopping_ is set under mu_ nothing
+// starts it, and whatever did start it did so under mu_ before.
 Indexer::~Indexer() {
   {
     std::lock_guard lock(mu_);
@@ -23,13 +23,17 @@ void Indexer::sealed(uint32_t ordinal) {
   {
     std::lock_guard lock(mu_);
     queue_.push_back(ordinal);
+    if (!thread_.joinable() && !stopping_) thread_ = std::thread([this] { run(); });
   }
   wake_.notify_all();
 }
 
 // Checks every block of the index files the open loaded; damaged segment
 // indexes are written anew at once and swapped in (a damaged STREAMS file is
-// rewritten at the next seal or close).
+// rewritten at the next seal or close). Runs when the thread starts, at the
+// first seal. A session that seals nothing skips it: only the blocks lookups
+// touch are checked then, and a damaged one still marks its file for repair
+// (rewritten at close).
 void Indexer::repair_damaged() {
   if (writer_.scrub() == 0) return;
   auto segments = log_.segments();
@@ -68,7 +72,7 @@ Status Indexer::close(uint32_t active_ordinal, uint64_t data_end) {
     stopping_ = true;
   }
   wake_.notify_all();
-  if (thread_.joinable()) thread_.join();  // the queue is empty when it returns
+  if (thread_.joinable()) thread_.join();  // the queue is empty when it returns (or never started)
   if (writer_.covers(active_ordinal, data_end)) return Status();  // nothing appended since the open
   // (A store that could not start its next segment closes with the last one
   // sealed; the thread above indexed it whole, and write() leaves indexed

@@ -210,7 +210,7 @@ Result<std::unique_ptr<Store>> open_store(FileSystem& fs, const std::string& dir
   if (!checkpoints.ok()) return checkpoints.status();
   std::unique_ptr<Writer> writer;
   std::unique_ptr<Indexer> indexer;
-  if (!recovered->read_only) {
+  if (!recovered->read_only) {  // cheap: their queue and threads start with the first append and seal
     auto made = Writer::make(fs, dir, options, recovered->identity.store_id, *recovered->log,
                              recovered->active);
     if (!made.ok()) return made.status();

@@ -31,26 +31,21 @@ bool needs_durability(const AppendRequest& r, Durability level) {
 
 Result<std::unique_ptr<Writer>> Writer::make(FileSystem& fs, std::string dir, const Options& options,
                                              format::StoreId store_id, Log& log, ActiveSegment active) {
-  std::string why_fallback;  // max_writes_in_flight is checked (1 to 16) by open_store
-  auto queue = fs.make_write_queue(options.io_backend, options.max_writes_in_flight, &why_fallback);
-  if (!queue.ok()) return queue.status();
   if (options.direct_io) {  // fail now, not at the first roll, when O_DIRECT is refused
     auto probe = fs.open(active.segment->path(), OpenMode::kReadWriteDirect);
     if (!probe.ok()) return probe.status();
   }
-  if (!why_fallback.empty()) info(options, "io_uring is unavailable, writing with pwrite: " + why_fallback);
-  return std::unique_ptr<Writer>(
-      new Writer(fs, std::move(dir), options, store_id, log, active, std::move(*queue)));
+  return std::unique_ptr<Writer>(new Writer(fs, std::move(dir), options, store_id, log, active));
 }
 
 Writer::Writer(FileSystem& fs, std::string dir, const Options& options, format::StoreId store_id,
-               Log& log, ActiveSegment active, std::unique_ptr<WriteQueue> queue)
+               Log& log, ActiveSegment active)
     : fs_(fs),
       dir_(std::move(dir)),
       options_(options),
       store_id_(store_id),
       log_(log),
-      queue_(std::move(queue)),
+      backend_(options.io_backend == IoBackend::kPwrite ? "pwrite" : "io_uring"),
       active_(active),
       next_position_(log.indexed_end_position()),
       last_sync_sent_(Clock::now()),
@@ -58,17 +53,52 @@ Writer::Writer(FileSystem& fs, std::string dir, const Options& options, format::
       durable_position_(log.published()) {
   // The batches already in the segment are hashed when it is sealed, not at open.
   content_complete_ = active_.data_end == format::kSegmentHeaderSize;
-  if (options_.prepare_segments) {
+  if (options_.prepare_segments) {  // its thread starts with its first request
     preparer_ = std::make_unique<SegmentPreparer>(fs_, dir_, options_.segment_bytes,
                                                   [this](std::string_view m) { info(options_, m); });
-    start_zeroing();
   }
-  start_direct();
-  completer_ = std::thread([this] { complete_loop(); });
-  thread_ = std::thread([this] { run(); });
 }
 
 Writer::~Writer() { close(); }
+
+// Until started_ is set nobody leads, so the leader's state (zero_ahead_,
+// direct_file_, direct_pages_) is still the constructor's to set up here; the
+// threads and every later leader see it through started_ (or start_mu_).
+Status Writer::start() {
+  if (started_.load(std::memory_order_acquire)) return Status();
+  std::lock_guard starting(start_mu_);
+  if (started_.load(std::memory_order_relaxed)) return Status();
+  if (has_failed_.load(std::memory_order_acquire)) {
+    return Status::read_only("store stopped accepting appends: its write queue could not be made: " +
+                             failure().message());
+  }
+  {
+    std::lock_guard lock(mu_);
+    if (closing_) return Status();  // the caller finds closing_ and rejects the append
+  }
+  if (Status s = start_queue(); !s.ok()) return s;
+  start_zeroing();
+  start_direct();
+  completer_ = std::thread([this] { complete_loop(); });
+  thread_ = std::thread([this] { run(); });
+  started_.store(true, std::memory_order_release);
+  return Status();
+}
+
+// A queue that cannot be made fails the store (fail-stop, nothing written):
+// the first append gets the queue's status, later ones kReadOnly.
+Status Writer::start_queue() {
+  std::string why_fallback;  // max_writes_in_flight is checked (1 to 16) by open_store
+  auto queue = fs_.make_write_queue(options_.io_backend, options_.max_writes_in_flight, &why_fallback);
+  if (!queue.ok()) {
+    fail(queue.status(), nullptr);
+    return queue.status();
+  }
+  if (!why_fallback.empty()) info(options_, "io_uring is unavailable, writing with pwrite: " + why_fallback);
+  queue_ = std::move(*queue);
+  backend_.store(queue_->name(), std::memory_order_release);
+  return Status();
+}
 
 void Writer::close() {
   {
@@ -78,7 +108,7 @@ void Writer::close() {
     room_.notify_all();
   }
   if (in_callback()) return;  // the writer finishes the current group, then stops
-  std::lock_guard join(join_mu_);
+  std::lock_guard starting(start_mu_);  // nothing starts from here on (closing_ is set)
   if (thread_.joinable()) thread_.join();
   if (completer_.joinable()) completer_.join();
   zero_ahead_.reset();
@@ -104,6 +134,7 @@ void Writer::push(std::unique_ptr<AppendRequest> request) {
 }
 
 void Writer::submit(std::unique_ptr<AppendRequest> request) {
+  if (Status s = start(); !s.ok()) return reject(*request, std::move(s));
   {
     std::unique_lock lock(mu_);
     wait_for_room(lock);
@@ -118,17 +149,18 @@ void Writer::submit(std::unique_ptr<AppendRequest> request) {
       return;
     }
   }
-  reject_closed(*request);
+  reject(*request, Status::closed("store is closed"));
 }
 
 void Writer::submit_and_wait(std::unique_ptr<AppendRequest> request, SyncWaiter& waiter) {
+  if (Status s = start(); !s.ok()) return reject(*request, std::move(s));
   bool lead = false;
   {
     std::unique_lock lock(mu_);
     wait_for_room(lock);
     if (closing_) {
       lock.unlock();
-      reject_closed(*request);
+      reject(*request, Status::closed("store is closed"));
       return;
     }
     push(std::move(request));
@@ -143,8 +175,8 @@ void Writer::submit_and_wait(std::unique_ptr<AppendRequest> request, SyncWaiter&
   wait(waiter);
 }
 
-void Writer::reject_closed(AppendRequest& r) {
-  r.result = Status::closed("store is closed");
+void Writer::reject(AppendRequest& r, Status why) {
+  r.result = std::move(why);
   finish(r);
   release_waiters();
 }

@@ -20,6 +20,18 @@
 // completion state; the leader completes a flight itself (a lone synchronous
 // appender, or a write with no fdatasync) only while none is queued.
 //
+// Lazy start: make() only checks what must still fail the open (the O_DIRECT
+// probe). The write queue, the zeroer, the direct-page state, the completer
+// and the writer thread start at the first append (start(), called by
+// submit() and submit_and_wait(), the entry points of every append), exactly
+// once: concurrent first appenders serialise on start_mu_, the first starts
+// everything and sets started_ (release), the others find it set. A store
+// that is opened, read and closed never creates a queue or a thread. If the
+// queue cannot be made, that append fails with the queue's status and the
+// writer counts as failed (later appends kReadOnly, reads unaffected). Until
+// the start nothing else runs: the leader's state is the constructor's, and
+// close() has nothing to join or sync.
+//
 // Failure (fail-stop): after a failed write or fdatasync nothing more is
 // acknowledged. The failed group and every group after it fail with
 // kIOError (they may have been decided against it), later appends fail with
@@ -121,8 +133,9 @@ struct WriterStats {
 
 class Writer {
  public:
-  // Re-hashes the active segment's content so its footer can be written later.
-  // Fails (kNotSupported) when options ask for io_uring and it is unavailable.
+  // Cheap: starts nothing (see "Lazy start"). Fails (kNotSupported) only
+  // when Options::direct_io is refused for the active segment; an
+  // unavailable io_uring (kIoUring asked for) fails the first append instead.
   static Result<std::unique_ptr<Writer>> make(FileSystem& fs, std::string dir, const Options& options,
                                               format::StoreId store_id, Log& log, ActiveSegment active);
   ~Writer();
@@ -138,7 +151,9 @@ class Writer {
   // True inside an append callback (on whichever thread completed its group).
   static bool in_callback();
   const WriterStats& stats() const { return stats_; }
-  const char* backend() const { return queue_->name(); }
+  // "io_uring" or "pwrite": the queue's, settled at the first append; before
+  // it, the one that will be tried first (io_uring unless kPwrite is asked).
+  const char* backend() const { return backend_.load(std::memory_order_acquire); }
   // Called on the writer's thread after each segment is sealed, with its ordinal.
   void set_on_sealed(std::function<void(uint32_t)> on_sealed) { on_sealed_ = std::move(on_sealed); }
   // After close(): the active segment, and whether the store failed (then
@@ -168,11 +183,15 @@ class Writer {
   };
 
   Writer(FileSystem& fs, std::string dir, const Options& options, format::StoreId store_id, Log& log,
-         ActiveSegment active, std::unique_ptr<WriteQueue> queue);
+         ActiveSegment active);
   // --- appenders ---
+  // The first append's start of the queue and the threads; later calls
+  // return at once (an error after a failed start).
+  Status start();
+  Status start_queue();  // under start_mu_: makes queue_, or fails the writer
   void wait_for_room(std::unique_lock<std::mutex>& lock);
   void push(std::unique_ptr<AppendRequest> request);  // under mu_
-  void reject_closed(AppendRequest& r);
+  void reject(AppendRequest& r, Status why);
   void wait(SyncWaiter& waiter);
   // --- leading ---
   void run();
@@ -229,7 +248,8 @@ class Writer {
   const Options options_;
   const format::StoreId store_id_;
   Log& log_;
-  std::unique_ptr<WriteQueue> queue_;
+  std::unique_ptr<WriteQueue> queue_;  // set once by start(), before started_
+  std::atomic<const char*> backend_;
   std::unique_ptr<SegmentPreparer> preparer_;
 
   // The leader's state: touched only by the current leader (handed over under mu_).
@@ -258,6 +278,12 @@ class Writer {
   std::atomic<uint64_t> durable_position_;  // positions below are durable (stamped into batches)
   std::atomic<uint64_t> last_sync_us_{0};
 
+  // Taken before fail_mu_ and mu_. Held by start() while it starts the
+  // threads and by close() while it joins them, so that nothing starts once
+  // close() has begun joining (start() finds closing_ set).
+  std::mutex start_mu_;
+  std::atomic<bool> started_{false};  // the queue and the threads exist
+
   mutable std::mutex fail_mu_;  // before mu_ when both are held
   Status failed_;               // guarded by fail_mu_
   File* cut_file_ = nullptr;    // guarded by fail_mu_: to cut back once no flight is in
@@ -280,7 +306,6 @@ class Writer {
 
   WriterStats stats_;
   std::atomic<uint64_t> completions_{0};  // bumped after each group's waiters are done
-  std::mutex join_mu_;  // serialises close() calls joining the threads
   std::thread thread_;
   std::thread completer_;
 };

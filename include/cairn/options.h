@@ -75,7 +75,9 @@ struct Options {
   // the most bytes written between two fdatasyncs.
   uint32_t batch_sync_interval_us = 10'000;
   uint64_t batch_sync_bytes = 8ull << 20;
-  // kIoUring fails open() with kNotSupported when io_uring is unavailable.
+  // kIoUring fails the first append with kNotSupported when io_uring is
+  // unavailable (the write queue is made then, not at open), and the store
+  // then refuses appends until it is reopened; kAuto falls back to pwrite.
   IoBackend io_backend = IoBackend::kAuto;
   // Group commits written and being made durable at once (1 to 16): while
   // one group's fdatasync is in flight, the next is filled and written.

@@ -47,7 +47,10 @@ struct StoreStats {
   uint64_t segments = 0;        // segment files in the store
   uint64_t next_position = 0;   // positions below this are acknowledged and readable
   uint32_t in_flight = 0;       // group commits written and not yet completed, now
-  std::string io_backend;       // "io_uring" or "pwrite" ("" when read-only)
+  // "io_uring" or "pwrite" ("" when read-only). Settled by the first append,
+  // which makes the write queue; before it, the backend to be tried first
+  // ("io_uring" unless Options::io_backend is kPwrite).
+  std::string io_backend;
   uint64_t open_scanned_batches = 0;  // batches the open read from the log (after the index checkpoint)
   uint64_t open_indexed_positions = 0;  // positions the open found in the index checkpoint
   // Sealed segments the open did not touch: each is opened, mapped and

@@ -81,6 +81,11 @@ TEST_P(NoSpaceTest, AppendThatCannotReserveSpaceFailsAloneAndLaterAppendsSucceed
   faults_.only_files_ending_with(".seg");  // not the prepared next-N.seg.tmp
   faults_.fail(FaultOp::kWrite, 1, ENOSPC);  // the zeroer's first chunk: it gives up
   open(o);
+  // The zeroer starts with the writer, at the first append: one refused by
+  // its expected-version check starts it and writes nothing.
+  auto start = test::make_events(1, "start");
+  auto refused = store_->append("s", ExpectedVersion::exactly(5), test::views(start));
+  ASSERT_EQ(refused.status().code(), Code::kWrongExpectedVersion) << refused.status().to_string();
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   while (faults_.fired() == 0 && std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
