@@ -30,9 +30,9 @@ std::optional<SegmentName> parse_segment_file_name(std::string_view f) {
   auto seq = parse_decimal(f.substr(0, dash));
   auto pos = parse_decimal(f.substr(dash + 1, 20));
   if (!seq || !pos) return std::nullopt;
-  SegmentName name{*seq, *pos};
-  if (segment_file_name(name) != f) return std::nullopt;  // one name per segment
-  return name;
+  // One name per segment: the sequence has no leading zero beyond its 8 digits.
+  if (dash > 8 && f[0] == '0') return std::nullopt;
+  return SegmentName{*seq, *pos};
 }
 
 }  // namespace cairn::format

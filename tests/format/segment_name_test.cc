@@ -54,6 +54,8 @@ TEST(SegmentNameTest, RejectsOtherNames) {
            "00000001-00000000000000000000.sig",
            "00000001-00000000000000000000",
            "0000001-00000000000000000000.seg",     // 7-digit sequence
+           "000000001-00000000000000000000.seg",   // a leading zero past 8 digits
+           "0100000000-00000000000000000000.seg",  // sequence 10^8, zero-padded
            "00000001-0000000000000000000.seg",     // 19-digit position
            "00000001-000000000000000000000.seg",   // 21-digit position
            "00000001_00000000000000000000.seg",
