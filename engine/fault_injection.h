@@ -18,6 +18,7 @@
 // leaves when it fails midway). For power loss see engine/power_loss.h.
 #pragma once
 
+#include "engine/forwarding_file_system.h"
 #include "engine/io.h"
 
 #include <cstdint>
@@ -37,9 +38,9 @@ enum class WriteFault : uint8_t {
              // before the write's offset + `keep`: whole sectors only
 };
 
-class FaultInjectingFileSystem final : public FileSystem {
+class FaultInjectingFileSystem final : public ForwardingFileSystem {
  public:
-  explicit FaultInjectingFileSystem(FileSystem& base) : base_(base) {}
+  explicit FaultInjectingFileSystem(FileSystem& base) : ForwardingFileSystem(base) {}
 
   // The `nth` next operation of kind `op` (1 = the very next) fails with
   // `error` (an errno value such as EIO or ENOSPC) and changes nothing.
@@ -53,16 +54,6 @@ class FaultInjectingFileSystem final : public FileSystem {
   uint64_t fired() const;
 
   Result<std::unique_ptr<File>> open(const std::string& path, OpenMode mode) override;
-  Result<std::vector<std::string>> list(const std::string& dir) override { return base_.list(dir); }
-  Status create_dirs(const std::string& dir) override { return base_.create_dirs(dir); }
-  Status sync_dir(const std::string& dir) override { return base_.sync_dir(dir); }
-  Status rename(const std::string& from, const std::string& to, bool replace) override {
-    return base_.rename(from, to, replace);
-  }
-  Status remove(const std::string& path) override { return base_.remove(path); }
-  Status link(const std::string& from, const std::string& to) override { return base_.link(from, to); }
-  Result<std::unique_ptr<FileLock>> lock(const std::string& path) override { return base_.lock(path); }
-  Result<bool> is_dir(const std::string& path) override { return base_.is_dir(path); }
   // A queue of the base file system's, behind one that injects the faults.
   // It takes only files opened through this file system.
   Result<std::unique_ptr<WriteQueue>> make_write_queue(IoBackend backend, unsigned depth,
@@ -84,7 +75,6 @@ class FaultInjectingFileSystem final : public FileSystem {
     uint64_t at = 0;  // operation count at which it fires; 0: not armed
     Injected fault;
   };
-  FileSystem& base_;
   mutable std::mutex mu_;
   uint64_t counts_[2] = {0, 0};
   Armed armed_[2];

@@ -4,7 +4,8 @@
 //
 // Every read is compared with what was appended, byte for byte.
 #include "test_util.h"
-#include "forwarding_fs.h"
+
+#include "engine/forwarding_file_system.h"
 
 #include "engine/store_open.h"
 
@@ -67,6 +68,16 @@ class DeferredSegmentTest : public ::testing::Test {
       const Appended& a = log_.at(from + i);
       test::expect_event(got[i], a.spec, a.stream, a.version, from + i);
     }
+  }
+
+  // The store at `dir` (a checkpoint's copy) holds exactly what was appended.
+  void expect_whole_log(const std::string& dir) const {
+    auto copy = test::open_ok(dir, read_only());
+    ASSERT_NE(copy, nullptr);
+    auto r = copy->read_all(0, SIZE_MAX);
+    ASSERT_TRUE(r.ok()) << r.status().to_string();
+    ASSERT_EQ(r->size(), log_.size());
+    expect_positions(*r, 0);
   }
 
   Options read_only() const {
@@ -196,18 +207,14 @@ TEST_F(DeferredSegmentTest, CheckpointOfAStoreWithDeferredSegments) {
   ASSERT_TRUE(taken.ok()) << taken.status().to_string();
   EXPECT_EQ(taken->position, log_.size());
   EXPECT_EQ(taken->segments, segments_.size());
-  auto copy = test::open_ok(target.path() + "/copy", read_only());
-  ASSERT_NE(copy, nullptr);
-  auto r = copy->read_all(0, SIZE_MAX);
-  ASSERT_TRUE(r.ok()) << r.status().to_string();
-  ASSERT_EQ(r->size(), log_.size());
-  expect_positions(*r, 0);
+  ASSERT_NO_FATAL_FAILURE(expect_whole_log(target.path() + "/copy"));
 }
 
 // The first open of one index file after `slow` is set is slow, so that its
 // deferred segment's load is caught halfway: segment mapped, index not yet.
-class SlowIndexFileSystem final : public test::ForwardingFileSystem {
+class SlowIndexFileSystem final : public engine::ForwardingFileSystem {
  public:
+  SlowIndexFileSystem() : ForwardingFileSystem(engine::posix_file_system()) {}
   std::string slow_file;
   std::atomic<bool> slow{false};
   Result<std::unique_ptr<engine::File>> open(const std::string& path, engine::OpenMode mode) override {
@@ -241,12 +248,7 @@ TEST_F(DeferredSegmentTest, CheckpointWaitsForASegmentAReaderIsLoading) {
   reader.join();
   ASSERT_TRUE(taken.ok()) << taken.status().to_string();
   EXPECT_EQ(taken->position, log_.size());
-  auto copy = test::open_ok(target.path() + "/copy", read_only());
-  ASSERT_NE(copy, nullptr);
-  auto r = copy->read_all(0, SIZE_MAX);
-  ASSERT_TRUE(r.ok()) << r.status().to_string();
-  ASSERT_EQ(r->size(), log_.size());
-  expect_positions(*r, 0);
+  ASSERT_NO_FATAL_FAILURE(expect_whole_log(target.path() + "/copy"));
 }
 
 }  // namespace

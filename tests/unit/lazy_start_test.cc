@@ -6,7 +6,8 @@
 #include "engine/store_open.h"
 #include "format/clean_record.h"
 #include "test_util.h"
-#include "forwarding_fs.h"
+
+#include "engine/forwarding_file_system.h"
 
 #include <atomic>
 #include <filesystem>
@@ -29,8 +30,9 @@ size_t thread_count() {
 // The POSIX file system, counting make_write_queue() calls; with `refuse`
 // set they fail with it, with `fall_back` set kAuto gets pwrite as if
 // io_uring were unavailable.
-class QueueWatchingFileSystem final : public test::ForwardingFileSystem {
+class QueueWatchingFileSystem final : public engine::ForwardingFileSystem {
  public:
+  QueueWatchingFileSystem() : ForwardingFileSystem(engine::posix_file_system()) {}
   std::optional<Status> refuse;
   bool fall_back = false;
   std::atomic<int> queues_asked{0};
