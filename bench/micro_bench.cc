@@ -135,6 +135,29 @@ void BM_IdWindowAddAndFind(benchmark::State& state) {
 }
 BENCHMARK(BM_IdWindowAddAndFind);
 
+// A full window taking batches of state.range(0) new ids: one at a time
+// (Arg 0: add()) or as a run (Arg 1: add_run(), prefetching).
+void BM_IdWindowBatch(benchmark::State& state) {
+  constexpr uint32_t kCapacity = 1u << 18;
+  const size_t batch = 1000;
+  index::IdWindow window(kCapacity);
+  std::vector<EventId> ids(kCapacity * 2);
+  for (auto& id : ids) id = EventId::random();
+  uint64_t position = 0;
+  for (; position < kCapacity; ++position) window.add(ids[position], position);
+  for (auto _ : state) {
+    std::span<const EventId> run(&ids[position % (ids.size() - batch)], batch);
+    if (state.range(0) == 1) {
+      window.add_run(run, position);
+    } else {
+      for (size_t i = 0; i < batch; ++i) window.add(run[i], position + i);
+    }
+    position += batch;
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * batch));
+}
+BENCHMARK(BM_IdWindowBatch)->Arg(0)->Arg(1);
+
 // A segment of 1 M events where one type is every 100th event (1 %): how
 // fast a filtered read finds the next N matches from a random position.
 index::SegmentBitmaps one_percent_type() {

@@ -145,11 +145,13 @@ Status Log::index_batch(uint32_t segment, uint64_t offset, uint32_t frame_size,
   loc.stream = stream;
   positions_.add(loc);
   streams_.add_events(stream, loc.first_position, loc.count);
-  bool ids = ids_loaded_;
-  batch.for_each([&](uint32_t i, const format::EventView& e) {
-    if (ids) ids_.add(e.id, loc.first_position + i);
+  if (!ids_loaded_) return Status();
+  id_scratch_.clear();
+  batch.for_each([&](uint32_t, const format::EventView& e) {
+    id_scratch_.push_back(e.id);
     return true;
   });
+  ids_.add_run(id_scratch_, loc.first_position);
   return Status();
 }
 
@@ -200,6 +202,8 @@ Status Log::load_id_window() {
   ids_loaded_ = true;
   return Status();
 }
+
+void Log::prefetch_id(const EventId& id) const { ids_.prefetch(id); }
 
 Result<std::optional<Log::IdHit>> Log::find_id(const EventId& id) const {
   auto position = ids_.find(id);

@@ -96,6 +96,9 @@ class Log {
     uint64_t version;
   };
   Result<std::optional<IdHit>> find_id(const EventId& id) const;
+  // Brings what find_id(id) reads first into the cache (a batch's ids are
+  // looked up one after another, each a likely cache miss).
+  void prefetch_id(const EventId& id) const;
   // The in-memory ordinal of `stream`, added (continuing its checkpointed
   // versions) when only the checkpoint knows it; nullopt for a new stream.
   Result<std::optional<uint32_t>> find_stream(std::string_view stream);
@@ -238,6 +241,7 @@ class Log {
   index::StreamIndex streams_;
   index::IdWindow ids_;
   bool ids_loaded_ = false;  // the writer's thread (or recovery) only
+  std::vector<EventId> id_scratch_;  // index_batch's ids, the writer's thread (or recovery) only
   Checkpoint checkpoint_;    // set at open, advanced by the writer's side
   std::mutex offered_mu_;
   std::optional<Checkpoint> offered_;

@@ -81,6 +81,23 @@ void IdWindow::add(const EventId& id, uint64_t position) {
   insert(position, h);
 }
 
+void IdWindow::prefetch(const EventId& id) const {
+  if (!table_.empty()) __builtin_prefetch(&table_[hash(id) & mask_]);
+}
+
+void IdWindow::add_run(std::span<const EventId> ids, uint64_t first_position) {
+  constexpr size_t kAhead = 8;
+  for (size_t i = 0; i < std::min(kAhead, ids.size()); ++i) prefetch(ids[i]);
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (i + kAhead < ids.size() && !table_.empty()) {
+      uint64_t ahead = first_position + i + kAhead;
+      prefetch(ids[i + kAhead]);
+      if (ahead >= capacity_ && ring_.size() == capacity_) prefetch(id_at(ahead - capacity_));  // the id leaving
+    }
+    add(ids[i], first_position + i);
+  }
+}
+
 std::optional<uint64_t> IdWindow::find(const EventId& id) const {
   if (id.is_nil()) return std::nullopt;
   auto i = slot_of(id, hash(id));

@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <span>
 #include <vector>
 
 namespace cairn::index {
@@ -85,6 +86,12 @@ class IdWindow {
   explicit IdWindow(uint32_t capacity);
   // Positions must be added in increasing order, each once.
   void add(const EventId& id, uint64_t position);
+  // add() for ids[i] at first_position + i, each in turn, with the table
+  // slots of a few ids ahead prefetched: the table outgrows the caches, and
+  // a batch's ids are known together.
+  void add_run(std::span<const EventId> ids, uint64_t first_position);
+  // Prefetches what find(id) will read.
+  void prefetch(const EventId& id) const;
   // The position of `id` if it is inside the window.
   std::optional<uint64_t> find(const EventId& id) const;
   uint32_t capacity() const { return capacity_; }

@@ -129,5 +129,29 @@ TEST(IdWindowTest, AgreesWithAReferenceModelOverManyEvictions) {
   }
 }
 
+// add_run (a batch's ids at once, prefetching ahead) leaves the window
+// exactly as add() one id at a time does: runs of 1 to 40 ids, with repeats
+// inside a run, nil ids and many evictions, compared after every run.
+TEST(IdWindowTest, AddRunAgreesWithAddOneAtATime) {
+  constexpr uint32_t kCapacity = 53;
+  IdWindow one(kCapacity), runs(kCapacity);
+  uint32_t seed = 11;
+  uint64_t position = 0;
+  for (int r = 0; r < 600; ++r) {
+    seed = seed * 1103515245 + 12345;
+    std::vector<EventId> ids(1 + (seed >> 8) % 40);
+    for (auto& id : ids) {
+      seed = seed * 1103515245 + 12345;
+      id = seed % 11 == 0 ? EventId{} : id_of(static_cast<uint8_t>((seed >> 4) % 89));
+    }
+    for (size_t i = 0; i < ids.size(); ++i) one.add(ids[i], position + i);
+    runs.add_run(ids, position);
+    position += ids.size();
+    for (uint8_t v = 0; v < 89; ++v) {
+      ASSERT_EQ(runs.find(id_of(v)), one.find(id_of(v))) << "id " << int(v) << " after run " << r;
+    }
+  }
+}
+
 }  // namespace
 }  // namespace cairn::index
