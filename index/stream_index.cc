@@ -86,7 +86,7 @@ void IdWindow::prefetch(const EventId& id) const {
 }
 
 void IdWindow::add_run(std::span<const EventId> ids, uint64_t first_position) {
-  constexpr size_t kAhead = 8;
+  constexpr size_t kAhead = kPrefetchAhead;
   for (size_t i = 0; i < std::min(kAhead, ids.size()); ++i) prefetch(ids[i]);
   for (size_t i = 0; i < ids.size(); ++i) {
     if (i + kAhead < ids.size() && !table_.empty()) {

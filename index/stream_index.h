@@ -92,6 +92,8 @@ class IdWindow {
   void add_run(std::span<const EventId> ids, uint64_t first_position);
   // Prefetches what find(id) will read.
   void prefetch(const EventId& id) const;
+  // How many ids ahead of the one in hand a run of lookups prefetches.
+  static constexpr size_t kPrefetchAhead = 8;
   // The position of `id` if it is inside the window.
   std::optional<uint64_t> find(const EventId& id) const;
   uint32_t capacity() const { return capacity_; }

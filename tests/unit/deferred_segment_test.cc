@@ -197,6 +197,21 @@ TEST_F(DeferredSegmentTest, DamagedDeferredSegmentFailsItsReadsNotTheOpen) {
   EXPECT_EQ(scanned.status().code(), Code::kCorruption) << scanned.status().to_string();
 }
 
+// A sealed segment cut to nothing: its reads fail with Corruption saying so.
+TEST_F(DeferredSegmentTest, EmptyDeferredSegmentFailsItsReads) {
+  fs::resize_file(segments_[2], 0);
+  auto store = test::open_ok(dir_.path(), read_only());
+  ASSERT_NE(store, nullptr);
+  auto r = store->read_all(first_position(2), 1);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kCorruption) << r.status().to_string();
+  EXPECT_NE(r.status().message().find(segments_[2] + ": the segment file is empty"), std::string::npos)
+      << r.status().to_string();
+  auto before = store->read_all(0, first_position(2));
+  ASSERT_TRUE(before.ok()) << before.status().to_string();
+  expect_positions(*before, 0);
+}
+
 // A store checkpoint taken before anything was read links every deferred
 // segment whole; the copy reads as the store.
 TEST_F(DeferredSegmentTest, CheckpointOfAStoreWithDeferredSegments) {
