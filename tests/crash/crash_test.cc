@@ -447,8 +447,17 @@ enum class BackupState { kNone, kIncomplete, kVerified };
 // the store's at its position.
 BackupState check_backup(Store& store, const std::string& target, uint64_t reported, Failures& fail) {
   // A first checkpoint killed before its marker was written leaves no
-  // directory, or an empty one (killed in the fsync of its parent).
-  if (!fs::exists(target) || fs::is_empty(target)) {
+  // directory, an empty one (killed in the fsync of its parent), or one with
+  // only its LOCK file and the marker's temporary file (which a new
+  // checkpoint into it accepts).
+  auto no_marker_yet = [&] {
+    for (const auto& entry : fs::directory_iterator(target)) {
+      std::string name = entry.path().filename().string();
+      if (name != "LOCK" && !(name.size() > 4 && name.compare(name.size() - 4, 4, ".tmp") == 0)) return false;
+    }
+    return true;
+  };
+  if (!fs::exists(target) || no_marker_yet()) {
     if (reported > 0) fail.add("store checkpoint target " + target + " is missing or empty");
     return BackupState::kNone;
   }
