@@ -85,15 +85,19 @@ void IdWindow::prefetch(const EventId& id) const {
   if (!table_.empty()) __builtin_prefetch(&table_[hash(id) & mask_]);
 }
 
+// Prefetches the slots that adding ids[i] reads: its own, and that of the id
+// leaving the window to make room (the first kPrefetchAhead ids' too: in the
+// batches of a few events that are common, they are most of the run).
 void IdWindow::add_run(std::span<const EventId> ids, uint64_t first_position) {
-  constexpr size_t kAhead = kPrefetchAhead;
-  for (size_t i = 0; i < std::min(kAhead, ids.size()); ++i) prefetch(ids[i]);
+  auto prefetch_for = [&](size_t i) {
+    if (table_.empty()) return;
+    prefetch(ids[i]);
+    uint64_t position = first_position + i;
+    if (position >= capacity_ && ring_.size() == capacity_) prefetch(id_at(position - capacity_));
+  };
+  for (size_t i = 0; i < std::min(kPrefetchAhead, ids.size()); ++i) prefetch_for(i);
   for (size_t i = 0; i < ids.size(); ++i) {
-    if (i + kAhead < ids.size() && !table_.empty()) {
-      uint64_t ahead = first_position + i + kAhead;
-      prefetch(ids[i + kAhead]);
-      if (ahead >= capacity_ && ring_.size() == capacity_) prefetch(id_at(ahead - capacity_));  // the id leaving
-    }
+    if (i + kPrefetchAhead < ids.size()) prefetch_for(i + kPrefetchAhead);
     add(ids[i], first_position + i);
   }
 }
