@@ -155,6 +155,8 @@ void Writer::submit(std::unique_ptr<AppendRequest> request) {
 void Writer::submit_and_wait(std::unique_ptr<AppendRequest> request, SyncWaiter& waiter) {
   if (Status s = start(); !s.ok()) return reject(*request, std::move(s));
   bool lead = false;
+  // Without an fdatasync to wait for, the wait is short: spin through it.
+  const bool spins = request->durability != Durability::kSync;
   {
     std::unique_lock lock(mu_);
     wait_for_room(lock);
@@ -167,12 +169,50 @@ void Writer::submit_and_wait(std::unique_ptr<AppendRequest> request, SyncWaiter&
     if (leader_ == Leader::kNone) {
       leader_ = Leader::kCaller;
       lead = true;
-    } else if (requests_.size() >= wanted_) {
-      wake_.notify_one();
+    } else {
+      spinners_ += spins ? 1 : 0;
+      if (requests_.size() >= wanted_) wake_.notify_one();
     }
   }
-  if (lead) lead_one_group();
+  if (lead) {
+    lead_one_group();
+  } else if (spins) {
+    spin(waiter);
+  }
   wait(waiter);
+}
+
+// A synchronous appender with no fdatasync to wait for stays awake: it
+// yields its CPU in a loop (so that the leader and the appenders encoding
+// their next batches run first) and takes over the queue the moment a leader
+// leaves it to the spinners. That saves the hand-offs to and from a sleeping
+// thread, tens of microseconds each on a virtual machine: `none`, 4 writers,
+// batches of 10 ran 1.7 times as fast (DESIGN.md, "Group commit"). After
+// kSpinBeforeSleep it sleeps, handing a queue left to the spinners to the
+// writer thread.
+void Writer::spin(SyncWaiter& waiter) {
+  auto until = Clock::now() + kSpinBeforeSleep;
+  while (!waiter.done.load(std::memory_order_acquire) && Clock::now() < until) {
+    if (leaderless_.load(std::memory_order_relaxed) && take_leaderless()) {
+      lead_one_group();
+      continue;
+    }
+    std::this_thread::yield();
+  }
+  std::lock_guard lock(mu_);
+  --spinners_;
+  if (leader_ == Leader::kNone && !requests_.empty()) {
+    leader_ = Leader::kThread;
+    wake_.notify_one();
+  }
+}
+
+bool Writer::take_leaderless() {
+  std::lock_guard lock(mu_);
+  leaderless_.store(false, std::memory_order_relaxed);  // taken now, or by someone else before
+  if (leader_ != Leader::kNone || requests_.empty()) return false;
+  leader_ = Leader::kCaller;
+  return true;
 }
 
 void Writer::reject(AppendRequest& r, Status why) {
@@ -202,7 +242,12 @@ void Writer::lead_one_group() {
   }
   process(taken, /*inline_ok=*/true);
   std::lock_guard lock(mu_);
-  leader_ = requests_.empty() ? Leader::kNone : Leader::kThread;
+  if (requests_.empty() || spinners_ > 0) {
+    leader_ = Leader::kNone;  // with requests queued: a spinner takes them (spin())
+    leaderless_.store(!requests_.empty(), std::memory_order_relaxed);
+  } else {
+    leader_ = Leader::kThread;
+  }
   if (leader_ == Leader::kThread || closing_ || sync_due_) wake_.notify_one();
 }
 

@@ -193,6 +193,10 @@ class Writer {
   void push(std::unique_ptr<AppendRequest> request);  // under mu_
   void reject(AppendRequest& r, Status why);
   void wait(SyncWaiter& waiter);
+  // How long a waiting appender with no fdatasync to wait for stays awake.
+  static constexpr std::chrono::microseconds kSpinBeforeSleep{100};
+  void spin(SyncWaiter& waiter);
+  bool take_leaderless();  // leads a queue a leader left to the spinners
   // --- leading ---
   void run();
   bool sync_is_due() const;  // under mu_
@@ -298,7 +302,10 @@ class Writer {
   // Who commits queued requests: nobody (the next appender will), a
   // synchronous appender on its own thread, or the writer thread.
   enum class Leader : uint8_t { kNone, kCaller, kThread };
+  // kNone with requests queued: a leader left them to the spinners (spin()).
   Leader leader_ = Leader::kNone;  // guarded by mu_
+  size_t spinners_ = 0;            // guarded by mu_: synchronous appenders in spin()
+  std::atomic<bool> leaderless_{false};  // a hint for the spinners: leader_ kNone, requests queued
   size_t wanted_ = SIZE_MAX;       // guarded by mu_: queue size the gathering writer waits for
   std::deque<Flight> flights_;     // guarded by mu_: sent, not completed, in log order
   std::condition_variable flights_cv_;  // flights_ changed, or the completer should stop
