@@ -304,8 +304,9 @@ void Writer::run() {
       continue;
     }
     take(taken);
+    bool inline_ok = requests_.empty() && only_sync_appends(taken);
     lock.unlock();
-    process(taken, /*inline_ok=*/false);
+    process(taken, inline_ok);
     lock.lock();
   }
   // Closing: everything written becomes durable, then the completer stops.
@@ -316,6 +317,16 @@ void Writer::run() {
   lock.lock();
   completer_stop_ = true;
   flights_cv_.notify_all();
+}
+
+// Whether the writer thread commits a group on its own thread, as a caller
+// leader does: when it took every queued request and each is a synchronous
+// appender's. Those appenders wait for this group, and nothing else is
+// queued to pipeline behind it, so handing the flight to the completer would
+// only add a hand-off (16 synchronous writers: 0.25 -> 0.37 of 16 / raw
+// fdatasync, medians of 5 runs alternated with the handing-off build).
+bool Writer::only_sync_appends(const Batch& taken) {
+  return std::all_of(taken.begin(), taken.end(), [](const auto& r) { return r->waiter != nullptr; });
 }
 
 bool Writer::sync_is_due() const { return sync_due_ && Clock::now() >= *sync_due_; }

@@ -200,6 +200,7 @@ class Writer {
   // --- leading ---
   void run();
   bool sync_is_due() const;  // under mu_
+  static bool only_sync_appends(const Batch& taken);
   void lead_one_group();
   void gather(std::unique_lock<std::mutex>& lock);
   bool wait_while_small(std::unique_lock<std::mutex>& lock);
