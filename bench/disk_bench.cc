@@ -16,6 +16,12 @@
 //   uring-linked-zeroed  io_uring WRITE linked to FSYNC(DATASYNC), one submit, both CQEs
 //   pipelined-zeroed     io_uring, `depth` linked write+fsync pairs kept in flight
 //   pipelined-threads    `depth` threads each doing pwrite + fdatasync on the same file
+//   group-commit         `depth` threads each appending one record and waiting for it
+//                        to be durable; a leader thread writes everything queued with one
+//                        pwrite + fdatasync (waiting up to 100 us for all `depth`), then
+//                        wakes them: the ceiling of any group commit of synchronous
+//                        appenders on this machine, with no encoding, index or checksum
+//                        (200 B only; "x W/zeroed" = ops/s / (depth x zeroed ops/s))
 //   bw-buffered          256 MiB as 1 MiB writes + fdatasync each, buffered
 //   bw-direct            the same with O_DIRECT
 // Record sizes are 200 B, 4 KiB, 64 KiB and 1 MiB; N (default 2000) applies up
@@ -30,11 +36,14 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <mutex>
 #include <set>
 #include <sstream>
 #include <string>
@@ -72,7 +81,7 @@ struct Config {
 
 // ---- modes -----------------------------------------------------------------
 
-enum class Kind { kFdatasync, kRwfDsync, kDirect, kDirectDsync, kUringLinked, kUringPipelined, kThreads };
+enum class Kind { kFdatasync, kRwfDsync, kDirect, kDirectDsync, kUringLinked, kUringPipelined, kThreads, kGroupCommit };
 
 struct Mode {
   const char* name;
@@ -93,6 +102,7 @@ const std::vector<Mode>& modes() {
       {"uring-linked-zeroed", Prep::kZeroed, Kind::kUringLinked},
       {"pipelined-zeroed", Prep::kZeroed, Kind::kUringPipelined, {1, 2, 4}},
       {"pipelined-threads", Prep::kZeroed, Kind::kThreads, {2, 4}},
+      {"group-commit", Prep::kZeroed, Kind::kGroupCommit, {1, 4, 16}},
       {"bw-buffered", Prep::kZeroed, Kind::kFdatasync, {1}, true},
       {"bw-direct", Prep::kZeroed, Kind::kDirect, {1}, true},
   };
@@ -268,6 +278,67 @@ Sample run_threads(int fd, const std::string& rec, int ops, int depth) {
   return s;
 }
 
+// `depth` appender threads and one leader: each appender queues a record and
+// sleeps until the leader's next pwrite + fdatasync covers it. The leader
+// waits (up to 100 us) for every appender to queue, as group commits do, so
+// that the appenders woken by one commit make the next one together.
+Sample run_group_commit(int fd, const std::string& rec, int ops, int depth) {
+  std::mutex mu;
+  std::condition_variable queued_cv, durable_cv;
+  int queued = 0, taken = 0;
+  uint64_t durable_upto = 0, queued_total = 0;  // appends, counted from 1
+  bool stop = false;
+  std::vector<std::vector<double>> lat(depth);
+  auto appender = [&](int t) {
+    std::unique_lock lock(mu);
+    while (!stop && taken < ops) {
+      auto t0 = Clock::now();
+      uint64_t mine = ++queued_total;
+      ++queued;
+      if (queued == depth) queued_cv.notify_one();
+      durable_cv.wait(lock, [&] { return stop || durable_upto >= mine; });
+      if (durable_upto >= mine) lat[t].push_back(us_since(t0));
+    }
+  };
+  std::string group;
+  size_t off = 0;
+  auto start = Clock::now();
+  std::vector<std::thread> pool;
+  for (int t = 0; t < depth; ++t) pool.emplace_back(appender, t);
+  while (true) {
+    uint64_t upto = 0;
+    int n = 0;
+    {
+      std::unique_lock lock(mu);
+      if (taken >= ops) break;
+      queued_cv.wait_for(lock, std::chrono::microseconds(100), [&] { return queued >= depth; });
+      if (queued == 0) continue;
+      n = std::min(queued, ops - taken);  // the file holds `ops` records
+      queued -= n;
+      taken += n;
+      upto = queued_total - queued;
+    }
+    group.clear();
+    for (int i = 0; i < n; ++i) group += rec;
+    write_all(fd, group.data(), group.size(), off);
+    sync_data(fd);
+    off += group.size();
+    std::lock_guard lock(mu);
+    durable_upto = upto;
+    durable_cv.notify_all();
+  }
+  {
+    std::lock_guard lock(mu);
+    stop = true;
+    durable_cv.notify_all();
+  }
+  for (auto& th : pool) th.join();
+  Sample s;
+  s.seconds = seconds_since(start);
+  for (auto& l : lat) s.lat_us.insert(s.lat_us.end(), l.begin(), l.end());
+  return s;
+}
+
 // ---- one measurement -------------------------------------------------------
 
 Sample run_loop(const Case& c, int fd) {
@@ -292,6 +363,8 @@ Sample run_loop(const Case& c, int fd) {
       return run_uring_pipelined(fd, rec, c.ops, c.depth);
     case Kind::kThreads:
       return run_threads(fd, rec, c.ops, c.depth);
+    case Kind::kGroupCommit:
+      return run_group_commit(fd, rec, c.ops, c.depth);
   }
   return {};
 }
@@ -317,7 +390,7 @@ std::vector<std::vector<Case>> plan(const Config& cfg) {
   for (size_t size : kSizes) {
     std::vector<Case> group;
     for (const Mode& m : modes()) {
-      if (m.bandwidth || !selected(cfg, m)) continue;
+      if (m.bandwidth || !selected(cfg, m) || (m.kind == Kind::kGroupCommit && size != kSizes[0])) continue;
       for (int d : m.depths) group.push_back(Case{&m, d, size, ops_for(size, cfg.ops), {}});
     }
     if (!group.empty()) groups.push_back(group);
@@ -343,6 +416,18 @@ void run_rounds(std::vector<std::vector<Case>>& groups, const Config& cfg) {
 
 // ---- output ----------------------------------------------------------------
 
+// Each group-commit row against `depth` independent appends at the zeroed rate.
+void print_group_commit_ratios(FILE* out, const std::vector<Case>& group) {
+  auto zeroed = std::find_if(group.begin(), group.end(), [](const Case& c) { return c.mode->prep == Prep::kZeroed &&
+                                                                                   c.mode->kind == Kind::kFdatasync; });
+  if (zeroed == group.end()) return;
+  for (const Case& c : group) {
+    if (c.mode->kind != Kind::kGroupCommit) continue;
+    std::fprintf(out, "%-24s x W/zeroed %.2f\n", c.label().c_str(),
+                 c.median().ops_per_s / (c.depth * zeroed->median().ops_per_s));
+  }
+}
+
 void print_table(FILE* out, const Machine& m, const std::vector<std::vector<Case>>& groups, const Config& cfg) {
   std::fprintf(out, "kernel %s | fs %s | device %s | queue/fua %s | queue/write_cache %s\n", m.kernel.c_str(),
                m.fs_type.c_str(), m.device.c_str(), m.fua.c_str(), m.write_cache.c_str());
@@ -359,6 +444,7 @@ void print_table(FILE* out, const Machine& m, const std::vector<std::vector<Case
                    size_name(c.size).c_str(), c.ops, s.ops_per_s, s.p50_us, s.p99_us, s.mb_per_s, lo->ops_per_s,
                    hi->ops_per_s);
     }
+    print_group_commit_ratios(out, group);
     std::fprintf(out, "\n");
   }
 }
