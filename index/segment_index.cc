@@ -22,8 +22,8 @@ void SegmentIndexBuilder::add(uint64_t offset, uint32_t frame_size, uint64_t fra
   auto ordinal = static_cast<uint32_t>(batches_.size());
   batches_.push_back({offset, static_cast<uint32_t>(batch.stamp().first_position - header_.first_position),
                       batch.count()});
-  auto [it, added] = streams_.try_emplace(std::string(batch.stream()));
-  if (added) it->second.first_version = batch.stamp().first_version;
+  auto it = streams_.find(batch.stream());
+  if (it == streams_.end()) it = streams_.emplace(batch.stream(), Stream{batch.stamp().first_version, {}}).first;
   it->second.list.push_back(
       {static_cast<uint32_t>(batch.stamp().first_version - it->second.first_version), ordinal});
   header_.event_count += batch.count();

@@ -13,11 +13,11 @@
 #include <cairn/status.h>
 
 #include <functional>
-#include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 namespace cairn::index {
@@ -44,7 +44,12 @@ class SegmentIndexBuilder {
   format::SegmentIndexHeader header_;
   HashFn hash_;
   std::vector<format::IndexBatch> batches_;
-  std::map<std::string, Stream, std::less<>> streams_;
+  struct NameHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  // Looked up with the batch's string_view; finish() orders them by hash and name.
+  std::unordered_map<std::string, Stream, NameHash, std::equal_to<>> streams_;
 };
 
 class SegmentIndex {
