@@ -205,6 +205,13 @@ Status Log::load_id_window() {
 
 void Log::prefetch_id(const EventId& id) const { ids_.prefetch(id); }
 
+void Log::prefetch_append(std::string_view stream, std::span<const EventId> ids, uint64_t first_position) const {
+  streams_.prefetch(stream);
+  for (size_t i = 0; i < std::min(ids.size(), index::IdWindow::kPrefetchAhead); ++i) {
+    ids_.prefetch_add(ids[i], first_position + i);
+  }
+}
+
 Result<std::optional<Log::IdHit>> Log::find_id(const EventId& id) const {
   auto position = ids_.find(id);
   if (!position) return std::optional<IdHit>();

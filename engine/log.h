@@ -36,6 +36,7 @@
 #include <memory>
 #include <optional>
 #include <mutex>
+#include <span>
 #include <shared_mutex>
 #include <string>
 #include <vector>
@@ -99,6 +100,9 @@ class Log {
   // Brings what find_id(id) reads first into the cache (a batch's ids are
   // looked up one after another, each a likely cache miss).
   void prefetch_id(const EventId& id) const;
+  // Prefetches what indexing a batch of `stream` with `ids` at
+  // `first_position` will read first (the writer's, a few appends ahead).
+  void prefetch_append(std::string_view stream, std::span<const EventId> ids, uint64_t first_position) const;
   // The in-memory ordinal of `stream`, added (continuing its checkpointed
   // versions) when only the checkpoint knows it; nullopt for a new stream.
   Result<std::optional<uint32_t>> find_stream(std::string_view stream);

@@ -205,6 +205,7 @@ class Writer {
   void gather(std::unique_lock<std::mutex>& lock);
   bool wait_while_small(std::unique_lock<std::mutex>& lock);
   void take(Batch& taken);  // under mu_
+  static constexpr size_t kAdmitAhead = 4;  // requests whose index reads are prefetched
   void process(Batch& taken, bool inline_ok);
   // The idempotency and version checks; on success stamps and indexes the
   // request's batch at the end of the current flight.

@@ -36,17 +36,40 @@ void StreamIndex::drop_below(uint64_t position) {
   }
 }
 
+uint64_t StreamIndex::hash(std::string_view name) { return std::hash<std::string_view>{}(name); }
+
 std::optional<uint32_t> StreamIndex::find(std::string_view name) const {
-  auto it = by_name_.find(name);
-  if (it == by_name_.end()) return std::nullopt;
-  return it->second;
+  if (table_.empty()) return std::nullopt;
+  uint64_t h = hash(name);
+  for (size_t i = h & mask_; table_[i].ordinal_plus_1 != 0; i = (i + 1) & mask_) {
+    uint32_t ordinal = table_[i].ordinal_plus_1 - 1;
+    if (table_[i].hash == h && streams_[ordinal].name == name) return ordinal;
+  }
+  return std::nullopt;
 }
 
+void StreamIndex::prefetch(std::string_view name) const {
+  if (!table_.empty()) __builtin_prefetch(&table_[hash(name) & mask_]);
+}
+
+// Names are never removed; the table doubles when it would be over half full.
 uint32_t StreamIndex::add(std::string_view name, uint64_t base_version) {
   auto ordinal = static_cast<uint32_t>(streams_.size());
   streams_.push_back(Stream{std::string(name), base_version, {}});
-  by_name_.emplace(std::string(name), ordinal);
+  if ((streams_.size()) * 2 > table_.size()) {
+    table_.assign(std::max<size_t>(64, table_.size() * 2), Slot{});
+    mask_ = table_.size() - 1;
+    for (uint32_t o = 0; o < streams_.size(); ++o) insert(hash(streams_[o].name), o);
+  } else {
+    insert(hash(name), ordinal);
+  }
   return ordinal;
+}
+
+void StreamIndex::insert(uint64_t h, uint32_t ordinal) {
+  size_t i = h & mask_;
+  while (table_[i].ordinal_plus_1 != 0) i = (i + 1) & mask_;
+  table_[i] = Slot{h, ordinal + 1};
 }
 
 void StreamIndex::add_events(uint32_t ordinal, uint64_t first_position, uint32_t count) {
@@ -85,19 +108,18 @@ void IdWindow::prefetch(const EventId& id) const {
   if (!table_.empty()) __builtin_prefetch(&table_[hash(id) & mask_]);
 }
 
-// Prefetches the slots that adding ids[i] reads: its own, and that of the id
-// leaving the window to make room (the first kPrefetchAhead ids' too: in the
-// batches of a few events that are common, they are most of the run).
+void IdWindow::prefetch_add(const EventId& id, uint64_t position) const {
+  if (table_.empty()) return;
+  prefetch(id);
+  if (position >= capacity_ && ring_.size() == capacity_) prefetch(id_at(position - capacity_));
+}
+
+// The first kPrefetchAhead ids are prefetched too: in the batches of a few
+// events that are common, they are most of the run.
 void IdWindow::add_run(std::span<const EventId> ids, uint64_t first_position) {
-  auto prefetch_for = [&](size_t i) {
-    if (table_.empty()) return;
-    prefetch(ids[i]);
-    uint64_t position = first_position + i;
-    if (position >= capacity_ && ring_.size() == capacity_) prefetch(id_at(position - capacity_));
-  };
-  for (size_t i = 0; i < std::min(kPrefetchAhead, ids.size()); ++i) prefetch_for(i);
+  for (size_t i = 0; i < std::min(kPrefetchAhead, ids.size()); ++i) prefetch_add(ids[i], first_position + i);
   for (size_t i = 0; i < ids.size(); ++i) {
-    if (i + kPrefetchAhead < ids.size()) prefetch_for(i + kPrefetchAhead);
+    if (i + kPrefetchAhead < ids.size()) prefetch_add(ids[i + kPrefetchAhead], first_position + i + kPrefetchAhead);
     add(ids[i], first_position + i);
   }
 }

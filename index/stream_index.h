@@ -11,7 +11,6 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <span>
 #include <vector>
 
@@ -54,6 +53,9 @@ class StreamIndex {
   };
 
   std::optional<uint32_t> find(std::string_view name) const;
+  // Prefetches the table slot find(name) reads first (the table outgrows the
+  // caches with many streams; the writer prefetches a few appends ahead).
+  void prefetch(std::string_view name) const;
   // A new stream's versions continue from `base_version`.
   uint32_t add(std::string_view name, uint64_t base_version);
   const Stream& stream(uint32_t ordinal) const { return streams_[ordinal]; }
@@ -67,11 +69,17 @@ class StreamIndex {
   }
 
  private:
-  struct NameHash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  // Open addressing, linear probing, at most half full: a lookup costs one
+  // slot (prefetchable from the name's hash) and the Stream it names, whose
+  // name is compared only when the 64-bit hashes agree.
+  struct Slot {
+    uint64_t hash = 0;
+    uint32_t ordinal_plus_1 = 0;  // 0: empty
   };
-  std::unordered_map<std::string, uint32_t, NameHash, std::equal_to<>> by_name_;
+  static uint64_t hash(std::string_view name);
+  void insert(uint64_t h, uint32_t ordinal);
+  std::vector<Slot> table_;
+  size_t mask_ = 0;
   std::vector<Stream> streams_;
 };
 
@@ -92,6 +100,9 @@ class IdWindow {
   void add_run(std::span<const EventId> ids, uint64_t first_position);
   // Prefetches what find(id) will read.
   void prefetch(const EventId& id) const;
+  // Prefetches what add(id, position) will read: find's slot, and that of
+  // the id leaving the window to make room.
+  void prefetch_add(const EventId& id, uint64_t position) const;
   // How many ids ahead of the one in hand a run of lookups prefetches.
   static constexpr size_t kPrefetchAhead = 8;
   // The position of `id` if it is inside the window.

@@ -3,6 +3,9 @@
 
 #include <array>
 #include <map>
+#include <string>
+#include <string_view>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -47,6 +50,32 @@ TEST(StreamIndexTest, StreamsKeepTheirPositionsPerVersion) {
   EXPECT_EQ(streams.stream(a).positions, (std::vector<uint64_t>{10, 11, 13, 14}));
   EXPECT_EQ(streams.stream(b).name, "b");
   EXPECT_EQ(streams.stream_count(), 2u);
+}
+
+// The name table grows past many doublings; every name added is found with
+// its ordinal, names never added (prefixes, extensions, the empty name,
+// names differing in one byte) are not, before and after each growth.
+TEST(StreamIndexTest, FindsEveryNameAcrossTableGrowth) {
+  StreamIndex streams;
+  std::vector<std::string> names;
+  for (int i = 0; i < 5000; ++i) names.push_back("Order-" + std::to_string(i * 7919 % 100003));
+  names.push_back(std::string("nul\0inside", 10));
+  names.push_back(std::string(1024, 'x'));
+  for (size_t i = 0; i < names.size(); ++i) {
+    streams.prefetch(names[i]);
+    EXPECT_EQ(streams.find(names[i]), std::nullopt) << names[i];
+    ASSERT_EQ(streams.add(names[i], 0), i);
+    if (i % 97 == 0 || i + 1 == names.size()) {
+      for (size_t j = 0; j <= i; ++j) ASSERT_EQ(streams.find(names[j]), j) << names[j];
+    }
+  }
+  for (std::string_view absent : {std::string_view("Order-"), std::string_view("Order-00"), std::string_view(""),
+                                  std::string_view("order-0"), std::string_view("Order-0 "),
+                                  std::string_view("nul\0insidf", 10), std::string_view("nul")}) {
+    EXPECT_EQ(streams.find(absent), std::nullopt) << absent;
+  }
+  EXPECT_EQ(streams.find(std::string(1023, 'x')), std::nullopt);
+  EXPECT_EQ(streams.stream_count(), names.size());
 }
 
 TEST(PositionIndexTest, PositionsBeforeTheFirstBatchAreNotFound) {
