@@ -50,6 +50,7 @@ class FaultFile final : public File {
     if (int err = faults_.next(FaultOp::kSync, path()).error) return injected("fdatasync", err);
     return base_->sync();
   }
+  Status write_back(uint64_t offset, uint64_t length) override { return base_->write_back(offset, length); }
   Status truncate(uint64_t size) override { return base_->truncate(size); }
   Result<uint64_t> size() const override { return base_->size(); }
   Result<std::shared_ptr<Mapping>> map(uint64_t length) const override { return base_->map(length); }

@@ -37,6 +37,16 @@ class File {
   virtual Result<size_t> read_at(uint64_t offset, char* buf, size_t n) const = 0;
   // fdatasync: file data (and the size, when it changed) are durable.
   virtual Status sync() = 0;
+  // Writes [offset, offset + length) back to the device and waits for it,
+  // with no device flush: nothing is made durable (sync() still must). It
+  // paces a large background write, which would otherwise pile up in the
+  // page cache and reach the device all at once, ahead of the appends'
+  // fdatasyncs. The default does nothing.
+  virtual Status write_back(uint64_t offset, uint64_t length) {
+    (void)offset;
+    (void)length;
+    return Status();
+  }
   virtual Status truncate(uint64_t size) = 0;
   virtual Result<uint64_t> size() const = 0;
   virtual Result<std::shared_ptr<Mapping>> map(uint64_t length) const = 0;

@@ -92,6 +92,15 @@ class PosixFile final : public File {
     return Status();
   }
 
+  Status write_back(uint64_t offset, uint64_t length) override {
+    constexpr unsigned kWriteAndWait =
+        SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER;
+    if (::sync_file_range(fd_, static_cast<off_t>(offset), static_cast<off_t>(length), kWriteAndWait) != 0) {
+      return errno_status("write back at offset " + std::to_string(offset), path_, errno);
+    }
+    return Status();
+  }
+
   Status truncate(uint64_t size) override {
     if (::ftruncate(fd_, static_cast<off_t>(size)) != 0) {
       return errno_status("truncate to " + std::to_string(size), path_, errno);

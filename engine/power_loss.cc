@@ -49,6 +49,8 @@ class PowerLossFile final : public File {
     if (Status s = base_->sync(); !s.ok()) return s;
     return fs_.after_sync(*node_, *ticket, path());
   }
+  // Durable nothing: the unsynced bytes stay at risk in the model.
+  Status write_back(uint64_t offset, uint64_t length) override { return base_->write_back(offset, length); }
   Status truncate(uint64_t size) override {
     if (Status s = fs_.before_truncate(*node_, *base_, size); !s.ok()) return s;
     return base_->truncate(size);

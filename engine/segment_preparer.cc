@@ -67,8 +67,11 @@ void SegmentPreparer::run() {
   }
 }
 
-// Zeros in 1 MiB writes, then fdatasync. Only a complete, synced file is
-// handed out. Stopping midway leaves a partial file, which is removed.
+// Zeros in 1 MiB writes, each written back before the next (File::write_back:
+// 64 MiB of zeros left to one fdatasync reached the device at once, and the
+// appends' fdatasyncs queued behind them: p99 38-48 ms instead of 26-31 ms
+// for 1,000 x 1 KiB batches), then fdatasync. Only a complete, synced file
+// is handed out. Stopping midway leaves a partial file, which is removed.
 Status SegmentPreparer::prepare(const std::string& path) {
   auto file = fs_.open(path, OpenMode::kCreate);
   if (!file.ok()) return file.status();
@@ -81,6 +84,7 @@ Status SegmentPreparer::prepare(const std::string& path) {
     }
     size_t n = static_cast<size_t>(std::min<uint64_t>(kZeroChunk, segment_bytes_ - at));
     if (Status s = (*file)->write_at(at, std::string_view(zeros.data(), n)); !s.ok()) return s;
+    if (Status s = (*file)->write_back(at, n); !s.ok()) return s;
   }
   if (Status s = (*file)->sync(); !s.ok()) return s;
   std::lock_guard lock(mu_);

@@ -13,6 +13,7 @@ TEST(PosixIoTest, WriteAtGathersPartsAndReadsBack) {
   ASSERT_TRUE(file.ok());
   std::vector<std::string_view> parts = {"abc", "", std::string_view("d\0e", 3)};
   ASSERT_TRUE((*file)->write_at(10, parts).ok());
+  ASSERT_TRUE((*file)->write_back(0, 16).ok());  // writes back, changes nothing
   ASSERT_TRUE((*file)->sync().ok());
   EXPECT_EQ(*(*file)->size(), 16u);
   char buf[32] = {};
@@ -34,6 +35,12 @@ TEST(PosixIoTest, ErrorsNameTheFile) {
   EXPECT_EQ(missing.status().code(), Code::kNotFound);
   EXPECT_NE(missing.status().message().find(dir.sub("missing")), std::string::npos);
   EXPECT_EQ(fs.list(dir.sub("nodir")).status().code(), Code::kNotFound);
+  auto file = fs.open(dir.sub("f"), OpenMode::kCreate);
+  ASSERT_TRUE(file.ok());
+  Status bad_range = (*file)->write_back(UINT64_MAX - 10, 5);  // a negative off_t: EINVAL
+  EXPECT_EQ(bad_range.code(), Code::kIOError);
+  EXPECT_NE(bad_range.message().find(dir.sub("f") + ": write back at offset"), std::string::npos)
+      << bad_range.message();
 }
 
 TEST(PosixIoTest, LockIsExclusiveUntilReleased) {

@@ -2,6 +2,7 @@
 // (SegmentPreparer) and zeros kept ahead of the writer in the active segment
 // (ZeroAhead), and a store whose segments roll into prepared files.
 #include "engine/fault_injection.h"
+#include "engine/forwarding_file_system.h"
 #include "engine/segment_preparer.h"
 #include "engine/zero_ahead.h"
 #include "test_util.h"
@@ -12,6 +13,8 @@
 #include <mutex>
 #include <filesystem>
 #include <thread>
+#include <utility>
+#include <vector>
 
 namespace cairn {
 namespace {
@@ -84,6 +87,93 @@ TEST(SegmentPreparerTest, NoSpaceIsLoggedAndLeavesNothing) {
   EXPECT_NE(logged[0].find("No space left"), std::string::npos) << logged[0];
   EXPECT_TRUE(std::filesystem::is_empty(dir.path()));
   preparer.request();  // the next attempt succeeds
+  preparer.wait_idle();
+  EXPECT_NE(preparer.take().file, nullptr);
+}
+
+// Files that record File::write_back calls, and fail them when told to.
+class WriteBackWatcher final : public engine::ForwardingFileSystem {
+ public:
+  using ForwardingFileSystem::ForwardingFileSystem;
+  Result<std::unique_ptr<engine::File>> open(const std::string& path, OpenMode mode) override {
+    auto file = base_.open(path, mode);
+    if (!file.ok()) return file.status();
+    return std::unique_ptr<engine::File>(std::make_unique<File>(std::move(*file), *this));
+  }
+  std::vector<std::pair<uint64_t, uint64_t>> ranges() {
+    std::lock_guard lock(mu_);
+    return ranges_;
+  }
+  std::atomic<bool> fail{false};
+
+ private:
+  class File final : public engine::File {
+   public:
+    File(std::unique_ptr<engine::File> base, WriteBackWatcher& watcher) : base_(std::move(base)), w_(watcher) {}
+    Status write_at(uint64_t offset, std::span<const std::string_view> parts) override {
+      return base_->write_at(offset, parts);
+    }
+    Result<size_t> read_at(uint64_t offset, char* buf, size_t n) const override {
+      return base_->read_at(offset, buf, n);
+    }
+    Status sync() override { return base_->sync(); }
+    Status write_back(uint64_t offset, uint64_t length) override {
+      if (w_.fail) return Status::io_error(path() + ": write back: Input/output error (injected)");
+      std::lock_guard lock(w_.mu_);
+      w_.ranges_.emplace_back(offset, length);
+      return base_->write_back(offset, length);
+    }
+    Status truncate(uint64_t size) override { return base_->truncate(size); }
+    Result<uint64_t> size() const override { return base_->size(); }
+    Result<std::shared_ptr<engine::Mapping>> map(uint64_t length) const override { return base_->map(length); }
+    const std::string& path() const override { return base_->path(); }
+
+   private:
+    std::unique_ptr<engine::File> base_;
+    WriteBackWatcher& w_;
+  };
+  std::mutex mu_;
+  std::vector<std::pair<uint64_t, uint64_t>> ranges_;
+};
+
+// The zeros go to the device a chunk at a time, each written back before the
+// next is written, rather than all at the final fdatasync.
+TEST(SegmentPreparerTest, WritesEachChunkBackBeforeTheNext) {
+  TempDir dir;
+  WriteBackWatcher watcher(fs());
+  SegmentPreparer preparer(watcher, dir.path(), (5u << 20) + 4096, nullptr);
+  preparer.request();
+  preparer.wait_idle();
+  SegmentPreparer::Prepared p = preparer.take();
+  ASSERT_NE(p.file, nullptr);
+  std::vector<std::pair<uint64_t, uint64_t>> expected;
+  for (uint64_t at = 0; at < 5; ++at) expected.emplace_back(at << 20, 1u << 20);
+  expected.emplace_back(5u << 20, 4096);
+  EXPECT_EQ(watcher.ranges(), expected);
+  EXPECT_TRUE(all_zero(test::read_bytes(p.path)));
+  EXPECT_EQ(std::filesystem::file_size(p.path), (5u << 20) + 4096);
+}
+
+// A failed write-back fails the preparation like a failed write: logged, no
+// file left, and the next request tries again.
+TEST(SegmentPreparerTest, AFailedWriteBackIsLoggedAndLeavesNothing) {
+  TempDir dir;
+  WriteBackWatcher watcher(fs());
+  std::mutex mu;
+  std::vector<std::string> logged;
+  SegmentPreparer preparer(watcher, dir.path(), 2u << 20, [&](std::string_view m) {
+    std::lock_guard lock(mu);
+    logged.emplace_back(m);
+  });
+  watcher.fail = true;
+  preparer.request();
+  preparer.wait_idle();
+  EXPECT_EQ(preparer.take().file, nullptr);
+  ASSERT_EQ(logged.size(), 1u);
+  EXPECT_NE(logged[0].find("write back: Input/output error (injected)"), std::string::npos) << logged[0];
+  EXPECT_TRUE(std::filesystem::is_empty(dir.path()));
+  watcher.fail = false;
+  preparer.request();
   preparer.wait_idle();
   EXPECT_NE(preparer.take().file, nullptr);
 }
