@@ -1387,6 +1387,7 @@ Outcome run_once(const Config& cfg, const std::string& name, const std::string& 
       out = run_appends(*backend, cfg);
       backend->close();
     }
+    raw = averaged(raw, measure_raw_limits(root, cfg.event_size + kRawFramingBytes, cfg.direct));
   } else {
     out = run_reads(cfg, name, dir);
   }
@@ -1480,7 +1481,7 @@ void print_header(FILE* out, const Config& cfg, const Context& ctx) {
                cfg.repeat);
   std::fprintf(out, "disk: dir %s | %s on %s (write_cache %s, fua %s) | kernel %s | %u CPUs\n", ctx.dir.c_str(),
                m.fs_type.c_str(), m.device.c_str(), m.write_cache.c_str(), m.fua.c_str(), m.kernel.c_str(), m.cpus);
-  std::fprintf(out, "raw limits, before each repetition on that disk: %zu B pwrite + fdatasync in a pre-zeroed file; "
+  std::fprintf(out, "raw limits, before each repetition on that disk (appends: the mean of before and after it): %zu B pwrite + fdatasync in a pre-zeroed file; "
                "1 MiB %s pwrite + fdatasync each into a pre-zeroed file\n",
                cfg.event_size + kRawFramingBytes, cfg.direct ? "O_DIRECT" : "buffered");
   if (contains(cfg.backends, "cairn"))

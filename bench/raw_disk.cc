@@ -141,6 +141,16 @@ RawLimits measure_raw_limits(const std::string& dir, size_t record_bytes, bool d
   return raw;
 }
 
+RawLimits averaged(const RawLimits& before, const RawLimits& after) {
+  auto mean = [](double a, double b) { return (a + b) / 2; };
+  RawLimits raw = before;
+  raw.fdatasync_p50_us = mean(before.fdatasync_p50_us, after.fdatasync_p50_us);
+  raw.fdatasync_p99_us = mean(before.fdatasync_p99_us, after.fdatasync_p99_us);
+  raw.fdatasync_ops_per_s = mean(before.fdatasync_ops_per_s, after.fdatasync_ops_per_s);
+  raw.write_mb_per_s = mean(before.write_mb_per_s, after.write_mb_per_s);
+  return raw;
+}
+
 // ---- the machine -------------------------------------------------------------------
 
 namespace {

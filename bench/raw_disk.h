@@ -119,6 +119,12 @@ struct RawLimits {
 RawLimits measure_raw_limits(const std::string& dir, size_t record_bytes, bool direct = false, int ops = 1000,
                              size_t bandwidth_bytes = 256 * kMiB);
 
+// The mean of two measurements of the same limits, taken before and after a
+// run: the disk's fdatasync p50 moves by 10-30 % within minutes on a shared
+// machine, and a ratio to the mean of both sides is less biased by that drift
+// than a ratio to either side alone.
+RawLimits averaged(const RawLimits& before, const RawLimits& after);
+
 // ---- the machine -------------------------------------------------------------------
 
 struct Machine {
