@@ -11,6 +11,8 @@
 #include <fstream>
 #include <iterator>
 #include <latch>
+#include <thread>
+#include <vector>
 
 namespace cairn {
 namespace {
@@ -152,6 +154,54 @@ TEST_P(FaultTest, DecisionsMadeAfterALostBatchFailToo) {
   EXPECT_EQ(store->next_position(), 7u);
   EXPECT_EQ(store->stream_version("new"), std::nullopt);
   EXPECT_EQ((*store->read_all(6, 1))[0].data, first[0].data);
+}
+
+// Synchronous appenders that queue while the writer thread is busy are
+// committed together by it, on its own thread when nothing else is queued
+// (Writer::only_sync_appends). A failed fdatasync of that group fails every
+// append in it and stops the store; none is acknowledged, and the reopened
+// store holds exactly what was acknowledged before.
+TEST_P(FaultTest, ConcurrentSyncAppendsInAFailedGroupAllFail) {
+  std::latch entered(1);
+  std::latch release(1);
+  auto held = test::make_events(1, "held");
+  store_->append_async(
+      "held", ExpectedVersion::any(), test::views(held),
+      [&](Result<AppendResult> r) {
+        EXPECT_TRUE(r.ok());
+        entered.count_down();
+        release.wait();
+      },
+      Durability::kNone);
+  entered.wait();
+  remember_durable();  // "held" is acknowledged: its bytes stay
+  faults_.fail(FaultOp::kSync, 1, EIO);
+  constexpr int kAppenders = 3;
+  std::vector<Result<AppendResult>> results(kAppenders, Status::closed("not run"));
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kAppenders; ++t) {
+    threads.emplace_back([&, t] {
+      auto e = test::make_events(1, "sync" + std::to_string(t));
+      results[t] = store_->append("p" + std::to_string(t), ExpectedVersion::no_stream(), test::views(e),
+                                  Durability::kSync);
+    });
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));  // usually all queued by now
+  release.count_down();
+  for (auto& th : threads) th.join();
+  int io_errors = 0;
+  for (const auto& r : results) {
+    ASSERT_FALSE(r.ok()) << "an append of the failed group was acknowledged";
+    // Queued together: kIOError each. Decided after the failure: kReadOnly.
+    EXPECT_TRUE(r.status().code() == Code::kIOError || r.status().code() == Code::kReadOnly) << r.status().to_string();
+    io_errors += r.status().code() == Code::kIOError;
+  }
+  EXPECT_GE(io_errors, 1);
+  EXPECT_EQ(faults_.fired(), 1u);
+  for (int t = 0; t < kAppenders; ++t) EXPECT_EQ(store_->stream_version("p" + std::to_string(t)), std::nullopt);
+  EXPECT_EQ(store_->append("s", ExpectedVersion::any(), test::views(test::make_events(1))).status().code(),
+            Code::kReadOnly);
+  expect_reopens_with_exactly_the_acknowledged();
 }
 
 TEST_P(FaultTest, RollThatCannotSyncTheFooterStopsTheStoreAndLosesNothing) {
