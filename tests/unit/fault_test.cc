@@ -86,11 +86,34 @@ class FaultTest : public ::testing::TestWithParam<test::WritePath> {
     EXPECT_TRUE(store->append("s", ExpectedVersion::exactly(k - 1), test::views(more)).ok());
   }
 
+  // Holds the writer thread inside the callback of a kNone append of
+  // `events` to `stream` until release_ counts down (a write with no
+  // fdatasync to wait for is completed by the writer thread itself, so the
+  // callback runs there); returns once it is held.
+  void hold_writer_thread(const std::string& stream, const std::vector<EventSpec>& events) {
+    store_->append_async(
+        stream, ExpectedVersion::any(), test::views(events),
+        [this](Result<AppendResult> r) {
+          EXPECT_TRUE(r.ok());
+          held_.count_down();
+          release_.wait();
+        },
+        Durability::kNone);
+    held_.wait();
+  }
+  // A test that stopped early must not leave the writer thread held: the
+  // store's close waits for it.
+  void TearDown() override {
+    if (!release_.try_wait()) release_.count_down();
+  }
+
   TempDir dir_;
   FaultInjectingFileSystem faults_{engine::posix_file_system()};
   std::unique_ptr<Store> store_;
   std::vector<std::vector<EventSpec>> acked_;
   std::string durable_;
+  std::latch held_{1};
+  std::latch release_{1};
 };
 
 TEST_P(FaultTest, FailedFdatasyncFailsTheAppendAndStopsTheStore) {
@@ -120,28 +143,16 @@ TEST_P(FaultTest, FailedWriteWithNoSpaceFailsTheAppendAndStopsTheStore) {
 }
 
 TEST_P(FaultTest, DecisionsMadeAfterALostBatchFailToo) {
-  // Hold the writer thread inside a callback so that A and B queue up and
-  // are decided in one group: B's conflict is with A, which will never
-  // exist. (A write with no fdatasync to wait for is completed by the
-  // writer thread itself, so a kNone append's callback runs there.)
-  std::latch entered(1);
-  std::latch release(1);
+  // Hold the writer thread so that A and B queue up and are decided in one
+  // group: B's conflict is with A, which will never exist.
   auto first = test::make_events(1, "first");
-  store_->append_async(
-      "other", ExpectedVersion::any(), test::views(first),
-      [&](Result<AppendResult> r) {
-        EXPECT_TRUE(r.ok());
-        entered.count_down();
-        release.wait();
-      },
-      Durability::kNone);
-  entered.wait();
+  hold_writer_thread("other", first);
   auto a = test::make_events(1, "a");
   auto b = test::make_events(1, "b");
   auto fa = store_->append_async("new", ExpectedVersion::no_stream(), test::views(a));
   auto fb = store_->append_async("new", ExpectedVersion::no_stream(), test::views(b));
   faults_.fail(FaultOp::kSync, 1, EIO);
-  release.count_down();
+  release_.count_down();
   auto ra = fa.get();
   auto rb = fb.get();
   EXPECT_EQ(ra.status().code(), Code::kIOError);
@@ -162,18 +173,8 @@ TEST_P(FaultTest, DecisionsMadeAfterALostBatchFailToo) {
 // append in it and stops the store; none is acknowledged, and the reopened
 // store holds exactly what was acknowledged before.
 TEST_P(FaultTest, ConcurrentSyncAppendsInAFailedGroupAllFail) {
-  std::latch entered(1);
-  std::latch release(1);
   auto held = test::make_events(1, "held");
-  store_->append_async(
-      "held", ExpectedVersion::any(), test::views(held),
-      [&](Result<AppendResult> r) {
-        EXPECT_TRUE(r.ok());
-        entered.count_down();
-        release.wait();
-      },
-      Durability::kNone);
-  entered.wait();
+  hold_writer_thread("held", held);
   remember_durable();  // "held" is acknowledged: its bytes stay
   faults_.fail(FaultOp::kSync, 1, EIO);
   constexpr int kAppenders = 3;
@@ -187,7 +188,7 @@ TEST_P(FaultTest, ConcurrentSyncAppendsInAFailedGroupAllFail) {
     });
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(100));  // usually all queued by now
-  release.count_down();
+  release_.count_down();
   for (auto& th : threads) th.join();
   int io_errors = 0;
   for (const auto& r : results) {
