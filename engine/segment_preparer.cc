@@ -69,7 +69,7 @@ void SegmentPreparer::run() {
 
 // Zeros in 1 MiB writes, each written back before the next (File::write_back:
 // 64 MiB of zeros left to one fdatasync reached the device at once, and the
-// appends' fdatasyncs queued behind them: p99 38-48 ms instead of 26-31 ms
+// appends' fdatasyncs queued behind them: p99 38-44 ms instead of 31-37 ms
 // for 1,000 x 1 KiB batches), then fdatasync. Only a complete, synced file
 // is handed out. Stopping midway leaves a partial file, which is removed.
 Status SegmentPreparer::prepare(const std::string& path) {

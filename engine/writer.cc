@@ -404,8 +404,8 @@ std::optional<Result<AppendResult>> Writer::check_retry(const AppendRequest& r) 
   // The common case, no id seen before, costs one window lookup an event.
   size_t first_hit = 0;
   std::optional<Log::IdHit> hit;
+  // process() prefetched the first kAhead ids (Log::prefetch_append).
   constexpr size_t kAhead = index::IdWindow::kPrefetchAhead;
-  for (size_t i = 0; i < std::min(kAhead, r.ids.size()); ++i) log_.prefetch_id(r.ids[i]);
   for (; first_hit < r.ids.size() && !hit; ++first_hit) {
     if (first_hit + kAhead < r.ids.size()) log_.prefetch_id(r.ids[first_hit + kAhead]);
     auto found = log_.find_id(r.ids[first_hit]);

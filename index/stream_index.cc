@@ -56,14 +56,18 @@ void StreamIndex::prefetch(std::string_view name) const {
 uint32_t StreamIndex::add(std::string_view name, uint64_t base_version) {
   auto ordinal = static_cast<uint32_t>(streams_.size());
   streams_.push_back(Stream{std::string(name), base_version, {}});
-  if ((streams_.size()) * 2 > table_.size()) {
-    table_.assign(std::max<size_t>(64, table_.size() * 2), Slot{});
-    mask_ = table_.size() - 1;
-    for (uint32_t o = 0; o < streams_.size(); ++o) insert(hash(streams_[o].name), o);
-  } else {
-    insert(hash(name), ordinal);
-  }
+  if (streams_.size() * 2 > table_.size()) grow();
+  insert(hash(name), ordinal);
   return ordinal;
+}
+
+void StreamIndex::grow() {
+  std::vector<Slot> old = std::move(table_);
+  table_.assign(std::max<size_t>(64, old.size() * 2), Slot{});
+  mask_ = table_.size() - 1;
+  for (const Slot& s : old) {
+    if (s.ordinal_plus_1 != 0) insert(s.hash, s.ordinal_plus_1 - 1);
+  }
 }
 
 void StreamIndex::insert(uint64_t h, uint32_t ordinal) {

@@ -78,6 +78,7 @@ class StreamIndex {
   };
   static uint64_t hash(std::string_view name);
   void insert(uint64_t h, uint32_t ordinal);
+  void grow();
   std::vector<Slot> table_;
   size_t mask_ = 0;
   std::vector<Stream> streams_;

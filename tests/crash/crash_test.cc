@@ -453,7 +453,8 @@ BackupState check_backup(Store& store, const std::string& target, uint64_t repor
   auto no_marker_yet = [&] {
     for (const auto& entry : fs::directory_iterator(target)) {
       std::string name = entry.path().filename().string();
-      if (name != "LOCK" && !(name.size() > 4 && name.compare(name.size() - 4, 4, ".tmp") == 0)) return false;
+      bool temporary = name.size() > 4 && name.compare(name.size() - 4, 4, ".tmp") == 0;
+      if (name != format::kLockFileName && !temporary) return false;
     }
     return true;
   };
