@@ -1,6 +1,7 @@
 #include "engine/indexer.h"
 
 #include "engine/info_log.h"
+#include "engine/thread_name.h"
 
 namespace cairn::engine {
 
@@ -23,7 +24,10 @@ void Indexer::sealed(uint32_t ordinal) {
   {
     std::lock_guard lock(mu_);
     queue_.push_back(ordinal);
-    if (!thread_.joinable() && !stopping_) thread_ = std::thread([this] { run(); });
+    if (!thread_.joinable() && !stopping_) thread_ = std::thread([this] {
+      name_this_thread("cairn-index");
+      run();
+    });
   }
   wake_.notify_all();
 }

@@ -1,5 +1,7 @@
 #include "engine/segment_preparer.h"
 
+#include "engine/thread_name.h"
+
 #include <algorithm>
 #include <string>
 
@@ -33,7 +35,10 @@ void SegmentPreparer::request() {
   wanted_ = true;
   // The thread starts with the first request, not with the store: an open
   // (and a store that never fills half a segment) does not pay for it.
-  if (!thread_.joinable()) thread_ = std::thread([this] { run(); });
+  if (!thread_.joinable()) thread_ = std::thread([this] {
+    name_this_thread("cairn-prepare");
+    run();
+  });
   cv_.notify_all();
 }
 

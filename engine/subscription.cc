@@ -1,5 +1,6 @@
 #include "engine/subscription.h"
 
+#include "engine/thread_name.h"
 #include "format/index_file.h"
 #include "format/subscription_file.h"
 
@@ -164,7 +165,10 @@ void Subscription::Impl::close() {
 
 void Subscription::Impl::run(SubscriptionHandler handler) {
   callback_ = true;
-  thread_ = std::thread([this, h = std::move(handler)] { feed(h); });
+  thread_ = std::thread([this, h = std::move(handler)] {
+    engine::name_this_thread("cairn-subscribe");
+    feed(h);
+  });
 }
 
 void Subscription::Impl::feed(const SubscriptionHandler& handler) {

@@ -1,5 +1,7 @@
 #include "engine/zero_ahead.h"
 
+#include "engine/thread_name.h"
+
 #include <algorithm>
 #include <string>
 
@@ -12,7 +14,10 @@ ZeroAhead::ZeroAhead(File& file, uint64_t data_end, uint64_t zeroed_end, uint64_
       log_(std::move(log)),
       reach_(data_end),
       zeroed_end_(std::max(data_end, zeroed_end)) {
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    name_this_thread("cairn-zero");
+    run();
+  });
 }
 
 ZeroAhead::~ZeroAhead() {
