@@ -3,6 +3,7 @@
 #include "engine/append_check.h"
 #include "engine/clock.h"
 #include "engine/info_log.h"
+#include "engine/thread_name.h"
 #include "format/batch.h"
 #include "format/checksum.h"
 #include "format/footer.h"
@@ -79,8 +80,14 @@ Status Writer::start() {
   if (Status s = start_queue(); !s.ok()) return s;
   start_zeroing();
   start_direct();
-  completer_ = std::thread([this] { complete_loop(); });
-  thread_ = std::thread([this] { run(); });
+  completer_ = std::thread([this] {
+    name_this_thread("cairn-complete");
+    complete_loop();
+  });
+  thread_ = std::thread([this] {
+    name_this_thread("cairn-writer");
+    run();
+  });
   started_.store(true, std::memory_order_release);
   return Status();
 }
@@ -157,6 +164,10 @@ void Writer::submit_and_wait(std::unique_ptr<AppendRequest> request, SyncWaiter&
   bool lead = false;
   // Without an fdatasync to wait for, the wait is short: spin through it.
   const bool spins = request->durability != Durability::kSync;
+  // Such appends take turns: each commits its own request, so that nobody
+  // waits for a leader to commit it and then to wake it (see caller_turn_).
+  std::unique_lock<std::mutex> turn;
+  if (spins) turn = std::unique_lock(caller_turn_);
   {
     std::unique_lock lock(mu_);
     wait_for_room(lock);

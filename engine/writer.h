@@ -295,6 +295,14 @@ class Writer {
   File* cut_file_ = nullptr;    // guarded by fail_mu_: to cut back once no flight is in
   std::atomic<bool> has_failed_{false};
 
+  // Held by a synchronous appender with no fdatasync to wait for (kNone,
+  // kBatch) from queueing its request to its completion. Such appenders
+  // take turns to lead, each committing its own request on its own thread,
+  // instead of queueing behind a leader, which must then wake them: with 4
+  // such appenders on 2 vCPUs the hand-offs and the yields of the spinners
+  // took most of the CPU (`none`, 4 writers, batches of 10: 410,000-471,000
+  // -> 737,000-770,000 events/s, p50 70 -> 10 us). Taken before mu_.
+  std::mutex caller_turn_;
   std::mutex mu_;
   std::condition_variable wake_;  // the writer thread: work, leadership, closing, a due sync
   std::deque<std::unique_ptr<AppendRequest>> requests_;  // guarded by mu_

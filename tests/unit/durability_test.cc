@@ -9,6 +9,7 @@
 #include <atomic>
 #include <chrono>
 #include <mutex>
+#include <future>
 #include <thread>
 
 namespace cairn {
@@ -165,15 +166,40 @@ TEST_P(DurabilityTest, MixedLevelsFromManyThreadsReadBackByteForByte) {
 // among them, leadership passes between callers, spinners and the writer
 // thread across segment rolls. Every append gets contiguous versions of its
 // own stream and positions no other append got, and reads back byte for byte.
-TEST_P(DurabilityTest, SpinningAppendersTakeOverTheQueueAndLoseNothing) {
+// Synchronous kNone and kBatch appenders take turns to commit their own
+// requests; they meet kSync appenders, spinners and (from the async threads)
+// a writer thread that leads.
+TEST_P(DurabilityTest, AppendersOfEveryKindTakingTurnsLoseNothing) {
   Options o = options();
   o.segment_bytes = 64 << 10;
   open(o);
-  constexpr int kThreads = 8, kAppends = 200;
+  constexpr int kSyncThreads = 8, kThreads = 10, kAppends = 200;
   std::vector<std::vector<EventSpec>> written(kThreads);
   std::vector<std::vector<uint64_t>> positions(kThreads);
   std::vector<std::thread> threads;
-  for (int t = 0; t < kThreads; ++t) {
+  for (int t = kSyncThreads; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      std::string stream = "s" + std::to_string(t);
+      std::vector<std::future<Result<AppendResult>>> pending;
+      for (int i = 0; i < kAppends; ++i) {
+        auto e = test::make_events(1 + i % 2, "t" + std::to_string(t) + "-" + std::to_string(i));
+        ExpectedVersion expected =
+            written[t].empty() ? ExpectedVersion::no_stream() : ExpectedVersion::exactly(written[t].size() - 1);
+        pending.push_back(store_->append_async(stream, expected, test::views(e),
+                                               t % 2 ? Durability::kNone : Durability::kSync));
+        written[t].insert(written[t].end(), e.begin(), e.end());
+      }
+      uint64_t version = 0;
+      for (auto& f : pending) {
+        auto r = f.get();
+        ASSERT_TRUE(r.ok()) << r.status().to_string();
+        ASSERT_EQ(r->first_version, version);
+        for (uint32_t k = 0; k < r->count; ++k) positions[t].push_back(r->first_position + k);
+        version += r->count;
+      }
+    });
+  }
+  for (int t = 0; t < kSyncThreads; ++t) {
     threads.emplace_back([&, t] {
       std::string stream = "s" + std::to_string(t);
       for (int i = 0; i < kAppends; ++i) {
