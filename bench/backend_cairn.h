@@ -21,6 +21,7 @@ struct CairnTuning {
   bool prepare_segments = true;                             // Options::prepare_segments
   bool read_only = false;                                   // Options::read_only
   bool direct_io = false;                                   // Options::direct_io
+  bool mapped_writes = true;                                // Options::mapped_writes
 };
 
 std::unique_ptr<Backend> open_cairn(const BackendOptions& options, const CairnTuning& tuning, std::string* error);

@@ -91,6 +91,7 @@ struct Config {
   uint32_t pipeline = 2;
   bool prepare = true;
   bool direct = false;
+  bool mapped = true;
   uint64_t crash_mib = 0;   // open: what the crashed child appends after its roll-over (0: half a segment)
   uint64_t crash_pause_ms = 0;  // open: the crashed child's pause after its roll-over
   uint64_t store_mib = 1024;    // checkpoint: the store's size
@@ -165,6 +166,8 @@ void usage(FILE* out) {
   --prepare 0|1        Cairn Options::prepare_segments (zero-filled segments ahead), default 1
   --direct 0|1         Cairn Options::direct_io (O_DIRECT writes of whole pages), default 0;
                        the raw bandwidth is then measured with O_DIRECT writes too
+  --mapped 0|1         Cairn Options::mapped_writes (unsynced groups copied into a mapping
+                       of the segment, no write call), default 1
 
 Workloads without appends: read-stream reads random whole streams (100 events);
 read-all scans the store from position 0 in pages of 4096; read-filtered reads every
@@ -248,6 +251,7 @@ void apply_flag(Config& cfg, const std::string& flag, const std::string& value) 
   else if (flag == "--pipeline") cfg.pipeline = static_cast<uint32_t>(to_uint(flag, value));
   else if (flag == "--prepare") cfg.prepare = to_uint(flag, value) != 0;
   else if (flag == "--direct") cfg.direct = to_uint(flag, value) != 0;
+  else if (flag == "--mapped") cfg.mapped = to_uint(flag, value) != 0;
   else if (flag == "--crash-mib") cfg.crash_mib = to_uint(flag, value);
   else if (flag == "--crash-pause-ms") cfg.crash_pause_ms = to_uint(flag, value);
   else if (flag == "--store-mib") cfg.store_mib = to_uint(flag, value);
@@ -929,7 +933,7 @@ std::unique_ptr<Backend> open_for_run(const Config& cfg, const std::string& name
   BackendOptions options{dir, durability_of(cfg.durability)};
   if (name != "cairn") return open_backend(name, options, error);
   CairnTuning tuning{cfg.segment_mib << 20, io_backend_of(cfg.io_backend), cfg.pipeline, cfg.prepare, read_only,
-                     cfg.direct};
+                     cfg.direct, cfg.mapped};
   return open_cairn(options, tuning, error);
 }
 
@@ -1485,9 +1489,10 @@ void print_header(FILE* out, const Config& cfg, const Context& ctx) {
                "1 MiB %s pwrite + fdatasync each into a pre-zeroed file\n",
                cfg.event_size + kRawFramingBytes, cfg.direct ? "O_DIRECT" : "buffered");
   if (contains(cfg.backends, "cairn"))
-    std::fprintf(out, "cairn: segments %" PRIu64 " MiB, io %s, pipeline %u, prepared segments %s, writes %s%s\n",
+    std::fprintf(out, "cairn: segments %" PRIu64 " MiB, io %s, pipeline %u, prepared segments %s, writes %s, "
+                 "mapped writes %s%s\n",
                  cfg.segment_mib, cfg.io_backend.c_str(), cfg.pipeline, cfg.prepare ? "on" : "off",
-                 cfg.direct ? "O_DIRECT" : "buffered",
+                 cfg.direct ? "O_DIRECT" : "buffered", cfg.mapped ? "on" : "off",
                  cfg.appends() ? "; steady state: measured after the first segment roll (filler written with "
                                  "durability none beforehand)"
                                : "");
@@ -1683,6 +1688,7 @@ std::string json_cairn(const Config& cfg, const Series& s) {
       {"pipeline", jnum(cfg.pipeline)},
       {"prepare_segments", cfg.prepare ? "true" : "false"},
       {"direct_io", cfg.direct ? "true" : "false"},
+      {"mapped_writes", cfg.mapped ? "true" : "false"},
       {"steady_state", quoted(cfg.appends() ? "measured after the first segment roll" : "-")},
       {"filler_mb", jnum(r.fill_mb)},
   });

@@ -24,6 +24,17 @@ class Mapping {
   virtual uint64_t size() const = 0;  // bytes mapped (may exceed the file)
 };
 
+// A writable shared mapping of a file's first size() bytes: stores into it
+// are writes to the file's page cache, as write_at()'s are (sync() makes
+// them durable). The file must reach past every byte stored (SIGBUS), and a
+// page the kernel cannot read back (EIO) is a SIGBUS too.
+class WritableMapping {
+ public:
+  virtual ~WritableMapping() = default;
+  virtual char* data() = 0;
+  virtual uint64_t size() const = 0;
+};
+
 class File {
  public:
   virtual ~File() = default;
@@ -50,6 +61,12 @@ class File {
   virtual Status truncate(uint64_t size) = 0;
   virtual Result<uint64_t> size() const = 0;
   virtual Result<std::shared_ptr<Mapping>> map(uint64_t length) const = 0;
+  // Maps [0, length) for writing. Wrappers that must see every write (fault
+  // injection, power loss) keep this default: kNotSupported.
+  virtual Result<std::unique_ptr<WritableMapping>> map_writable(uint64_t length) {
+    (void)length;
+    return Status::not_supported(path() + ": no writable mapping");
+  }
   virtual const std::string& path() const = 0;
   // The descriptor behind this file, for backends that issue their own
   // system calls on it (io_uring); -1 when there is none.

@@ -38,6 +38,18 @@ class PosixMapping final : public Mapping {
   uint64_t size_;
 };
 
+class PosixWritableMapping final : public WritableMapping {
+ public:
+  PosixWritableMapping(void* addr, uint64_t size) : addr_(addr), size_(size) {}
+  ~PosixWritableMapping() override { munmap(addr_, size_); }
+  char* data() override { return static_cast<char*>(addr_); }
+  uint64_t size() const override { return size_; }
+
+ private:
+  void* addr_;
+  uint64_t size_;
+};
+
 // `write_fd` is `fd` or, for OpenMode::kReadWriteDirect, a second descriptor
 // of the file opened with O_DIRECT that only writes use.
 class PosixFile final : public File {
@@ -119,6 +131,14 @@ class PosixFile final : public File {
     void* addr = ::mmap(nullptr, length, PROT_READ, MAP_SHARED, fd_, 0);
     if (addr == MAP_FAILED) return errno_status("mmap", path_, errno);
     return std::shared_ptr<Mapping>(std::make_shared<PosixMapping>(addr, length));
+  }
+
+  Result<std::unique_ptr<WritableMapping>> map_writable(uint64_t length) override {
+    if (write_fd_ != fd_) return Status::not_supported(path_ + ": written with O_DIRECT, not mapped");
+    if (length == 0) return Status::invalid_argument(path_ + ": empty writable mapping");
+    void* addr = ::mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_SHARED, fd_, 0);
+    if (addr == MAP_FAILED) return errno_status("mmap for writing", path_, errno);
+    return std::unique_ptr<WritableMapping>(std::make_unique<PosixWritableMapping>(addr, length));
   }
 
   const std::string& path() const override { return path_; }

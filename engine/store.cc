@@ -100,6 +100,7 @@ class Store::Impl {
       s.events = w.events.load();
       s.group_commits = w.group_commits.load();
       s.direct_writes = w.direct_writes.load();
+      s.mapped_writes = w.mapped_writes.load();
       s.syncs = w.syncs.load();
       s.bytes_written = w.bytes_written.load();
       s.in_flight = w.in_flight.load();

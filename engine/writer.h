@@ -122,6 +122,7 @@ struct WriterStats {
   std::atomic<uint64_t> events{0};
   std::atomic<uint64_t> group_commits{0};
   std::atomic<uint64_t> direct_writes{0};
+  std::atomic<uint64_t> mapped_writes{0};
   std::atomic<uint64_t> syncs{0};
   std::atomic<uint64_t> bytes_written{0};
   std::atomic<uint32_t> in_flight{0};
@@ -232,6 +233,10 @@ class Writer {
   // was prepared whole (then nothing else writes its pages); else through the
   // page cache.
   void start_direct();
+  // Maps the active segment for writing when it was prepared whole and is
+  // not written direct: a group written on the leader's own thread is then
+  // copied into the page cache without a system call.
+  void start_mapped();
   // Whether the flight is written direct (f.direct), waiting for the flights
   // in when it must.
   void choose_direct(Flight& f);
@@ -271,6 +276,7 @@ class Writer {
   uint64_t allocated_end_ = 0;         // the active segment's file is known to reach this far
   std::unique_ptr<ZeroAhead> zero_ahead_;  // for the active segment, when it was not prepared
   std::unique_ptr<File> direct_file_;      // the active segment opened O_DIRECT, when written so
+  std::unique_ptr<WritableMapping> write_map_;  // the active segment mapped, when written so
   DirectPages direct_pages_;
   bool last_was_direct_ = false;           // the last group with bytes was written direct
   size_t last_group_size_ = 0;

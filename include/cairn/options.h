@@ -109,6 +109,17 @@ struct Options {
   // open() fails with kNotSupported when the file system refuses O_DIRECT.
   // DESIGN.md ("Buffered or O_DIRECT") has the measurements behind the default.
   bool direct_io = false;
+  // Copy groups that are not synced (kNone, kBatch) into a writable shared
+  // mapping of the active segment instead of writing them with a system
+  // call, when the group is written on the committing thread and the
+  // segment was prepared whole (and is not written direct). The bytes land
+  // in the same page cache either way, and fdatasync makes them durable
+  // alike. The cost: a segment page the kernel cannot read back from the
+  // disk (EIO, after it evicted it) kills the process with SIGBUS where a
+  // write call would fail the append; nothing acknowledged is lost either
+  // way. Synced groups are always written with write calls (mapping them
+  // made each fdatasync slower). DESIGN.md ("Mapped writes") has the numbers.
+  bool mapped_writes = true;
 
   // Aggregate snapshots (Store::snapshots(), cairn/snapshot.h).
   // Each save keeps the newest this-many snapshots of its stream (by

@@ -42,6 +42,7 @@ struct StoreStats {
   uint64_t events = 0;          // events written by this process
   uint64_t group_commits = 0;   // group writes (each one write of many appends)
   uint64_t direct_writes = 0;   // of those, written with O_DIRECT (Options::direct_io)
+  uint64_t mapped_writes = 0;   // of those, copied into a mapping (Options::mapped_writes)
   uint64_t syncs = 0;           // fdatasyncs of group commits
   uint64_t bytes_written = 0;
   uint64_t segments = 0;        // segment files in the store

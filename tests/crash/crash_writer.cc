@@ -247,6 +247,7 @@ int run(const std::string& dir, uint64_t seed) {
   options.io_backend = seed % 2 == 0 ? IoBackend::kAuto : IoBackend::kPwrite;
   options.max_writes_in_flight = 1 + static_cast<uint32_t>(seed / 2 % 4);
   options.direct_io = seed / 8 % 2 == 1;
+  options.mapped_writes = seed / 16 % 2 == 0;  // kNone and kBatch groups copied into a mapping, or written
   options.batch_sync_interval_us = 2'000;
   options.info_log = [](std::string_view message) {  // the checker looks for these lines
     std::string line = "cairn: " + std::string(message) + "\n";

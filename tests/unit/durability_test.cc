@@ -8,8 +8,8 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <mutex>
 #include <future>
+#include <mutex>
 #include <thread>
 
 namespace cairn {
