@@ -62,7 +62,7 @@ uint32_t StreamIndex::add(std::string_view name, uint64_t base_version) {
 }
 
 void StreamIndex::grow() {
-  std::vector<Slot> old = std::move(table_);
+  HugePageVector<Slot> old = std::move(table_);
   table_.assign(std::max<size_t>(64, old.size() * 2), Slot{});
   mask_ = table_.size() - 1;
   for (const Slot& s : old) {
@@ -171,7 +171,7 @@ void IdWindow::erase(uint64_t position) {
 }
 
 void IdWindow::grow() {
-  std::vector<Slot> old = std::move(table_);
+  HugePageVector<Slot> old = std::move(table_);
   table_.assign(std::max<size_t>(64, old.size() * 2), Slot{});
   mask_ = table_.size() - 1;
   used_ = 0;

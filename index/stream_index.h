@@ -5,6 +5,8 @@
 // No locking here: the engine guards these with its index lock.
 #pragma once
 
+#include "index/huge_pages.h"
+
 #include <cairn/event.h>
 
 #include <cstdint>
@@ -79,7 +81,7 @@ class StreamIndex {
   static uint64_t hash(std::string_view name);
   void insert(uint64_t h, uint32_t ordinal);
   void grow();
-  std::vector<Slot> table_;
+  HugePageVector<Slot> table_;
   size_t mask_ = 0;
   std::vector<Stream> streams_;
 };
@@ -123,8 +125,8 @@ class IdWindow {
   void grow();
 
   uint32_t capacity_;
-  std::vector<EventId> ring_;  // ring_[p % capacity] = id at p
-  std::vector<Slot> table_;
+  HugePageVector<EventId> ring_;  // ring_[p % capacity] = id at p
+  HugePageVector<Slot> table_;
   size_t mask_ = 0;            // table_.size() - 1 (a power of two)
   size_t used_ = 0;            // non-empty slots
 };

@@ -97,6 +97,23 @@ EventId id_of(uint8_t n) {
   return id;
 }
 
+// Blocks of 2 MiB or more are 2 MiB-aligned (so that whole huge pages can
+// back them); smaller ones come from the ordinary allocator. Either way the
+// vector keeps its values across growth.
+TEST(HugePageVectorTest, LargeBlocksAreHugePageAlignedAndKeepTheirValues) {
+  HugePageVector<uint64_t> v;
+  for (uint64_t i = 0; i < 1'000'000; ++i) {
+    v.push_back(i * 0x9E3779B97F4A7C15ull);
+    if (v.capacity() * sizeof(uint64_t) >= kHugePage) {
+      ASSERT_EQ(reinterpret_cast<uintptr_t>(v.data()) % kHugePage, 0u) << "at size " << v.size();
+    }
+  }
+  for (uint64_t i = 0; i < v.size(); ++i) ASSERT_EQ(v[i], i * 0x9E3779B97F4A7C15ull);
+  HugePageVector<uint64_t> small(16, 7);
+  EXPECT_LT(small.capacity() * sizeof(uint64_t), kHugePage);
+  EXPECT_EQ(small, HugePageVector<uint64_t>(16, 7));
+}
+
 TEST(IdWindowTest, RemembersTheLastCapacityPositions) {
   IdWindow window(3);
   for (uint8_t p = 0; p < 5; ++p) window.add(id_of(p + 1), p);
