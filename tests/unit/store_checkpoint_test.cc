@@ -264,6 +264,7 @@ TEST(StoreCheckpointTest, SnapshotsAndOtherStoreFilesAreCopied) {
   test::write_bytes(dir.sub("store/APP-METADATA"), "kept");
   test::write_bytes(dir.sub("store/next-7.seg.tmp"), std::string(4096, '\0'));
   CheckpointResult result = checkpoint_ok(*store, dir.sub("copy"));
+  EXPECT_EQ(result.position, store->stats().next_position);
   EXPECT_EQ(test::read_bytes(dir.sub("copy/snapshots/a.bin")), std::string("snap\0shot", 9));
   EXPECT_EQ(test::read_bytes(dir.sub("copy/snapshots/nested/b.bin")), "nested");
   EXPECT_EQ(test::read_bytes(dir.sub("copy/APP-METADATA")), "kept");
@@ -276,6 +277,7 @@ TEST(StoreCheckpointTest, SnapshotsAndOtherStoreFilesAreCopied) {
   // A snapshot file gone from the store goes from the copy too.
   fs::remove(dir.sub("store/snapshots/a.bin"));
   CheckpointResult again = checkpoint_ok(*store, dir.sub("copy"));
+  EXPECT_EQ(again.files_removed, 1u);
   EXPECT_FALSE(fs::exists(dir.sub("copy/snapshots/a.bin")));
   EXPECT_TRUE(fs::exists(dir.sub("copy/snapshots/nested/b.bin")));
 }
