@@ -510,6 +510,10 @@ void Writer::send(bool inline_ok, bool force_sync) {
   }
   if (direct_file_ && f.bytes > 0) choose_direct(f);
   f.submitted = Clock::now();
+  if (f.sync && std::any_of(f.requests.begin(), f.requests.end(),
+                            [](const auto& r) { return needs_durability(*r, Durability::kSync); })) {
+    last_sync_append_ = f.submitted;
+  }
   if (zero_ahead_ && f.bytes > 0) zero_ahead_->before_write(f.data_end);
   note_sync_state(f);
   if (f.bytes > 0) {
@@ -768,10 +772,17 @@ File& Writer::io_file(Flight& f) { return f.direct.empty() ? *f.file : *direct_f
 // A group that is not synced goes into the mapping when there is one: no
 // system call (`none`, 1 writer, batches of 10: p50 10 -> 6.5 us). A synced
 // group never does: its fdatasync then ran far slower (1 writer, p50 200 ->
-// 545 us), so synced groups keep their write calls (DESIGN.md, "Mapped
-// writes").
+// 545 us). Nor does any group for a while after a kSync append: the next
+// kSync append's fdatasync would pay for the pages stored into meanwhile
+// (kNone and kSync appends mixed: kSync p50 240-290 -> 440-460 us). So
+// synced appenders see write calls only (DESIGN.md, "Mapped writes").
+bool Writer::maps(const Flight& f) const {
+  return !f.sync && write_map_ && f.offset + f.bytes <= write_map_->size() &&
+         f.submitted - last_sync_append_ >= kMapPauseAfterSync;
+}
+
 Status Writer::write_now(Flight& f) {
-  if (!f.sync && write_map_ && f.offset + f.bytes <= write_map_->size()) {
+  if (maps(f)) {
     char* to = write_map_->data() + f.offset;
     for (std::string_view frame : f.frames) to = std::copy(frame.begin(), frame.end(), to);
     stats_.mapped_writes.fetch_add(1, std::memory_order_relaxed);

@@ -242,6 +242,7 @@ class Writer {
   void choose_direct(Flight& f);
   // What carries a flight's bytes: the direct write or the frames.
   File& io_file(Flight& f);
+  bool maps(const Flight& f) const;  // whether write_now() copies f into write_map_
   Status write_now(Flight& f);
   // --- completing ---
   void complete_loop();
@@ -277,6 +278,10 @@ class Writer {
   std::unique_ptr<ZeroAhead> zero_ahead_;  // for the active segment, when it was not prepared
   std::unique_ptr<File> direct_file_;      // the active segment opened O_DIRECT, when written so
   std::unique_ptr<WritableMapping> write_map_;  // the active segment mapped, when written so
+  // After a group with a kSync append, groups are not mapped for this long
+  // (an fdatasync after stores into the mapping ran far slower).
+  static constexpr std::chrono::seconds kMapPauseAfterSync{1};
+  Clock::time_point last_sync_append_;  // when a group with a kSync append was last sent
   DirectPages direct_pages_;
   bool last_was_direct_ = false;           // the last group with bytes was written direct
   size_t last_group_size_ = 0;

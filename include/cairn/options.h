@@ -118,7 +118,9 @@ struct Options {
   // disk (EIO, after it evicted it) kills the process with SIGBUS where a
   // write call would fail the append; nothing acknowledged is lost either
   // way. Synced groups are always written with write calls (mapping them
-  // made each fdatasync slower). DESIGN.md ("Mapped writes") has the numbers.
+  // made each fdatasync slower), and so is every group for a second after a
+  // kSync append (its fdatasync would pay for the mapped pages of a store
+  // that mixes levels). DESIGN.md ("Mapped writes") has the numbers.
   bool mapped_writes = true;
 
   // Aggregate snapshots (Store::snapshots(), cairn/snapshot.h).
