@@ -73,7 +73,10 @@ struct Completion {
 
 class Worker {
  public:
-  Worker(Store& store, int id, uint64_t seed) : store_(store), id_(id), rng_(seed) {
+  // `with_sync`: some appends are kSync (else kBatch and kNone only, so that
+  // Options::mapped_writes, paused after kSync appends, maps their groups).
+  Worker(Store& store, int id, uint64_t seed, bool with_sync)
+      : store_(store), id_(id), with_sync_(with_sync), rng_(seed) {
     for (int n = id; n < kStreams; n += kThreads) {
       streams_.push_back(n);
       auto v = store.stream_version(stream_name(n));
@@ -136,7 +139,9 @@ class Worker {
     std::span<const NewEvent> span(events);
     // Every level survives a process crash: SIGKILL loses no page-cache data.
     uint32_t level = uniform(0, 9);
-    Durability durability = level < 6 ? Durability::kSync : level < 8 ? Durability::kBatch : Durability::kNone;
+    Durability durability = with_sync_ && level < 6 ? Durability::kSync
+                            : level < 8               ? Durability::kBatch
+                                                      : Durability::kNone;
     if (uniform(0, 99) < 35) {
       auto r = store_.append(name, expected, span, durability);
       check(Completion{n, first, count, expected.to_string(), std::move(r)});
@@ -191,6 +196,7 @@ class Worker {
 
   Store& store_;
   int id_;
+  bool with_sync_;
   std::mt19937_64 rng_;
   std::vector<int> streams_;
   std::vector<uint64_t> next_;  // next version of streams_[i]
@@ -248,6 +254,7 @@ int run(const std::string& dir, uint64_t seed) {
   options.max_writes_in_flight = 1 + static_cast<uint32_t>(seed / 2 % 4);
   options.direct_io = seed / 8 % 2 == 1;
   options.mapped_writes = seed / 16 % 2 == 0;  // kNone and kBatch groups copied into a mapping, or written
+  const bool with_sync = seed / 32 % 4 != 0;  // a quarter of the cycles append no kSync
   options.batch_sync_interval_us = 2'000;
   options.info_log = [](std::string_view message) {  // the checker looks for these lines
     std::string line = "cairn: " + std::string(message) + "\n";
@@ -270,7 +277,7 @@ int run(const std::string& dir, uint64_t seed) {
   }
   std::vector<std::unique_ptr<Worker>> workers;
   for (int t = 0; t < kThreads; ++t) {
-    workers.push_back(std::make_unique<Worker>(**store, t, mix64(seed ^ mix64(t + 1))));
+    workers.push_back(std::make_unique<Worker>(**store, t, mix64(seed ^ mix64(t + 1)), with_sync));
   }
   emit("READY %llu\n", static_cast<unsigned long long>((*store)->next_position()));
   std::vector<std::thread> threads;
