@@ -1,7 +1,9 @@
 // Writer: group commit with pipelined durability. Appenders queue requests
 // (already encoded on their own threads); the leader takes every request
 // waiting, checks each in log order against the index, stamps positions and
-// versions, and writes the whole group with one write. A group's write and
+// versions, and writes the whole group with one write (or, not synced and
+// written on its own thread, copies it into a mapping of the segment:
+// Options::mapped_writes, write_now()). A group's write and
 // its fdatasync go to the WriteQueue (io_uring or pwrite) as one submission;
 // while it is in flight the leader fills and submits the next group, up to
 // Options::max_writes_in_flight groups. The completer thread takes
@@ -15,7 +17,9 @@
 // on its own thread: no hand-off, which costs tens of microseconds twice per
 // append on an idle machine), or else the writer thread, which leads while
 // work keeps coming and serves every asynchronous append. Leadership changes
-// hands under mu_, so the leader's state needs no lock of its own. The
+// hands under mu_, so the leader's state needs no lock of its own.
+// Synchronous appenders that do not sync (kNone, kBatch) first take their
+// turn (caller_turn_), so that each usually leads its own request. The
 // completer touches only the flights it takes off `flights_` and the
 // completion state; the leader completes a flight itself (a lone synchronous
 // appender, or a write with no fdatasync) only while none is queued.
@@ -311,8 +315,8 @@ class Writer {
   // take turns to lead, each committing its own request on its own thread,
   // instead of queueing behind a leader, which must then wake them: with 4
   // such appenders on 2 vCPUs the hand-offs and the yields of the spinners
-  // took most of the CPU (`none`, 4 writers, batches of 10: 410,000-471,000
-  // -> 737,000-770,000 events/s, p50 70 -> 10 us). Taken before mu_.
+  // took most of the CPU (`none`, 4 writers, batches of 10: 427,000-474,000
+  // -> 667,000-739,000 events/s, p50 63-68 -> 10-11 us). Taken before mu_.
   std::mutex caller_turn_;
   std::mutex mu_;
   std::condition_variable wake_;  // the writer thread: work, leadership, closing, a due sync

@@ -3,6 +3,8 @@
 
 #include "test_util.h"
 
+#include <algorithm>
+
 namespace cairn::engine {
 namespace {
 
@@ -41,6 +43,38 @@ TEST(PosixIoTest, ErrorsNameTheFile) {
   EXPECT_EQ(bad_range.code(), Code::kIOError);
   EXPECT_NE(bad_range.message().find(dir.sub("f") + ": write back at offset"), std::string::npos)
       << bad_range.message();
+}
+
+// Stores into a writable mapping are the file's bytes (reads and read-only
+// mappings see them); what cannot be mapped for writing says why.
+TEST(PosixIoTest, WritableMappingStoresIntoTheFile) {
+  test::TempDir dir;
+  FileSystem& fs = posix_file_system();
+  auto file = fs.open(dir.sub("f"), OpenMode::kCreate);
+  ASSERT_TRUE(file.ok());
+  ASSERT_TRUE((*file)->write_at(0, std::string(8192, '\0')).ok());
+  auto writable = (*file)->map_writable(8192);
+  ASSERT_TRUE(writable.ok()) << writable.status().to_string();
+  EXPECT_EQ((*writable)->size(), 8192u);
+  const std::string bytes("map\0ped", 7);
+  std::copy(bytes.begin(), bytes.end(), (*writable)->data() + 4094);  // across a page boundary
+  ASSERT_TRUE((*file)->sync().ok());
+  char buf[7] = {};
+  ASSERT_EQ(*(*file)->read_at(4094, buf, sizeof buf), sizeof buf);
+  EXPECT_EQ(std::string(buf, sizeof buf), bytes);
+  auto mapped = (*file)->map(8192);
+  ASSERT_TRUE(mapped.ok());
+  EXPECT_EQ(std::string((*mapped)->data() + 4094, 7), bytes);
+  EXPECT_EQ(*(*file)->size(), 8192u) << "stores do not grow the file";
+
+  auto empty = (*file)->map_writable(0);
+  EXPECT_EQ(empty.status().code(), Code::kInvalidArgument);
+  EXPECT_NE(empty.status().message().find(dir.sub("f")), std::string::npos) << empty.status().message();
+  auto direct = fs.open(dir.sub("f"), OpenMode::kReadWriteDirect);
+  ASSERT_TRUE(direct.ok()) << direct.status().to_string();
+  auto refused = (*direct)->map_writable(8192);
+  EXPECT_EQ(refused.status().code(), Code::kNotSupported);
+  EXPECT_NE(refused.status().message().find(dir.sub("f")), std::string::npos) << refused.status().message();
 }
 
 TEST(PosixIoTest, LockIsExclusiveUntilReleased) {
