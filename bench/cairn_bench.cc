@@ -900,7 +900,7 @@ double status_mb(const char* key) {
 double rss_mb() { return status_mb("VmRSS"); }
 
 // Resident MB of this process's mappings of files in `dir`: Cairn's segments
-// (*.seg) and its index files (*.idx, STREAMS), from /proc/self/smaps.
+// (*.seg) and its index files (*.idx, STREAMS-*), from /proc/self/smaps.
 struct MappedRss {
   double segments = 0, index = 0;
 };
@@ -917,7 +917,7 @@ MappedRss mapped_rss(const std::string& dir) {
       if (path.rfind(prefix, 0) == 0) {
         if (path.size() > 4 && path.compare(path.size() - 4, 4, ".seg") == 0) current = &out.segments;
         else if ((path.size() > 4 && path.compare(path.size() - 4, 4, ".idx") == 0) ||
-                 path.compare(prefix.size(), std::string::npos, "STREAMS") == 0)
+                 path.compare(prefix.size(), 8, "STREAMS-") == 0)
           current = &out.index;
       }
     } else if (current != nullptr && line.rfind("Rss:", 0) == 0) {

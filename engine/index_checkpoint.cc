@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <map>
 
 namespace cairn::engine {
 namespace {
@@ -168,24 +169,70 @@ uint64_t named_first_position(const Segment& segment) {
   return name ? name->first_position : 0;  // recovery listed the segments by their names
 }
 
-Result<LoadedCheckpoint> try_load(FileSystem& fs, const std::string& dir, const format::StoreId& store_id,
-                                  const std::vector<Segment*>& segments, const Options& options) {
-  std::string path = dir + "/" + std::string(format::kStreamsFileName);
-  auto file = map_file(fs, path);
-  if (!file.ok()) return file.status();
-  auto directory = index::StreamDirectory::open(file->bytes, file->mapping, path);
-  if (!directory.ok()) return directory.status();
-  const format::StreamsHeader& dh = (*directory)->header();
-  if (dh.store_id != store_id) return Status::corruption(path + ": belongs to another store");
-  if (dh.segment_count == 0 || dh.segment_count > segments.size()) {
-    return Status::corruption(path + ": covers " + std::to_string(dh.segment_count) + " segments, the log has " +
-                              std::to_string(segments.size()));
+// The runs an open uses: from segment 1 on, at each step the longest run
+// starting at the next segment (shorter ones are what a merge replaced).
+std::vector<format::RunName> run_chain(const std::vector<std::string>& names) {
+  std::map<uint64_t, uint64_t> longest;  // first segment -> last segment
+  for (const std::string& name : names) {
+    if (auto run = format::parse_streams_run_file_name(name)) {
+      uint64_t& last = longest[run->first_segment];
+      last = std::max(last, run->last_segment);
+    }
   }
+  std::vector<format::RunName> chain;
+  for (auto it = longest.find(1); it != longest.end(); it = longest.find(it->second + 1)) {
+    chain.push_back({it->first, it->second});
+  }
+  return chain;
+}
+
+// Each run of `chain` mapped and checked against the store and the log: all
+// but the newest end where the segment after theirs starts.
+Result<std::shared_ptr<const index::StreamDirectory>> open_directory(FileSystem& fs, const std::string& dir,
+                                                                     const std::vector<format::RunName>& chain,
+                                                                     const format::StoreId& store_id,
+                                                                     const std::vector<Segment*>& segments) {
+  std::vector<std::shared_ptr<const index::StreamRun>> runs;
+  for (const format::RunName& name : chain) {
+    std::string path = dir + "/" + format::streams_run_file_name(name.first_segment, name.last_segment);
+    auto file = map_file(fs, path);
+    if (!file.ok()) return file.status();
+    auto run = index::StreamRun::open(file->bytes, file->mapping, path);
+    if (!run.ok()) return run.status();
+    const format::StreamsHeader& h = (*run)->header();
+    if (h.store_id != store_id) return Status::corruption(path + ": belongs to another store");
+    if (h.first_segment != name.first_segment || h.last_segment != name.last_segment) {
+      return Status::corruption(path + ": its header says it covers segments " + std::to_string(h.first_segment) +
+                                " to " + std::to_string(h.last_segment));
+    }
+    bool newest = &name == &chain.back();
+    // All but the newest run are followed by a segment of the log.
+    if (h.last_segment + (newest ? 0 : 1) > segments.size()) {
+      return Status::corruption(path + ": covers segments up to " + std::to_string(h.last_segment) +
+                                ", the log has " + std::to_string(segments.size()));
+    }
+    if (!newest && h.end_position != named_first_position(*segments[h.last_segment])) {
+      return Status::corruption(path + ": ends at position " + std::to_string(h.end_position) + ", segment " +
+                                std::to_string(h.last_segment + 1) + " starts at " +
+                                std::to_string(named_first_position(*segments[h.last_segment])));
+    }
+    runs.push_back(std::move(*run));
+  }
+  return std::make_shared<const index::StreamDirectory>(std::move(runs));
+}
+
+Result<LoadedCheckpoint> try_load(FileSystem& fs, const std::string& dir, const std::vector<format::RunName>& chain,
+                                  const format::StoreId& store_id, const std::vector<Segment*>& segments,
+                                  const Options& options) {
+  auto directory = open_directory(fs, dir, chain, store_id, segments);
+  if (!directory.ok()) return directory.status();
+  const std::string& path = (*directory)->path();
+  const uint64_t end_position = (*directory)->end_position();
   LoadedCheckpoint out;
-  out.checkpoint.end = dh.end_position;
+  out.checkpoint.end = end_position;
   // Every segment before the last indexed one is sealed: deferred.
   auto context = std::make_shared<const DeferredContext>(DeferredContext{&fs, dir, store_id, options});
-  const uint64_t last = dh.segment_count - 1;
+  const uint64_t last = (*directory)->last_segment() - 1;
   for (uint64_t i = 0; i < last; ++i) {
     Segment* segment = segments[i];
     uint64_t first = named_first_position(*segment), end = named_first_position(*segments[i + 1]);
@@ -201,23 +248,23 @@ Result<LoadedCheckpoint> try_load(FileSystem& fs, const std::string& dir, const 
   if (!idx.ok()) return idx.status();
   const auto& h = (*idx)->header();
   if (h.first_position != named_first_position(segment)) return Status::corruption(idx_path + ": indexes another segment");
-  // The last index may reach past STREAMS: a crash after a sealed segment's
-  // index replaced its partial one and before the new STREAMS was written.
-  // The checkpoint then ends at STREAMS's end, inside that segment.
-  bool beyond = (*idx)->end_position() > dh.end_position && h.sealed();
-  if ((*idx)->end_position() != dh.end_position && !beyond) {
+  // The last index may reach past the directory: a crash after a sealed
+  // segment's index replaced its partial one and before its run was written.
+  // The checkpoint then ends at the newest run's end, inside that segment.
+  bool beyond = (*idx)->end_position() > end_position && h.sealed();
+  if ((*idx)->end_position() != end_position && !beyond) {
     return Status::corruption(idx_path + ": ends at position " + std::to_string((*idx)->end_position()) + ", " +
-                              path + " at " + std::to_string(dh.end_position));
+                              path + " at " + std::to_string(end_position));
   }
   Status bound = h.sealed() ? check_sealed(**idx, segment) : check_partial(**idx, segment);
   if (!bound.ok()) return bound;
   if (beyond) {
-    auto resume = resume_point(**idx, dh.end_position, segment);
+    auto resume = resume_point(**idx, end_position, segment);
     if (!resume.ok()) return resume.status();
     out.last_partial = true;
     out.resume_offset = resume->offset;
     out.resume_batches = resume->batches;
-    out.resume_events = dh.end_position - h.first_position;
+    out.resume_events = end_position - h.first_position;
   } else if (!h.sealed()) {
     out.last_partial = true;
     out.resume_offset = h.data_end;
@@ -257,11 +304,13 @@ std::optional<LoadedCheckpoint> load_checkpoint(FileSystem& fs, const std::strin
                                                 const format::StoreId& store_id,
                                                 const std::vector<Segment*>& segments, const Options& options,
                                                 std::string& why_not) {
-  if (std::find(names.begin(), names.end(), format::kStreamsFileName) == names.end()) {
-    why_not = "no index checkpoint (" + std::string(format::kStreamsFileName) + " is missing)";
+  auto chain = run_chain(names);
+  if (chain.empty()) {
+    why_not = "no index checkpoint (no stream directory run " + format::streams_run_file_name(1, 1).substr(0, 17) +
+              "*)";
     return std::nullopt;
   }
-  auto loaded = try_load(fs, dir, store_id, segments, options);
+  auto loaded = try_load(fs, dir, chain, store_id, segments, options);
   if (!loaded.ok()) {
     why_not = "index checkpoint not used: " + loaded.status().message();
     return std::nullopt;
@@ -280,10 +329,10 @@ CheckpointWriter::CheckpointWriter(FileSystem& fs, std::string dir, format::Stor
     else partial_ = slot->loaded();
   }
   directory_ = loaded->directory;
+  runs_ = directory_->runs();
   indexed_ = sealed_.size();
-  directory_segments_ = sealed_.size();
-  // A sealed index reaching past the directory (see try_load) is not in it yet.
-  if (!sealed_.empty() && sealed_.back()->end_position() > directory_->header().end_position) --directory_segments_;
+  // The newest run covers a partial index, or only part of a sealed one (see try_load).
+  last_run_partial_ = partial_ || (!sealed_.empty() && sealed_.back()->end_position() > directory_->end_position());
 }
 
 Result<BuiltIndex> build_segment_index(const Segment& segment, uint64_t data_end, const format::StoreId& store_id,
@@ -344,7 +393,9 @@ bool CheckpointWriter::needs_rewrite(const SegmentIndexSlot& slot) {
 }
 
 std::optional<Log::Checkpoint> CheckpointWriter::sealed_checkpoint() const {
-  if (!directory_ || sealed_.empty() || directory_->header().segment_count != sealed_.size()) return std::nullopt;
+  if (!directory_ || sealed_.empty() || last_run_partial_ || directory_->last_segment() != sealed_.size()) {
+    return std::nullopt;
+  }
   return Log::Checkpoint{directory_, sealed_, sealed_.back()->end_position()};
 }
 
@@ -359,9 +410,10 @@ size_t CheckpointWriter::scrub() const {
 }
 
 void CheckpointWriter::forget_directory() {
+  runs_.clear();
+  last_run_partial_ = false;
   directory_.reset();
   partial_.reset();
-  directory_segments_ = 0;
 }
 
 Status CheckpointWriter::write(const std::vector<const Segment*>& segments, size_t last, uint64_t data_end,
@@ -386,31 +438,87 @@ Status CheckpointWriter::write(const std::vector<const Segment*>& segments, size
     }
   }
   if (!partial && sealed_.empty()) return Status();
-  auto bytes = directory_bytes(partial.get());
-  if (!bytes.ok()) {
-    // Damage met while reading the old files (now marked): once more, from
-    // repaired segment indexes alone.
-    if (Status s = repair(segments); !s.ok()) return s;
-    forget_directory();
-    bytes = directory_bytes(partial.get());
+  if (write_runs(partial).ok()) return Status();
+  // Damage met while reading the old files (now marked): once more, from
+  // repaired segment indexes alone.
+  if (Status s = repair(segments); !s.ok()) return s;
+  forget_directory();
+  return write_runs(partial);
+}
+
+Status CheckpointWriter::write_runs(const std::shared_ptr<const index::SegmentIndex>& partial) {
+  auto runs = runs_;
+  if (last_run_partial_) runs.pop_back();
+  uint64_t covered = runs.empty() ? 0 : runs.back()->last_segment();
+  if (covered < sealed_.size()) {
+    // The new run absorbs the runs before it until the one before is at
+    // least twice its size, so each run is at least twice the next: at most
+    // log2(segments) + 1 runs, and an entry is rewritten only when its run
+    // grows half as big again. One segment at a time, this is a binary counter.
+    uint64_t size = sealed_.size() - covered;
+    size_t keep = runs.size();
+    while (keep > 0 && runs[keep - 1]->segment_count() < 2 * size) size += runs[--keep]->segment_count();
+    index::StreamRunBuilder builder;
+    for (size_t i = keep; i < runs.size(); ++i) {
+      if (Status s = builder.add_run(*runs[i]); !s.ok()) return s;
+    }
+    for (size_t i = covered; i < sealed_.size(); ++i) {
+      auto idx = sealed_[i]->get();
+      if (!idx.ok()) return idx.status();
+      if (Status s = builder.add_segment(**idx); !s.ok()) return s;
+    }
+    auto run = write_run(builder, sealed_.back()->end_position(), sealed_.size() - size + 1, sealed_.size());
+    if (!run.ok()) return run.status();
+    runs.resize(keep);
+    runs.push_back(std::move(*run));
   }
-  if (!bytes.ok()) return bytes.status();
-  std::string name(format::kStreamsFileName);
-  auto file = write_and_map(name, std::move(*bytes));
-  if (!file.ok()) return file.status();
-  auto directory = index::StreamDirectory::open(file->bytes, file->mapping, dir_ + "/" + name);
-  if (!directory.ok()) return directory.status();
-  directory_ = std::move(*directory);
-  directory_segments_ = sealed_.size();
-  partial_ = std::move(partial);
+  if (partial) {
+    index::StreamRunBuilder builder;
+    if (Status s = builder.add_segment(*partial); !s.ok()) return s;
+    uint64_t sequence = partial->header().sequence;
+    auto run = write_run(builder, partial->end_position(), sequence, sequence);
+    if (!run.ok()) return run.status();
+    runs.push_back(std::move(*run));
+  }
+  runs_ = std::move(runs);
+  last_run_partial_ = partial != nullptr;
+  directory_ = std::make_shared<const index::StreamDirectory>(runs_);
+  partial_ = partial;
+  remove_stale_runs();
   return Status();
+}
+
+Result<std::shared_ptr<const index::StreamRun>> CheckpointWriter::write_run(const index::StreamRunBuilder& builder,
+                                                                           uint64_t end_position, uint64_t first,
+                                                                           uint64_t last) {
+  std::string name = format::streams_run_file_name(first, last);
+  auto file = write_and_map(name, builder.finish(store_id_, end_position, first, last));
+  if (!file.ok()) return file.status();
+  auto run = index::StreamRun::open(file->bytes, file->mapping, dir_ + "/" + name);
+  if (!run.ok()) return run.status();
+  return std::shared_ptr<const index::StreamRun>(std::move(*run));
+}
+
+// After the new run is durable, so a crash leaves either the old runs or
+// the new one for an open to choose (run_chain). A file left behind (its
+// unlink not yet durable, or failed) is harmless and removed next time.
+void CheckpointWriter::remove_stale_runs() {
+  auto names = fs_.list(dir_);
+  if (!names.ok()) return;
+  for (const std::string& name : *names) {
+    auto run = format::parse_streams_run_file_name(name);
+    bool current = run && std::any_of(runs_.begin(), runs_.end(), [&](const auto& r) {
+      return r->first_segment() == run->first_segment && r->last_segment() == run->last_segment;
+    });
+    if ((run && !current) || name == format::kLegacyStreamsFileName) (void)fs_.remove(dir_ + "/" + name);
+  }
 }
 
 bool CheckpointWriter::covers(size_t last, uint64_t data_end) const {
   if (!directory_ || !partial_ || directory_->damaged() || sealed_.size() != last) return false;
   const format::SegmentIndexHeader& h = partial_->header();
-  if (h.sequence != last + 1 || h.data_end != data_end || directory_->header().segment_count != last + 1 ||
-      directory_->header().end_position != partial_->end_position()) {
+  if (h.sequence != last + 1 || h.data_end != data_end || directory_->last_segment() != last + 1 ||
+      directory_->end_position() != partial_->end_position()) {
     return false;
   }
   for (const auto& slot : sealed_) {
@@ -423,25 +531,6 @@ bool CheckpointWriter::covers(size_t last, uint64_t data_end) const {
 Result<MappedFile> CheckpointWriter::write_and_map(const std::string& name, std::string bytes) {
   if (Status s = write_file_atomically(fs_, dir_, name, bytes, /*replace=*/true); !s.ok()) return s;
   return map_file(fs_, dir_ + "/" + name);
-}
-
-Result<std::string> CheckpointWriter::directory_bytes(const index::SegmentIndex* partial) const {
-  index::StreamDirectoryBuilder builder;
-  size_t from = 0;
-  if (directory_) {
-    if (Status s = builder.add_directory(*directory_); !s.ok()) return s;
-    from = directory_segments_;
-  }
-  for (size_t i = from; i < sealed_.size(); ++i) {
-    auto idx = sealed_[i]->get();
-    if (!idx.ok()) return idx.status();
-    if (Status s = builder.add_segment(**idx); !s.ok()) return s;
-  }
-  if (partial) {
-    if (Status s = builder.add_segment(*partial); !s.ok()) return s;
-    return builder.finish(store_id_, partial->end_position(), partial->header().sequence);
-  }
-  return builder.finish(store_id_, sealed_.back()->end_position(), sealed_.size());
 }
 
 }  // namespace cairn::engine

@@ -1,11 +1,12 @@
-// The index checkpoint on disk (FORMAT.md §10): a STREAMS file covering
-// positions [0, end) and an SSSSSSSS.idx file for each segment holding them,
-// the last one possibly covering only a prefix of its segment.
+// The index checkpoint on disk (FORMAT.md §10): stream directory runs
+// (STREAMS-FFFFFFFF-LLLLLLLL) covering positions [0, end) and an SSSSSSSS.idx
+// file for each segment holding them, the last one possibly covering only a
+// prefix of its segment.
 //
 // Loading trusts nothing it cannot check cheaply: identity, sequences, first
 // positions and counts against the segment headers, and each index against
 // its segment's footer (sealed) or last covered frame (partial). The open
-// checks STREAMS and the last index so; a mismatch there makes the
+// checks the runs and the last index so; a mismatch there makes the
 // checkpoint unusable and the open scans the log instead. The indexes of the
 // sealed segments before are checked when first loaded, and one that fails
 // is rebuilt from its segment: index files are derived data, never a reason
@@ -70,7 +71,7 @@ Result<BuiltIndex> build_segment_index(const Segment& segment, uint64_t data_end
                                        uint64_t sequence, char separator, bool sealed);
 
 // Writing checkpoints: index files for segments as they are sealed (and for
-// the active segment's prefix at close), then a new STREAMS over them.
+// the active segment's prefix at close), then a stream directory run over them.
 class CheckpointWriter {
  public:
   // `loaded` is what the open found (nothing: the next checkpoint indexes every segment).
@@ -79,7 +80,7 @@ class CheckpointWriter {
                    const Log::Checkpoint* loaded);
   // Indexes segment `segment` (whose `data_end` ends its batches; `sealed`
   // when its footer is written) and every earlier segment not yet indexed,
-  // then writes STREAMS covering them. Segments must stay unchanged below data_end.
+  // then a directory run covering them. Segments must stay unchanged below data_end.
   Status write(const std::vector<const Segment*>& segments, size_t last, uint64_t data_end, bool sealed);
   // Verifies every block of the index files the open loaded (which it
   // checked only in part); the next write() rewrites those found damaged.
@@ -96,7 +97,7 @@ class CheckpointWriter {
   // Segments whose index files this writer knows are whole and current.
   size_t indexed() const { return indexed_; }
   // Whether the files on disk already are what write(segments, last,
-  // data_end, false) would write: an undamaged STREAMS over every sealed
+  // data_end, false) would write: an undamaged directory over every sealed
   // index and an undamaged index of segment `last` up to data_end (a store
   // closed again with nothing appended).
   bool covers(size_t last, uint64_t data_end) const;
@@ -107,19 +108,29 @@ class CheckpointWriter {
   void forget_directory();
   // A loaded index rebuilt in memory or found damaged: its file is written anew.
   static bool needs_rewrite(const SegmentIndexSlot& slot);
-  // A new STREAMS over the directory, the sealed indexes after it and `partial`.
-  Result<std::string> directory_bytes(const index::SegmentIndex* partial) const;
+  // New runs over the sealed indexes the runs do not cover yet (one run,
+  // absorbing the runs before it no larger than it) and over `partial`.
+  Status write_runs(const std::shared_ptr<const index::SegmentIndex>& partial);
+  Result<std::shared_ptr<const index::StreamRun>> write_run(const index::StreamRunBuilder& builder,
+                                                            uint64_t end_position, uint64_t first, uint64_t last);
+  // Run files no longer in runs_ (merged, replaced, or a version 1 STREAMS).
+  void remove_stale_runs();
   Result<MappedFile> write_and_map(const std::string& name, std::string bytes);
   FileSystem& fs_;
   std::string dir_;
   format::StoreId store_id_;
   char separator_;
-  // Sealed segments with index files, in order; the directory over them.
+  // Sealed segments with index files, in order.
   SegmentIndexSlots sealed_;
+  // The stream directory's runs, oldest first, and the directory over them
+  // (null when there are none). The newest run may cover only a prefix of its
+  // one segment (written at a clean close, or left by a crash after the
+  // segment's sealed index and before its run): it is replaced first.
+  std::vector<std::shared_ptr<const index::StreamRun>> runs_;
+  bool last_run_partial_ = false;
   std::shared_ptr<const index::StreamDirectory> directory_;
-  size_t directory_segments_ = 0;  // segments (whole or partial) directory_ covers
   size_t indexed_ = 0;             // == sealed_.size()
-  std::shared_ptr<const index::SegmentIndex> partial_;  // the unsealed segment's, when directory_ covers it
+  std::shared_ptr<const index::SegmentIndex> partial_;  // the unsealed segment's, when the newest run covers it
 };
 
 }  // namespace cairn::engine

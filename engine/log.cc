@@ -101,8 +101,8 @@ void Log::replace_segment_index(uint32_t segment, std::shared_ptr<const index::S
   if (bitmaps_[segment].source) bitmaps_[segment].source = checkpoint_.segments[segment];
 }
 
-Result<std::optional<format::StreamsSlot>> Log::checkpointed_stream(std::string_view stream) const {
-  if (!checkpoint_.directory) return std::optional<format::StreamsSlot>();
+Result<std::optional<index::DirectoryStream>> Log::checkpointed_stream(std::string_view stream) const {
+  if (!checkpoint_.directory) return std::optional<index::DirectoryStream>();
   return checkpoint_.directory->find(stream);
 }
 
@@ -112,7 +112,7 @@ Result<uint32_t> Log::ordinal_for(std::string_view stream) {
   if (auto found = streams_.find(stream)) return *found;
   auto slot = checkpointed_stream(stream);
   if (!slot.ok()) return slot.status();
-  uint64_t base = *slot ? (*slot)->next_version : 0;
+  uint64_t base = *slot ? (*slot)->slot.next_version : 0;
   std::unique_lock lock(mu_);
   return streams_.add(stream, base);
 }
@@ -234,10 +234,10 @@ Result<std::optional<uint32_t>> Log::find_stream(std::string_view stream) {
   if (!slot.ok()) return slot.status();
   if (!*slot) return std::optional<uint32_t>();
   std::unique_lock lock(mu_);
-  return std::optional<uint32_t>(streams_.add(stream, (*slot)->next_version));
+  return std::optional<uint32_t>(streams_.add(stream, (*slot)->slot.next_version));
 }
 
-Result<uint64_t> Log::visible_versions(std::string_view stream, std::optional<format::StreamsSlot>& slot) const {
+Result<uint64_t> Log::visible_versions(std::string_view stream, std::optional<index::DirectoryStream>& slot) const {
   uint64_t end = published();
   if (auto ordinal = streams_.find(stream)) {
     const index::StreamIndex::Stream& s = streams_.stream(*ordinal);
@@ -253,12 +253,12 @@ Result<uint64_t> Log::visible_versions(std::string_view stream, std::optional<fo
   auto found = checkpointed_stream(stream);
   if (!found.ok()) return found.status();
   slot = *found;
-  return slot ? slot->next_version : 0;
+  return slot ? slot->slot.next_version : 0;
 }
 
 std::optional<uint64_t> Log::stream_version(std::string_view stream) const {
   std::shared_lock lock(mu_);
-  std::optional<format::StreamsSlot> slot;
+  std::optional<index::DirectoryStream> slot;
   auto visible = visible_versions(stream, slot);
   if (!visible.ok() || *visible == 0) return std::nullopt;
   return *visible - 1;
@@ -326,9 +326,9 @@ Result<Log::Run> Log::run_at_position(uint64_t position, uint64_t count) const {
   return checkpoint_run(segment, *batch, position, capped);
 }
 
-Result<Log::Run> Log::checkpoint_stream_run(std::string_view stream, const format::StreamsSlot& slot,
+Result<Log::Run> Log::checkpoint_stream_run(std::string_view stream, const index::DirectoryStream& found,
                                             uint64_t version, uint64_t count) const {
-  auto entry = checkpoint_.directory->segment_of(slot, version);
+  auto entry = checkpoint_.directory->segment_of(stream, found, version);
   if (!entry.ok()) return entry.status();
   uint64_t ordinal = entry->sequence - 1;
   if (ordinal >= checkpoint_.segments.size()) {
@@ -446,7 +446,7 @@ Log::Range Log::all_range(uint64_t from_position, size_t max_count, Direction di
 Result<Log::Range> Log::stream_range(std::string_view stream, uint64_t from_version, size_t max_count,
                                      Direction direction) const {
   std::shared_lock lock(mu_);
-  std::optional<format::StreamsSlot> slot;
+  std::optional<index::DirectoryStream> slot;
   auto visible = visible_versions(stream, slot);
   if (!visible.ok()) return visible.status();
   if (*visible == 0) return Status::not_found("stream '" + std::string(stream) + "' has no events");
@@ -524,7 +524,7 @@ Result<uint64_t> Log::position_runs(uint64_t from, uint64_t to, uint64_t limit, 
 // both move when the writer adopts a newer one, so each chunk asks again.
 Result<uint64_t> Log::stream_runs(std::string_view stream, uint64_t from, uint64_t to, uint64_t limit,
                                   std::vector<Run>& runs) const {
-  std::optional<format::StreamsSlot> slot;
+  std::optional<index::DirectoryStream> slot;
   auto visible = visible_versions(stream, slot);
   if (!visible.ok()) return visible.status();
   auto ordinal = streams_.find(stream);

@@ -212,11 +212,11 @@ class Log {
   // The index of checkpointed segment `segment`, loaded if need be.
   Result<const index::SegmentIndex*> checkpoint_index(size_t segment) const;
   // The run of `stream` from `version` (a checkpointed version).
-  Result<Run> checkpoint_stream_run(std::string_view stream, const format::StreamsSlot& slot, uint64_t version,
+  Result<Run> checkpoint_stream_run(std::string_view stream, const index::DirectoryStream& found, uint64_t version,
                                     uint64_t count) const;
-  Result<std::optional<format::StreamsSlot>> checkpointed_stream(std::string_view stream) const;
+  Result<std::optional<index::DirectoryStream>> checkpointed_stream(std::string_view stream) const;
   // Versions of `stream` readers may see (those below published()).
-  Result<uint64_t> visible_versions(std::string_view stream, std::optional<format::StreamsSlot>& slot) const;
+  Result<uint64_t> visible_versions(std::string_view stream, std::optional<index::DirectoryStream>& slot) const;
   Result<uint32_t> ordinal_for(std::string_view stream);
   // The type and category bitmaps of one segment, relative to its first
   // position (the one in its file name).

@@ -168,12 +168,20 @@ class Checkpointer {
 
   // Everything but the segments, before the position is chosen.
   Status take_metadata() {
-    // STREAMS before the *.idx files: every one it names exists by then.
-    if (Status s = put(index_file(std::string(format::kStreamsFileName))); !gone_or_ok(s)) return s;
     auto names = fs_.list(source_.dir);
     if (!names.ok()) return names.status();
+    // Directory runs before the *.idx files: every index a run covers exists
+    // by then. A run merged away meanwhile is gone: the copy's directory then
+    // ends before it, and its open scans the rest.
     for (const std::string& name : *names) {
-      if (never_copied(name) || name == format::kStreamsFileName || format::parse_segment_file_name(name)) continue;
+      if (!format::parse_streams_run_file_name(name)) continue;
+      if (Status s = put(index_file(name)); !gone_or_ok(s)) return s;
+    }
+    for (const std::string& name : *names) {
+      if (never_copied(name) || format::parse_streams_run_file_name(name) || name == format::kLegacyStreamsFileName ||
+          format::parse_segment_file_name(name)) {
+        continue;
+      }
       Status s;
       if (name == format::kStoreFileName) {
         s = put(immutable_file(name, {{0, format::kSegmentHeaderSize}}));

@@ -2,8 +2,8 @@
 // published position P, taken while appends and reads go on.
 //
 // The copy holds exactly positions [0, P):
-//   1. Metadata first: STORE, the index files (STREAMS before the *.idx it
-//      names), the snapshots/ directory and any other store file. Taken
+//   1. Metadata first: STORE, the index files (directory runs before the
+//      *.idx they cover), the snapshots/ directory and any other store file. Taken
 //      before P is chosen, none of them can speak of a position at or past P:
 //      an index checkpoint covers only sealed (so published) segments, a
 //      snapshot or subscription checkpoint only what had been published.

@@ -3,6 +3,7 @@
 #include "format/checksum.h"
 #include "format/coding.h"
 
+#include <cstdio>
 #include <cstring>
 
 namespace cairn::format {
@@ -11,10 +12,10 @@ namespace {
 constexpr size_t kTableChecksumAt = 112;
 constexpr size_t kHeaderChecksumAt = 120;
 
-std::string new_header(std::string_view magic, const StoreId& store_id) {
+std::string new_header(std::string_view magic, uint32_t version, const StoreId& store_id) {
   std::string h(kIndexHeaderSize, '\0');
   std::memcpy(h.data(), magic.data(), 8);
-  put_u32(h.data() + 8, kFormatVersion);
+  put_u32(h.data() + 8, version);
   put_u32(h.data() + 12, kIndexBlockSize);
   std::memcpy(h.data() + 16, store_id.data(), 16);
   return h;
@@ -31,7 +32,7 @@ bool counts_fit(std::string_view file, std::initializer_list<uint64_t> counts) {
 
 // The checks both kinds share, up to the kind's fields; on success `out`
 // holds the body and block table for a body of `body_size` bytes.
-Status check_outer(std::string_view file, const std::string& path, std::string_view magic) {
+Status check_outer(std::string_view file, const std::string& path, std::string_view magic, uint32_t expected) {
   if (file.size() < kIndexHeaderSize) {
     return Status::corruption(path + ": index header truncated: " + std::to_string(file.size()) + " of " +
                               std::to_string(kIndexHeaderSize) + " bytes at offset 0");
@@ -40,9 +41,9 @@ Status check_outer(std::string_view file, const std::string& path, std::string_v
     return Status::corruption(path + ": bad magic at offset 0 (expected " + std::string(magic) + ")");
   }
   uint32_t version = get_u32(file.data() + 8);
-  if (version != kFormatVersion) {
+  if (version != expected) {
     return Status::unsupported_version(path + ": index format version " + std::to_string(version) +
-                                       " (this build reads version " + std::to_string(kFormatVersion) + ")");
+                                       " (this build reads version " + std::to_string(expected) + ")");
   }
   if (get_u64(file.data() + kHeaderChecksumAt) != checksum(file.data(), kHeaderChecksumAt)) {
     return Status::corruption(path + ": header checksum mismatch at offset " + std::to_string(kHeaderChecksumAt));
@@ -159,7 +160,7 @@ std::string seal_index_file(std::string header, std::string_view body) {
 }
 
 std::string encode_segment_index_header(const SegmentIndexHeader& h) {
-  std::string out = new_header(kSegmentIndexMagic, h.store_id);
+  std::string out = new_header(kSegmentIndexMagic, kSegmentIndexVersion, h.store_id);
   char* p = out.data();
   put_u64(p + 32, h.sequence);
   put_u64(p + 40, h.first_position);
@@ -175,20 +176,21 @@ std::string encode_segment_index_header(const SegmentIndexHeader& h) {
 }
 
 std::string encode_streams_header(const StreamsHeader& h) {
-  std::string out = new_header(kStreamsMagic, h.store_id);
+  std::string out = new_header(kStreamsMagic, kStreamsVersion, h.store_id);
   char* p = out.data();
   put_u64(p + 32, h.end_position);
-  put_u64(p + 40, h.segment_count);
+  put_u64(p + 40, h.last_segment);
   put_u64(p + 48, h.stream_count);
   put_u64(p + 56, h.slot_count);
   put_u64(p + 64, h.entry_count);
   put_u64(p + 72, h.names_size);
+  put_u64(p + 80, h.first_segment);
   return out;
 }
 
 Result<SegmentIndexHeader> decode_segment_index_header(std::string_view file, const std::string& path,
                                                        IndexFile& out) {
-  if (Status s = check_outer(file, path, kSegmentIndexMagic); !s.ok()) return s;
+  if (Status s = check_outer(file, path, kSegmentIndexMagic, kSegmentIndexVersion); !s.ok()) return s;
   const char* p = file.data();
   SegmentIndexHeader h;
   std::memcpy(h.store_id.data(), p + 16, 16);
@@ -212,24 +214,55 @@ Result<SegmentIndexHeader> decode_segment_index_header(std::string_view file, co
 }
 
 Result<StreamsHeader> decode_streams_header(std::string_view file, const std::string& path, IndexFile& out) {
-  if (Status s = check_outer(file, path, kStreamsMagic); !s.ok()) return s;
+  if (Status s = check_outer(file, path, kStreamsMagic, kStreamsVersion); !s.ok()) return s;
   const char* p = file.data();
   StreamsHeader h;
   std::memcpy(h.store_id.data(), p + 16, 16);
   h.end_position = get_u64(p + 32);
-  h.segment_count = get_u64(p + 40);
+  h.last_segment = get_u64(p + 40);
   h.stream_count = get_u64(p + 48);
   h.slot_count = get_u64(p + 56);
   h.entry_count = get_u64(p + 64);
   h.names_size = get_u64(p + 72);
-  bool reserved_zero = get_u64(p + 80) == 0 && get_u64(p + 88) == 0 && get_u64(p + 96) == 0 && get_u64(p + 104) == 0;
+  h.first_segment = get_u64(p + 80);
+  bool reserved_zero = get_u64(p + 88) == 0 && get_u64(p + 96) == 0 && get_u64(p + 104) == 0;
   if (!counts_fit(file, {h.stream_count, h.slot_count, h.entry_count, h.names_size}) || !reserved_zero ||
+      h.first_segment == 0 || h.first_segment > h.last_segment ||
       h.slot_count == 0 || (h.slot_count & (h.slot_count - 1)) != 0 || h.slot_count < 2 * h.stream_count ||
       h.entry_count < h.stream_count) {
     return Status::corruption(path + ": inconsistent index header at offset 32");
   }
   if (Status s = locate_body(file, path, streams_layout(h).body_size, out); !s.ok()) return s;
   return h;
+}
+
+std::string streams_run_file_name(uint64_t first_segment, uint64_t last_segment) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%08llu-%08llu", static_cast<unsigned long long>(first_segment),
+                static_cast<unsigned long long>(last_segment));
+  return std::string(kStreamsFilePrefix) + buf;
+}
+
+std::optional<RunName> parse_streams_run_file_name(std::string_view name) {
+  if (!name.starts_with(kStreamsFilePrefix)) return std::nullopt;
+  name.remove_prefix(kStreamsFilePrefix.size());
+  auto number = [&](std::string_view digits, uint64_t& out) {
+    if (digits.size() < 8 || digits.size() > 19) return false;  // fits u64; %08llu pads to 8
+    out = 0;
+    for (char c : digits) {
+      if (c < '0' || c > '9') return false;
+      out = out * 10 + static_cast<uint64_t>(c - '0');
+    }
+    return true;
+  };
+  size_t dash = name.find('-');
+  RunName r;
+  if (dash == std::string_view::npos || !number(name.substr(0, dash), r.first_segment) ||
+      !number(name.substr(dash + 1), r.last_segment) || r.first_segment == 0 || r.first_segment > r.last_segment ||
+      streams_run_file_name(r.first_segment, r.last_segment) != std::string(kStreamsFilePrefix) + std::string(name)) {
+    return std::nullopt;
+  }
+  return r;
 }
 
 bool verify_block(const IndexFile& file, size_t block) {

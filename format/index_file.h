@@ -11,8 +11,9 @@
 // touches it, so opening a large index costs the same as opening a small one.
 //
 //   SSSSSSSS.idx  one segment's index: its batches, its streams, its bitmaps
-//   STREAMS       the stream directory: every stream's version, last position
-//                 and the segments holding it
+//   STREAMS-FFFFFFFF-LLLLLLLL  a run of the stream directory: for the streams
+//                 of segments F..L, each one's version count and last position
+//                 after L, and which of those segments hold it
 #pragma once
 
 #include "format/segment_header.h"
@@ -20,6 +21,7 @@
 #include <cairn/status.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -29,7 +31,15 @@ inline constexpr size_t kIndexHeaderSize = 128;
 inline constexpr uint32_t kIndexBlockSize = 64 * 1024;
 inline constexpr std::string_view kSegmentIndexMagic = "CAIRNIDX";
 inline constexpr std::string_view kStreamsMagic = "CAIRNSTR";
-inline constexpr std::string_view kStreamsFileName = "STREAMS";
+// Stream directory runs are named STREAMS-FFFFFFFF-LLLLLLLL: the first and
+// last segment sequence they cover, decimal, zero-padded to 8 digits.
+inline constexpr std::string_view kStreamsFilePrefix = "STREAMS-";
+// What format version 1 called its one directory file; a newer store removes it.
+inline constexpr std::string_view kLegacyStreamsFileName = "STREAMS";
+// Segment index files are version 1; directory runs are version 2 (version
+// 1 was one STREAMS file over every segment).
+inline constexpr uint32_t kSegmentIndexVersion = 1;
+inline constexpr uint32_t kStreamsVersion = 2;
 
 // Record sizes in the bodies.
 inline constexpr size_t kIndexBatchSize = 16;   // u64 offset, u32 relative position, u32 count
@@ -88,12 +98,13 @@ struct IndexListEntry {
   uint32_t batch = 0;           // ordinal in the batches section
 };
 
-// ---- stream directory (STREAMS) ----
+// ---- stream directory run (STREAMS-FFFFFFFF-LLLLLLLL) ----
 
 struct StreamsHeader {
   StoreId store_id{};
-  uint64_t end_position = 0;   // covers positions [0, end_position)
-  uint64_t segment_count = 0;  // segments 1..segment_count hold them; their .idx files index them
+  uint64_t end_position = 0;   // the run covers its segments' positions below end_position
+  uint64_t last_segment = 0;   // it covers segments first_segment..last_segment
+  uint64_t first_segment = 0;  // at least 1, at most last_segment
   uint64_t stream_count = 0;
   uint64_t slot_count = 0;     // a power of two, at least 2 x stream_count (at least 1)
   uint64_t entry_count = 0;
@@ -125,6 +136,16 @@ struct StreamsEntry {
 
 // The hash of a stream name in index files: XXH3-64, seed 0, never 0.
 uint64_t stream_hash(std::string_view name);
+
+// "STREAMS-00000001-00000008" for the run over segments 1 to 8.
+std::string streams_run_file_name(uint64_t first_segment, uint64_t last_segment);
+struct RunName {
+  uint64_t first_segment = 0;
+  uint64_t last_segment = 0;
+};
+// A run's name, exactly as streams_run_file_name writes it (first at least 1
+// and at most last); anything else (a .tmp leftover) is nullopt.
+std::optional<RunName> parse_streams_run_file_name(std::string_view name);
 
 // Record coding (fixed sizes above; little-endian).
 void put_index_batch(char* p, const IndexBatch& b);

@@ -1,163 +1,45 @@
 #include "index/stream_directory.h"
 
-#include "format/segment_scan.h"
-
-#include <algorithm>
-#include <bit>
-#include <cstring>
-
 namespace cairn::index {
-namespace {
 
-// 0 marks an empty slot, so an (injected) hash of 0 is stored as 1.
-uint64_t slot_hash(HashFn hash, std::string_view name) {
-  uint64_t h = hash(name);
-  return h == 0 ? 1 : h;
-}
-
-}  // namespace
-
-Result<std::unique_ptr<StreamDirectory>> StreamDirectory::open(std::string_view file, std::shared_ptr<const void> keep,
-                                                               const std::string& path, HashFn hash) {
-  format::IndexFile f;
-  auto header = format::decode_streams_header(file, path, f);
-  if (!header.ok()) return header.status();
-  return std::unique_ptr<StreamDirectory>(new StreamDirectory(*header, f, std::move(keep), path, hash));
-}
-
-Status StreamDirectory::corrupt(uint64_t body_offset, const std::string& what) const {
-  return Status::corruption(format::file_offset(path(), format::kIndexHeaderSize + body_offset) + ": " + what);
-}
-
-Result<format::StreamsSlot> StreamDirectory::slot_at(uint64_t i) const {
-  uint64_t at = layout_.slots + i * format::kStreamsSlotSize;
-  auto bytes = blocks_.get(at, format::kStreamsSlotSize);
-  if (!bytes.ok()) return bytes.status();
-  format::StreamsSlot s = format::get_streams_slot(bytes->data());
-  if (s.hash != 0 && (uint64_t{s.name_offset} + s.name_len > header_.names_size || s.name_len == 0 ||
-                      s.entry_count == 0 || uint64_t{s.entry_start} + s.entry_count > header_.entry_count ||
-                      s.next_version == 0)) {
-    return corrupt(at, "stream slot out of range");
+bool StreamDirectory::damaged() const {
+  for (const auto& run : runs_) {
+    if (run->damaged()) return true;
   }
-  return s;
+  return false;
 }
 
-Result<std::string_view> StreamDirectory::name_of(const format::StreamsSlot& s) const {
-  return blocks_.get(layout_.names + s.name_offset, s.name_len);
+bool StreamDirectory::verify_all() const {
+  bool all = true;
+  for (const auto& run : runs_) all = run->verify_all() && all;
+  return all;
 }
 
-Result<std::optional<format::StreamsSlot>> StreamDirectory::find(std::string_view name) const {
-  uint64_t h = slot_hash(hash_, name);
-  uint64_t mask = header_.slot_count - 1;
-  // At most half the slots are used, so the probe meets an empty one.
-  for (uint64_t i = h & mask, probes = 0; probes < header_.slot_count; i = (i + 1) & mask, ++probes) {
-    auto s = slot_at(i);
-    if (!s.ok()) return s.status();
-    if (s->hash == 0) break;
-    if (s->hash != h) continue;
-    auto n = name_of(*s);
-    if (!n.ok()) return n.status();
-    if (*n == name) return std::optional<format::StreamsSlot>(*s);
+Result<std::optional<DirectoryStream>> StreamDirectory::find(std::string_view name) const {
+  for (size_t r = runs_.size(); r-- > 0;) {
+    auto slot = runs_[r]->find(name);
+    if (!slot.ok()) return slot.status();
+    if (*slot) return std::optional<DirectoryStream>(DirectoryStream{**slot, static_cast<uint32_t>(r)});
   }
-  return std::optional<format::StreamsSlot>();
+  return std::optional<DirectoryStream>();
 }
 
-Result<format::StreamsEntry> StreamDirectory::entry(uint64_t i) const {
-  uint64_t at = layout_.entries + i * format::kStreamsEntrySize;
-  auto bytes = blocks_.get(at, format::kStreamsEntrySize);
-  if (!bytes.ok()) return bytes.status();
-  format::StreamsEntry e = format::get_streams_entry(bytes->data());
-  if (e.sequence == 0 || e.sequence > header_.segment_count) return corrupt(at, "entry names no indexed segment");
-  return e;
-}
-
-Result<format::StreamsEntry> StreamDirectory::segment_of(const format::StreamsSlot& slot, uint64_t version) const {
-  uint64_t lo = 0;  // the last entry whose first version is <= version
-  uint64_t hi = slot.entry_count;
-  while (hi - lo > 1) {
-    uint64_t mid = lo + (hi - lo) / 2;
-    auto e = entry(slot.entry_start + mid);
-    if (!e.ok()) return e.status();
-    (e->first_version <= version ? lo : hi) = mid;
-  }
-  return entry(slot.entry_start + lo);
-}
-
-Status StreamDirectory::for_each_stream(
-    const std::function<Status(std::string_view, const format::StreamsSlot&)>& fn) const {
-  for (uint64_t i = 0; i < header_.slot_count; ++i) {
-    auto s = slot_at(i);
-    if (!s.ok()) return s.status();
-    if (s->hash == 0) continue;
-    auto n = name_of(*s);
-    if (!n.ok()) return n.status();
-    if (Status st = fn(*n, *s); !st.ok()) return st;
-  }
-  return Status();
-}
-
-// ---------------------------------------------------------------- building
-
-Status StreamDirectoryBuilder::add_directory(const StreamDirectory& directory) {
-  return directory.for_each_stream([&](std::string_view name, const format::StreamsSlot& slot) {
-    Stream& s = streams_[std::string(name)];
-    s.next_version = slot.next_version;
-    s.last_position = slot.last_position;
-    s.entries.clear();
-    for (uint64_t i = 0; i < slot.entry_count; ++i) {
-      auto e = directory.entry(slot.entry_start + i);
-      if (!e.ok()) return e.status();
-      s.entries.push_back(*e);
+Result<format::StreamsEntry> StreamDirectory::segment_of(std::string_view name, const DirectoryStream& found,
+                                                         uint64_t version) const {
+  for (size_t r = found.run + 1; r-- > 0;) {
+    std::optional<format::StreamsSlot> slot = found.slot;
+    if (r != found.run) {
+      auto older = runs_[r]->find(name);
+      if (!older.ok()) return older.status();
+      slot = *older;
     }
-    return Status();
-  });
-}
-
-Status StreamDirectoryBuilder::add_segment(const SegmentIndex& segment) {
-  uint64_t sequence = segment.header().sequence;
-  return segment.for_each_stream([&](std::string_view name, const format::SegmentIndexStream& entry) {
-    auto span = segment.span(entry);
-    if (!span.ok()) return span.status();
-    Stream& s = streams_[std::string(name)];
-    if (!s.entries.empty() && s.entries.back().sequence == sequence) s.entries.pop_back();
-    s.entries.push_back({sequence, entry.first_version});
-    s.next_version = entry.first_version + span->version_count;
-    s.last_position = span->last_position;
-    return Status();
-  });
-}
-
-std::string StreamDirectoryBuilder::finish(const format::StoreId& store_id, uint64_t end_position,
-                                           uint64_t segment_count) const {
-  format::StreamsHeader h;
-  h.store_id = store_id;
-  h.end_position = end_position;
-  h.segment_count = segment_count;
-  h.stream_count = streams_.size();
-  h.slot_count = std::bit_ceil(std::max<uint64_t>(1, 2 * h.stream_count));
-  for (const auto& [name, s] : streams_) {
-    h.entry_count += s.entries.size();
-    h.names_size += name.size();
+    if (!slot) continue;
+    auto first = runs_[r]->entry(slot->entry_start);
+    if (!first.ok()) return first.status();
+    if (first->first_version <= version) return runs_[r]->segment_of(*slot, version);
   }
-  format::StreamsLayout l = format::streams_layout(h);
-  std::string body(l.body_size, '\0');
-  uint64_t mask = h.slot_count - 1;
-  uint32_t entry_at = 0;
-  uint32_t name_at = 0;
-  for (const auto& [name, s] : streams_) {
-    uint64_t hash = slot_hash(hash_, name);
-    uint64_t i = hash & mask;
-    while (format::get_streams_slot(body.data() + l.slots + i * format::kStreamsSlotSize).hash != 0) i = (i + 1) & mask;
-    format::StreamsSlot slot{hash, s.next_version, s.last_position, name_at, static_cast<uint16_t>(name.size()),
-                             entry_at, static_cast<uint32_t>(s.entries.size())};
-    format::put_streams_slot(body.data() + l.slots + i * format::kStreamsSlotSize, slot);
-    std::memcpy(body.data() + l.names + name_at, name.data(), name.size());
-    name_at += static_cast<uint32_t>(name.size());
-    for (const format::StreamsEntry& e : s.entries) {
-      format::put_streams_entry(body.data() + l.entries + uint64_t{entry_at++} * format::kStreamsEntrySize, e);
-    }
-  }
-  return format::seal_index_file(format::encode_streams_header(h), body);
+  return Status::corruption(runs_[found.run]->path() + ": no run of the stream directory holds version " +
+                            std::to_string(version) + " of stream '" + std::string(name) + "'");
 }
 
 }  // namespace cairn::index

@@ -1,79 +1,55 @@
-// The stream directory (the STREAMS file, FORMAT.md §10.3): for every stream
-// of the indexed part of the log, its version count, the position of its last
-// event and the segments that hold it, each with the stream's first version
-// there. A mapped open-addressing table: finding a stream is O(1) expected,
-// the segment of a version O(log segments of the stream); nothing is loaded
-// into memory on open.
+// The stream directory (FORMAT.md §10.3): runs over consecutive ranges of
+// segments, oldest first, together covering segments 1..last_segment. A
+// stream's current version is in the newest run holding it; a version's
+// segment in the newest run whose entries for the stream start at or before
+// it. The writer keeps at most about log2(segments) runs (a new run absorbs
+// the runs before it no larger than it), so a lookup probes that many tables
+// and every entry is rewritten about log2(segments) times over the store's
+// life, not once per seal.
 #pragma once
 
-#include "format/index_file.h"
-#include "index/segment_index.h"
-#include "index/verified_blocks.h"
+#include "index/stream_run.h"
 
 #include <cairn/status.h>
 
-#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 namespace cairn::index {
 
-class StreamDirectory {
- public:
-  static Result<std::unique_ptr<StreamDirectory>> open(std::string_view file, std::shared_ptr<const void> keep,
-                                                       const std::string& path, HashFn hash = format::stream_hash);
-  const format::StreamsHeader& header() const { return header_; }
-  const std::string& path() const { return blocks_.path(); }
-  // A lookup met a block that failed its checksum: the file must be rewritten.
-  bool damaged() const { return blocks_.damaged(); }
-  // Verifies every block now (a background scrub); false if one is damaged.
-  bool verify_all() const { return blocks_.verify_all(); }
-
-  Result<std::optional<format::StreamsSlot>> find(std::string_view name) const;
-  // The entry (segment, first version there) of `slot`'s segment holding `version`.
-  Result<format::StreamsEntry> segment_of(const format::StreamsSlot& slot, uint64_t version) const;
-  Result<format::StreamsEntry> entry(uint64_t i) const;
-  // Every stream with its entries.
-  Status for_each_stream(const std::function<Status(std::string_view name, const format::StreamsSlot&)>& fn) const;
-
- private:
-  StreamDirectory(format::StreamsHeader h, format::IndexFile file, std::shared_ptr<const void> keep,
-                  const std::string& path, HashFn hash)
-      : header_(h), layout_(format::streams_layout(h)), blocks_(file, path), keep_(std::move(keep)), hash_(hash) {}
-  Result<format::StreamsSlot> slot_at(uint64_t i) const;
-  Result<std::string_view> name_of(const format::StreamsSlot& s) const;
-  Status corrupt(uint64_t body_offset, const std::string& what) const;
-
-  format::StreamsHeader header_;
-  format::StreamsLayout layout_;
-  VerifiedBlocks blocks_;
-  std::shared_ptr<const void> keep_;
-  HashFn hash_;
+// A stream as the directory knows it: its slot in the newest run holding it.
+struct DirectoryStream {
+  format::StreamsSlot slot;
+  uint32_t run = 0;  // index into runs()
 };
 
-// Makes a STREAMS file: from the previous directory and the indexes of the
-// segments indexed since (whose entries replace any the directory has for
-// the same segment: a segment indexed in part at a clean close, then whole).
-class StreamDirectoryBuilder {
+class StreamDirectory {
  public:
-  explicit StreamDirectoryBuilder(HashFn hash = format::stream_hash) : hash_(hash) {}
-  Status add_directory(const StreamDirectory& directory);
-  Status add_segment(const SegmentIndex& segment);
-  std::string finish(const format::StoreId& store_id, uint64_t end_position, uint64_t segment_count) const;
-  size_t stream_count() const { return streams_.size(); }
+  // `runs` must be consecutive: each starts at the segment after the one
+  // before it ends, the first at segment 1 (the caller checked that).
+  explicit StreamDirectory(std::vector<std::shared_ptr<const StreamRun>> runs) : runs_(std::move(runs)) {}
+
+  const std::vector<std::shared_ptr<const StreamRun>>& runs() const { return runs_; }
+  uint64_t end_position() const { return runs_.back()->header().end_position; }
+  uint64_t last_segment() const { return runs_.back()->last_segment(); }
+  // The newest run's path, for messages about the directory as a whole.
+  const std::string& path() const { return runs_.back()->path(); }
+  // A lookup met a block that failed its checksum: the runs must be rewritten.
+  bool damaged() const;
+  // Verifies every block of every run now; false if one is damaged.
+  bool verify_all() const;
+
+  Result<std::optional<DirectoryStream>> find(std::string_view name) const;
+  // The entry (segment, first version there) of the segment holding
+  // `version` of the stream `found` is.
+  Result<format::StreamsEntry> segment_of(std::string_view name, const DirectoryStream& found,
+                                          uint64_t version) const;
 
  private:
-  struct Stream {
-    uint64_t next_version = 0;
-    uint64_t last_position = 0;
-    std::vector<format::StreamsEntry> entries;
-  };
-  HashFn hash_;
-  std::unordered_map<std::string, Stream> streams_;
+  std::vector<std::shared_ptr<const StreamRun>> runs_;
 };
 
 }  // namespace cairn::index

@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -121,6 +122,22 @@ inline std::vector<std::string> segment_files(const std::string& dir) {
   }
   std::sort(out.begin(), out.end());
   return out;
+}
+
+// The stream directory's run files (STREAMS-FFFFFFFF-LLLLLLLL), in name
+// order, which is segment order.
+inline std::vector<std::string> stream_run_files(const std::string& dir) {
+  std::vector<std::string> out;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) {
+    std::string name = e.path().filename().string();
+    if (name.rfind("STREAMS-", 0) == 0 && name.find('.') == std::string::npos) out.push_back(e.path().string());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+inline void remove_stream_runs(const std::string& dir) {
+  for (const std::string& path : stream_run_files(dir)) std::filesystem::remove(path);
 }
 
 inline std::string read_bytes(const std::string& path) {

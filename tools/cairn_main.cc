@@ -27,7 +27,7 @@ constexpr const char* kUsage =
     "  cairn dump FILE [--data] [--json] [--stream S] [--type T] [--from P] [--to P]\n"
     "        a segment file: header, batches, events (only those matching the filters;\n"
     "        positions --from..--to inclusive); --data shows data and metadata\n"
-    "        (text when printable, else hex:...); also an index file (.idx, STREAMS),\n"
+    "        (text when printable, else hex:...); also an index file (.idx, STREAMS-*),\n"
     "        SUBSCRIPTIONS, a snapshot file or CLEAN (the clean-close record)\n"
     "  cairn verify DIR|FILE [--json]            check every checksum, footer, name and position;\n"
     "                                            each problem with file and byte offset\n"

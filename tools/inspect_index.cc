@@ -46,9 +46,9 @@ void dump_segment_index(const format::SegmentIndexHeader& h, const format::Index
 
 void dump_streams(const format::StreamsHeader& h, const format::IndexFile& f, const DumpOptions& o,
                   std::ostream& out) {
-  Line(out, o.json, "stream-directory")
-      .num("end_position", h.end_position).num("segments", h.segment_count).num("streams", h.stream_count)
-      .num("slots", h.slot_count);
+  Line(out, o.json, "stream-directory-run")
+      .num("first_segment", h.first_segment).num("last_segment", h.last_segment)
+      .num("end_position", h.end_position).num("streams", h.stream_count).num("slots", h.slot_count);
   format::StreamsLayout l = format::streams_layout(h);
   for (uint64_t i = 0; i < h.slot_count; ++i) {
     format::StreamsSlot s = format::get_streams_slot(f.body.data() + l.slots + i * format::kStreamsSlotSize);

@@ -1,15 +1,18 @@
 // libFuzzer target over the index file readers: any bytes, as a segment index
-// (SSSSSSSS.idx) or a stream directory (STREAMS), must open or give a clean
-// error, and every lookup on what opens must answer or give a clean error:
+// (SSSSSSSS.idx) or a stream directory run (STREAMS-FFFFFFFF-LLLLLLLL), must
+// open or give a clean error, and every lookup on what opens, alone or as a
+// stream directory of one or two runs, must answer or give a clean error:
 // never a crash, a hang or an out-of-bounds read (run under ASan and UBSan).
 #include "index/bitmap_index.h"
 #include "index/segment_index.h"
 #include "index/stream_directory.h"
+#include "index/stream_run.h"
 
 #include <algorithm>
 #include <bit>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -54,16 +57,48 @@ void exercise(const index::SegmentIndex& idx) {
   if (auto bytes = idx.bitmaps(); bytes.ok()) (void)index::SegmentBitmaps::decode(*bytes, idx.path());
 }
 
+void exercise(const index::StreamRun& run) {
+  uint64_t streams = 0;
+  (void)run.for_each_stream([&](std::string_view name, const format::StreamsSlot& slot) {
+    if (++streams > kMaxLookups) return Status::corruption("enough");
+    (void)run.find(name);
+    uint64_t vstep = std::max<uint64_t>(1, slot.next_version / 16);
+    for_steps(slot.next_version, vstep, [&](uint64_t v) { (void)run.segment_of(slot, v); });
+    return Status();
+  });
+  (void)run.find("no-such-stream");
+}
+
+// The streams of the newest run, looked up through the directory.
 void exercise(const index::StreamDirectory& dir) {
   uint64_t streams = 0;
-  (void)dir.for_each_stream([&](std::string_view name, const format::StreamsSlot& slot) {
+  (void)dir.runs().back()->for_each_stream([&](std::string_view name, const format::StreamsSlot& slot) {
     if (++streams > kMaxLookups) return Status::corruption("enough");
-    (void)dir.find(name);
+    auto found = dir.find(name);
+    if (!found.ok() || !*found) return Status();
     uint64_t vstep = std::max<uint64_t>(1, slot.next_version / 16);
-    for_steps(slot.next_version, vstep, [&](uint64_t v) { (void)dir.segment_of(slot, v); });
+    for_steps(slot.next_version, vstep, [&](uint64_t v) { (void)dir.segment_of(name, **found, v); });
     return Status();
   });
   (void)dir.find("no-such-stream");
+  (void)dir.verify_all();
+}
+
+// `run` alone as a directory, then under a copy of it made by the builder as
+// the older run. A run the builder could read must give a copy that opens.
+void exercise_directories(std::string_view file, const std::string& path) {
+  auto opened = index::StreamRun::open(file, nullptr, path);
+  if (!opened.ok()) return;
+  std::shared_ptr<const index::StreamRun> run = std::move(*opened);
+  exercise(*run);
+  exercise(index::StreamDirectory({run}));
+  index::StreamRunBuilder builder;
+  if (!builder.add_run(*run).ok()) return;
+  const format::StreamsHeader& h = run->header();
+  std::string copy = builder.finish(h.store_id, h.end_position, h.first_segment, h.last_segment);
+  auto older = index::StreamRun::open(copy, nullptr, "copy");
+  if (!older.ok()) __builtin_trap();
+  exercise(index::StreamDirectory({std::shared_ptr<const index::StreamRun>(std::move(*older)), run}));
 }
 
 // Random bytes almost never pass the checksums, so the readers' record
@@ -99,7 +134,8 @@ std::string sealed_segment_index(std::string_view bytes) {
 std::string sealed_streams(std::string_view bytes) {
   format::StreamsHeader h;
   h.end_position = small(bytes, 0, 100000);
-  h.segment_count = small(bytes, 4, 20);
+  h.first_segment = 1 + small(bytes, 4, 20);
+  h.last_segment = h.first_segment + small(bytes, 24, 20);
   h.stream_count = small(bytes, 8, 100);
   h.slot_count = std::max<uint64_t>(1, uint64_t{1} << small(bytes, 12, 9));
   h.slot_count = std::max(h.slot_count, std::bit_ceil(std::max<uint64_t>(1, 2 * h.stream_count)));
@@ -113,11 +149,10 @@ std::string sealed_streams(std::string_view bytes) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view bytes(reinterpret_cast<const char*>(data), size);
   if (auto idx = index::SegmentIndex::open(bytes, nullptr, "fuzz.idx"); idx.ok()) exercise(**idx);
-  if (auto dir = index::StreamDirectory::open(bytes, nullptr, "STREAMS"); dir.ok()) exercise(**dir);
+  exercise_directories(bytes, "STREAMS-00000001-00000001");
   (void)index::SegmentBitmaps::decode(bytes, "fuzz bitmaps");
   std::string idx_file = sealed_segment_index(bytes);
   if (auto idx = index::SegmentIndex::open(idx_file, nullptr, "sealed.idx"); idx.ok()) exercise(**idx);
-  std::string streams_file = sealed_streams(bytes);
-  if (auto dir = index::StreamDirectory::open(streams_file, nullptr, "STREAMS"); dir.ok()) exercise(**dir);
+  exercise_directories(sealed_streams(bytes), "STREAMS-00000001-00000002");
   return 0;
 }

@@ -12,7 +12,7 @@ mkdir -p "$work/corpus"
 for seed in "$@"; do cp "$seed" "$work/corpus/"; done
 case "$target" in
   segment) sources="$src/format/*.cc" libs="" ;;
-  index) sources="$src/format/*.cc $src/index/segment_index.cc $src/index/stream_directory.cc \
+  index) sources="$src/format/*.cc $src/index/segment_index.cc $src/index/stream_run.cc $src/index/stream_directory.cc \
 $src/index/verified_blocks.cc $src/index/bitmap_index.cc" libs="-lroaring" ;;
   dump) sources="$src/format/*.cc $src/tools/inspect.cc $src/tools/inspect_index.cc $src/tools/inspect_clean.cc \
 $src/tools/inspect_subscriptions.cc $src/tools/inspect_snapshots.cc $src/tools/text.cc" libs="" ;;

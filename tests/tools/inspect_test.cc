@@ -1,5 +1,6 @@
 // tools/inspect: `cairn dump` and `cairn verify` over real stores.
 #include "tools/inspect.h"
+#include "format/index_file.h"
 
 #include "test_util.h"
 
@@ -186,15 +187,29 @@ TEST(InspectBadInputTest, DirectoryThatIsNotAStore) {
 }
 
 TEST_F(InspectTest, DumpShowsIndexFilesRecordByRecord) {
-  // The clean close left a STREAMS file and one index file per segment.
-  std::string streams = dir_.path() + "/STREAMS";
-  EXPECT_EQ(dump(streams), 0) << err_.str();
+  // The clean close left one index file per segment and a directory run
+  // over the last (partial) one, whose segments hold only the Big stream.
+  std::string last = std::to_string(segments_.size());
+  std::string run = dir_.path() + "/" + format::streams_run_file_name(segments_.size(), segments_.size());
+  EXPECT_EQ(dump(run), 0) << err_.str();
   std::string text = out_.str();
-  EXPECT_EQ(text.rfind("stream-directory end_position=13 segments=" + std::to_string(segments_.size()) +
-                           " streams=2 ", 0), 0u) << text;
+  EXPECT_EQ(text.rfind("stream-directory-run first_segment=" + last + " last_segment=" + last +
+                           " end_position=13 streams=1 ", 0), 0u) << text;
+  EXPECT_NE(text.find("stream name=Big slot="), std::string::npos) << text;
+  EXPECT_EQ(text.find("Order-42"), std::string::npos) << text;
+
+  // The oldest run starts at segment 1, which holds Order-42's three events.
+  std::string oldest;
+  for (const auto& e : std::filesystem::directory_iterator(dir_.path())) {
+    auto name = format::parse_streams_run_file_name(e.path().filename().string());
+    if (name && name->first_segment == 1) oldest = e.path().string();
+  }
+  ASSERT_FALSE(oldest.empty());
+  EXPECT_EQ(dump(oldest), 0) << err_.str();
+  text = out_.str();
+  EXPECT_EQ(text.rfind("stream-directory-run first_segment=1 last_segment=", 0), 0u) << text;
   EXPECT_NE(text.find("stream name=Order-42 slot="), std::string::npos) << text;
   EXPECT_NE(text.find("next_version=3 last_position=2 segment_first_versions=1:0\n"), std::string::npos) << text;
-  EXPECT_NE(text.find("stream name=Big slot="), std::string::npos) << text;
 
   std::string first = dir_.path() + "/00000001.idx";
   EXPECT_EQ(dump(first, DumpOptions{.json = true}), 0) << err_.str();

@@ -217,7 +217,7 @@ TEST_F(SegmentedTest, SegmentFromAnotherStoreIsCorruption) {
   verify.verify_on_open = true;
   auto r = Store::open(dir_.path(), verify);
   EXPECT_TRUE(is_foreign(r.status())) << r.status().to_string();
-  fs::remove(dir_.sub(std::string(format::kStreamsFileName)));
+  test::remove_stream_runs(dir_.path());
   r = Store::open(dir_.path(), options_);
   EXPECT_TRUE(is_foreign(r.status())) << r.status().to_string();
 }
