@@ -844,6 +844,9 @@ struct Run {
   double events_per_sync = 0, group_events_p50 = 0, group_events_max = 0;
   double sync_p50_us = 0, sync_p99_us = 0, queue_p50_us = 0, queue_p99_us = 0;
   double fill_mb = 0;  // Cairn: filler written to reach the steady state
+  // Appends: the close after the measured phase (Cairn: the background
+  // indexer's backlog, then the active segment's index).
+  double close_ms = 0;
 };
 
 struct Field {
@@ -864,7 +867,7 @@ const Field kFields[] = {
     {"mb_ratio", &Run::mb_ratio}, {"events_per_fdatasync", &Run::events_per_sync},
     {"group_events_p50", &Run::group_events_p50}, {"group_events_max", &Run::group_events_max},
     {"sync_p50_us", &Run::sync_p50_us}, {"sync_p99_us", &Run::sync_p99_us}, {"queue_p50_us", &Run::queue_p50_us},
-    {"queue_p99_us", &Run::queue_p99_us}, {"fill_mb", &Run::fill_mb},
+    {"queue_p99_us", &Run::queue_p99_us}, {"fill_mb", &Run::fill_mb}, {"close_ms", &Run::close_ms},
     {"open_read_only_ms", &Run::open_ro_ms}, {"empty_open_read_only_ms", &Run::empty_open_ro_ms},
     {"open_rss_mb", &Run::open_rss_mb}, {"open_rss_mb_per_million_events", &Run::open_rss_mb_per_m},
     {"empty_open_rss_mb", &Run::empty_open_rss_mb}, {"open_read_only_rss_mb", &Run::open_ro_rss_mb},
@@ -1389,7 +1392,9 @@ Outcome run_once(const Config& cfg, const std::string& name, const std::string& 
     auto backend = open_for_run(cfg, name, dir, &out.error);
     if (backend) {
       out = run_appends(*backend, cfg);
+      auto closing = Clock::now();
       backend->close();
+      out.run.close_ms = seconds_since(closing) * 1e3;
     }
     raw = averaged(raw, measure_raw_limits(root, cfg.event_size + kRawFramingBytes, cfg.direct));
   } else {
@@ -1626,10 +1631,10 @@ void print_details(FILE* out, const Config& cfg, const Series& s) {
   }
   if (s.backend != "cairn" || cfg.workload == "open" || !cfg.appends()) return;
   std::fprintf(out, "  cairn stats: io %s | %s events/fdatasync | group events p50 %s max %.0f | sync latency p50 %s us "
-               "p99 %s us | queue wait p50 %s us p99 %s us | filler %.0f MB\n",
+               "p99 %s us | queue wait p50 %s us p99 %s us | filler %.0f MB | close %.0f ms\n",
                s.io_backend.c_str(), ratio(r.events_per_sync).c_str(), num(r.group_events_p50).c_str(),
                r.group_events_max, num(r.sync_p50_us).c_str(), num(r.sync_p99_us).c_str(), num(r.queue_p50_us).c_str(),
-               num(r.queue_p99_us).c_str(), r.fill_mb);
+               num(r.queue_p99_us).c_str(), r.fill_mb, r.close_ms);
 }
 
 void print_table(FILE* out, const Config& cfg, const Context& ctx, const std::vector<Series>& all) {
