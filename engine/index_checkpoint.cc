@@ -306,8 +306,8 @@ std::optional<LoadedCheckpoint> load_checkpoint(FileSystem& fs, const std::strin
                                                 std::string& why_not) {
   auto chain = run_chain(names);
   if (chain.empty()) {
-    why_not = "no index checkpoint (no stream directory run " + format::streams_run_file_name(1, 1).substr(0, 17) +
-              "*)";
+    why_not = "no index checkpoint (no stream directory run " + std::string(format::kStreamsFilePrefix) +
+              "00000001-*)";
     return std::nullopt;
   }
   auto loaded = try_load(fs, dir, chain, store_id, segments, options);

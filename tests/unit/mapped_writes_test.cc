@@ -88,7 +88,13 @@ TEST_P(MappedWritesTest, UnsyncedGroupsInPreparedSegmentsAreMappedAndKept) {
     auto first = append_many(*store, 20);
     EXPECT_EQ(store->stats().segments, 1u);
     EXPECT_EQ(store->stats().mapped_writes, 0u);
-    first = append_many(*store, 3000, /*sync_every=*/0, std::move(first));
+    // In steps, so that the preparer (a background thread) has the next
+    // segment ready before a roll even on a loaded machine: a roll into a
+    // segment not yet prepared creates one, whose groups are written.
+    for (int step = 0; step < 30; ++step) {
+      first = append_many(*store, 100, /*sync_every=*/0, std::move(first));
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
     StoreStats stats = store->stats();
     EXPECT_GT(stats.segments, 4u);
     EXPECT_GT(stats.mapped_writes, stats.group_commits / 2) << "prepared segments take most groups";
