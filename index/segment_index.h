@@ -25,6 +25,15 @@ namespace cairn::index {
 // The stream-name hash of index files; tests inject colliding ones.
 using HashFn = uint64_t (*)(std::string_view);
 
+// Builders' maps by stream name, looked up with a string_view (no copy of
+// the name unless it is new).
+struct NameHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
+template <typename T>
+using NameMap = std::unordered_map<std::string, T, NameHash, std::equal_to<>>;
+
 class SegmentIndexBuilder {
  public:
   SegmentIndexBuilder(const format::StoreId& store_id, uint64_t sequence, uint64_t first_position,
@@ -44,12 +53,8 @@ class SegmentIndexBuilder {
   format::SegmentIndexHeader header_;
   HashFn hash_;
   std::vector<format::IndexBatch> batches_;
-  struct NameHash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-  };
-  // Looked up with the batch's string_view; finish() orders them by hash and name.
-  std::unordered_map<std::string, Stream, NameHash, std::equal_to<>> streams_;
+  // finish() orders them by hash and name.
+  NameMap<Stream> streams_;
 };
 
 class SegmentIndex {

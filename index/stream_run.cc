@@ -100,9 +100,15 @@ Status StreamRun::for_each_stream(
 
 // ---------------------------------------------------------------- building
 
+StreamRunBuilder::Stream& StreamRunBuilder::stream(std::string_view name) {
+  auto it = streams_.find(name);
+  if (it == streams_.end()) it = streams_.emplace(std::string(name), Stream{}).first;
+  return it->second;
+}
+
 Status StreamRunBuilder::add_run(const StreamRun& run) {
   return run.for_each_stream([&](std::string_view name, const format::StreamsSlot& slot) {
-    Stream& s = streams_[std::string(name)];
+    Stream& s = stream(name);
     s.next_version = slot.next_version;
     s.last_position = slot.last_position;
     for (uint64_t i = 0; i < slot.entry_count; ++i) {
@@ -120,7 +126,7 @@ Status StreamRunBuilder::add_segment(const SegmentIndex& segment) {
   return segment.for_each_stream([&](std::string_view name, const format::SegmentIndexStream& entry) {
     auto span = segment.span(entry);
     if (!span.ok()) return span.status();
-    Stream& s = streams_[std::string(name)];
+    Stream& s = stream(name);
     if (!s.entries.empty() && s.entries.back().sequence == sequence) s.entries.pop_back();
     s.entries.push_back({sequence, entry.first_version});
     s.next_version = entry.first_version + span->version_count;

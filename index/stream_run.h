@@ -76,8 +76,9 @@ class StreamRunBuilder {
     uint64_t last_position = 0;
     std::vector<format::StreamsEntry> entries;
   };
+  Stream& stream(std::string_view name);
   HashFn hash_;
-  std::unordered_map<std::string, Stream> streams_;
+  NameMap<Stream> streams_;
 };
 
 }  // namespace cairn::index
