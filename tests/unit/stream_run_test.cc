@@ -413,13 +413,9 @@ TEST(StreamRunTest, StreamsSpanningSegments) {
   ASSERT_TRUE(run.ok()) << run.status().to_string();
   const auto& h = (*run)->header();
   EXPECT_EQ(file.size(), FileSize(ExpectedLayout(h.slot_count, h.entry_count, h.names_size).body));
-  Expect e;
-  e.end_position = end;
-  e.first_segment = 1;
-  e.last_segment = 4;
-  e.path = "STREAMS-00000001-00000004";
-  e.names = store.names;
-  CheckRun(**run, model, e);
+  CheckRun(**run, model,
+           {.end_position = end, .first_segment = 1, .last_segment = 4, .path = "STREAMS-00000001-00000004",
+            .names = store.names});
 
   // Hand-checked: "everywhere" opens every segment with 2 events and closes it with 1.
   auto every = (*run)->find("everywhere");
@@ -442,13 +438,9 @@ TEST(StreamRunTest, RunOverLaterSegments) {
   std::string file = BuildRun({indexes[2].get(), indexes[3].get()}, end, format::stream_hash);
   auto run = OpenCopy<StreamRun>(file, "STREAMS-00000003-00000004", format::stream_hash);
   ASSERT_TRUE(run.ok()) << run.status().to_string();
-  Expect e;
-  e.end_position = end;
-  e.first_segment = 3;
-  e.last_segment = 4;
-  e.path = "STREAMS-00000003-00000004";
-  e.names = store.names;
-  CheckRun(**run, ModelOf(store, 3, 4), e);
+  CheckRun(**run, ModelOf(store, 3, 4),
+           {.end_position = end, .first_segment = 3, .last_segment = 4, .path = "STREAMS-00000003-00000004",
+            .names = store.names});
 
   // Hand-checked: versions as of the run's end, entries for its segments only.
   auto every = (*run)->find("everywhere");
@@ -594,13 +586,9 @@ TEST(StreamRunTest, AddRunAloneCopiesIt) {
   ExpectSameBytes(again, file, "copy");
   auto copied = OpenCopy<StreamRun>(again, "copy", format::stream_hash);
   ASSERT_TRUE(copied.ok());
-  Expect e;
-  e.end_position = end;
-  e.first_segment = 2;
-  e.last_segment = 3;
-  e.path = "copy";
-  e.names = store.names;
-  CheckRun(**copied, model, e);
+  CheckRun(**copied, model,
+           {.end_position = end, .first_segment = 2, .last_segment = 3, .path = "copy",
+            .names = store.names});
 }
 
 TEST(StreamRunTest, LargeRunSpansSeveralBlocks) {
@@ -615,13 +603,9 @@ TEST(StreamRunTest, LargeRunSpansSeveralBlocks) {
   Layout l = ExpectedLayout(h.slot_count, h.entry_count, h.names_size);
   ASSERT_EQ(file.size(), FileSize(l.body));
   ASSERT_GE(l.body / kBlock, 5u);
-  Expect e;
-  e.end_position = end;
-  e.first_segment = 1;
-  e.last_segment = 4;
-  e.path = "STREAMS-00000001-00000004";
-  e.names = store.names;
-  CheckRun(**run, ModelOf(store, 1, 4), e);
+  CheckRun(**run, ModelOf(store, 1, 4),
+           {.end_position = end, .first_segment = 1, .last_segment = 4, .path = "STREAMS-00000001-00000004",
+            .names = store.names});
 }
 
 // ------------------------------------------------------------------ file names
