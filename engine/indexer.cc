@@ -33,7 +33,7 @@ void Indexer::sealed(uint32_t ordinal) {
 }
 
 // Checks every block of the index files the open loaded; damaged segment
-// indexes are written anew at once and swapped in (a damaged STREAMS file is
+// indexes are written anew at once and swapped in (damaged directory runs are
 // rewritten at the next seal or close). Runs when the thread starts, at the
 // first seal. A session that seals nothing skips it: only the blocks lookups
 // touch are checked then, and a damaged one still marks its file for repair

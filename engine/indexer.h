@@ -1,7 +1,8 @@
 // Indexer: writes index checkpoints in the background, so that the next open
 // reads index files instead of scanning the log (FORMAT.md §10). After the
-// writer seals a segment it is indexed and a new STREAMS written; at close the
-// active segment's prefix is indexed too, so a clean open replays nothing.
+// writer seals a segment it is indexed and a stream directory run written;
+// at close the active segment's prefix is indexed too, so a clean open
+// replays nothing.
 // Index files are derived data: a failure here is logged, never fatal.
 //
 // The thread starts with the first sealed() (under mu_), not with the store:
