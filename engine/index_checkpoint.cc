@@ -438,9 +438,10 @@ Status CheckpointWriter::write(const std::vector<const Segment*>& segments, size
     }
   }
   if (!partial && sealed_.empty()) return Status();
-  if (write_runs(partial).ok()) return Status();
+  Status first = write_runs(partial);
+  if (first.code() != Code::kCorruption) return first;
   // Damage met while reading the old files (now marked): once more, from
-  // repaired segment indexes alone.
+  // repaired segment indexes alone. (A write that failed is not retried.)
   if (Status s = repair(segments); !s.ok()) return s;
   forget_directory();
   return write_runs(partial);

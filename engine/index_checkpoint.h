@@ -109,7 +109,7 @@ class CheckpointWriter {
   // A loaded index rebuilt in memory or found damaged: its file is written anew.
   static bool needs_rewrite(const SegmentIndexSlot& slot);
   // New runs over the sealed indexes the runs do not cover yet (one run,
-  // absorbing the runs before it no larger than it) and over `partial`.
+  // absorbing the runs before it smaller than twice its size) and over `partial`.
   Status write_runs(const std::shared_ptr<const index::SegmentIndex>& partial);
   Result<std::shared_ptr<const index::StreamRun>> write_run(const index::StreamRunBuilder& builder,
                                                             uint64_t end_position, uint64_t first, uint64_t last);

@@ -2,6 +2,7 @@
 
 #include "format/checksum.h"
 #include "format/coding.h"
+#include "format/segment_name.h"
 
 #include <cstdio>
 #include <cstring>
@@ -246,23 +247,16 @@ std::string streams_run_file_name(uint64_t first_segment, uint64_t last_segment)
 std::optional<RunName> parse_streams_run_file_name(std::string_view name) {
   if (!name.starts_with(kStreamsFilePrefix)) return std::nullopt;
   name.remove_prefix(kStreamsFilePrefix.size());
-  auto number = [&](std::string_view digits, uint64_t& out) {
-    if (digits.size() < 8 || digits.size() > 19) return false;  // fits u64; %08llu pads to 8
-    out = 0;
-    for (char c : digits) {
-      if (c < '0' || c > '9') return false;
-      out = out * 10 + static_cast<uint64_t>(c - '0');
-    }
-    return true;
-  };
   size_t dash = name.find('-');
-  RunName r;
-  if (dash == std::string_view::npos || !number(name.substr(0, dash), r.first_segment) ||
-      !number(name.substr(dash + 1), r.last_segment) || r.first_segment == 0 || r.first_segment > r.last_segment ||
-      streams_run_file_name(r.first_segment, r.last_segment) != std::string(kStreamsFilePrefix) + std::string(name)) {
+  if (dash == std::string_view::npos) return std::nullopt;
+  auto first = parse_decimal(name.substr(0, dash));
+  auto last = parse_decimal(name.substr(dash + 1));
+  // Exactly as written: the round trip refuses other paddings and empty numbers.
+  if (!first || !last || *first == 0 || *first > *last ||
+      streams_run_file_name(*first, *last) != std::string(kStreamsFilePrefix) + std::string(name)) {
     return std::nullopt;
   }
-  return r;
+  return RunName{*first, *last};
 }
 
 bool verify_block(const IndexFile& file, size_t block) {

@@ -18,7 +18,7 @@ uint64_t slot_hash(HashFn hash, std::string_view name) {
 }  // namespace
 
 Result<std::unique_ptr<StreamRun>> StreamRun::open(std::string_view file, std::shared_ptr<const void> keep,
-                                                               const std::string& path, HashFn hash) {
+                                                   const std::string& path, HashFn hash) {
   format::IndexFile f;
   auto header = format::decode_streams_header(file, path, f);
   if (!header.ok()) return header.status();

@@ -44,8 +44,8 @@ class StreamRun {
   Status for_each_stream(const std::function<Status(std::string_view name, const format::StreamsSlot&)>& fn) const;
 
  private:
-  StreamRun(format::StreamsHeader h, format::IndexFile file, std::shared_ptr<const void> keep,
-                  const std::string& path, HashFn hash)
+  StreamRun(format::StreamsHeader h, format::IndexFile file, std::shared_ptr<const void> keep, const std::string& path,
+            HashFn hash)
       : header_(h), layout_(format::streams_layout(h)), blocks_(file, path), keep_(std::move(keep)), hash_(hash) {}
   Result<format::StreamsSlot> slot_at(uint64_t i) const;
   Result<std::string_view> name_of(const format::StreamsSlot& s) const;

@@ -34,10 +34,10 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <bit>
 #include <map>
 #include <memory>
 #include <mutex>
-#include <bit>
 #include <optional>
 #include <random>
 #include <string>
@@ -1060,6 +1060,53 @@ TEST(DirectoryRunsTest, AVersionOneStreamsFileIsReplacedByRuns) {
 
 // A run whose header disagrees with its name, or that does not end where the
 // next segment starts, makes the checkpoint unusable: the open scans.
+// Rewrites the run file at `path` with its header changed by `change`
+// (checksums made good again), under the name the new header gives.
+template <typename Change>
+void rewrite_run_header(const std::string& dir, const std::string& path, Change change) {
+  std::string bytes = test::read_bytes(path);
+  format::IndexFile file;
+  auto h = format::decode_streams_header(bytes, path, file);
+  ASSERT_TRUE(h.ok()) << h.status().to_string();
+  change(*h);
+  fs::remove(path);
+  test::write_bytes(dir + "/" + format::streams_run_file_name(h->first_segment, h->last_segment),
+                    format::seal_index_file(format::encode_streams_header(*h), file.body));
+}
+
+// A well-formed run that does not fit the log: the open names the run and
+// what is wrong, and scans.
+void expect_run_refused(const std::string& dir, Model& model, const std::string& why) {
+  LogCapture log;
+  auto store = log.open(small_segments(), dir);
+  ASSERT_NE(store, nullptr);
+  EXPECT_NE(log.line_with("index checkpoint not used", why), "") << log.joined();
+  EXPECT_EQ(store->stats().open_scanned_batches, model.batches.size());
+  ASSERT_NO_FATAL_FAILURE(check_store(*store, model, 83));
+}
+
+TEST(DirectoryRunsTest, ARunEndingElsewhereThanItsNextSegmentStartsIsNotUsed) {
+  TempDir dir;
+  Model model;
+  ASSERT_NO_FATAL_FAILURE(build(dir.path(), model, 84, 250));
+  auto runs = test::stream_run_files(dir.path());
+  ASSERT_GE(runs.size(), 2u);
+  ASSERT_NO_FATAL_FAILURE(rewrite_run_header(dir.path(), runs.front(), [](format::StreamsHeader& h) { ++h.end_position; }));
+  ASSERT_NO_FATAL_FAILURE(expect_run_refused(dir.path(), model, "starts at"));
+}
+
+TEST(DirectoryRunsTest, ARunPastTheLastSegmentIsNotUsed) {
+  TempDir dir;
+  Model model;
+  ASSERT_NO_FATAL_FAILURE(build(dir.path(), model, 85, 250));
+  size_t segments = test::segment_files(dir.path()).size();
+  std::string newest = newest_run(dir.path());
+  ASSERT_NO_FATAL_FAILURE(rewrite_run_header(dir.path(), newest, [](format::StreamsHeader& h) { ++h.last_segment; }));
+  ASSERT_NO_FATAL_FAILURE(expect_run_refused(dir.path(), model,
+                                             "covers segments up to " + std::to_string(segments + 1) +
+                                                 ", the log has " + std::to_string(segments)));
+}
+
 TEST(DirectoryRunsTest, ARunNamedForOtherSegmentsIsNotUsed) {
   TempDir dir;
   Model model;
@@ -1071,15 +1118,8 @@ TEST(DirectoryRunsTest, ARunNamedForOtherSegmentsIsNotUsed) {
   // The oldest run renamed as if it ended one segment earlier.
   ASSERT_GT(first->last_segment, 1u);
   fs::rename(runs.front(), dir.sub(format::streams_run_file_name(1, first->last_segment - 1)));
-  LogCapture log;
-  auto store = log.open(small_segments(), dir.path());
-  ASSERT_NE(store, nullptr);
-  EXPECT_NE(log.line_with("index checkpoint not used", "its header says it covers segments 1 to " +
-                                                          std::to_string(first->last_segment)),
-            "")
-      << log.joined();
-  EXPECT_EQ(store->stats().open_scanned_batches, model.batches.size());
-  ASSERT_NO_FATAL_FAILURE(check_store(*store, model, 82));
+  ASSERT_NO_FATAL_FAILURE(expect_run_refused(
+      dir.path(), model, "its header says it covers segments 1 to " + std::to_string(first->last_segment)));
 }
 
 TEST(IndexCheckpointTest, EmptyStoreAndEmptyActiveSegment) {
