@@ -25,12 +25,20 @@
 //   bw-buffered          256 MiB as 1 MiB writes + fdatasync each, buffered
 //   bw-direct            the same with O_DIRECT
 //   bw-sustained         1 GiB as 1 MiB writes + fdatasync each, into a run of 64 MiB
-//                        files that a second thread zero-fills (1 MiB writes, each
-//                        written back) and syncs one file ahead of the writer, which
-//                        waits when the next is not ready: how Cairn's segments are
-//                        written, with no encoding, index or checksum. It allocates
-//                        new page cache and writes each byte twice, where bw-buffered
-//                        rewrites 256 MiB already cached ("x bw-buffered" = MB/s ratio)
+//                        files that a second thread prepares one file ahead of the
+//                        writer, which waits when the next is not ready, as Cairn's
+//                        segment preparer does: zeros written with O_DIRECT (1 MiB
+//                        writes), fdatasync, then read into the page cache without
+//                        readahead. No encoding, index or checksum. Each byte reaches
+//                        the device twice, where bw-buffered rewrites 256 MiB already
+//                        cached ("x bw-buffered" = MB/s ratio)
+//   bw-sustained-zeroed  the same with buffered zeros, each 1 MiB written back before
+//                        the next (Cairn's preparer until session 10): a copy into new
+//                        page cache for every byte
+//   bw-sustained-falloc  the same into fallocated files (unwritten extents: each
+//                        fdatasync commits their conversion)
+//   bw-sustained-direct, bw-sustained-falloc-direct  O_DIRECT writes into files with
+//                        O_DIRECT zeros (not read into the cache) or fallocated
 // Record sizes are 200 B, 4 KiB, 64 KiB and 1 MiB; N (default 2000) applies up
 // to 4 KiB and shrinks for the bigger sizes. D defaults to a fresh directory
 // under the current one, removed afterwards. With --json the table goes to
@@ -97,7 +105,8 @@ enum class Kind {
   kUringPipelined,
   kThreads,
   kGroupCommit,
-  kSustained
+  kSustained,
+  kSustainedDirect
 };
 
 struct Mode {
@@ -122,7 +131,11 @@ const std::vector<Mode>& modes() {
       {"group-commit", Prep::kZeroed, Kind::kGroupCommit, {1, 4, 16}},
       {"bw-buffered", Prep::kZeroed, Kind::kFdatasync, {1}, true},
       {"bw-direct", Prep::kZeroed, Kind::kDirect, {1}, true},
-      {"bw-sustained", Prep::kZeroed, Kind::kSustained, {1}, true},
+      {"bw-sustained", Prep::kDirectZeroed, Kind::kSustained, {1}, true},
+      {"bw-sustained-zeroed", Prep::kZeroed, Kind::kSustained, {1}, true},
+      {"bw-sustained-falloc", Prep::kFalloc, Kind::kSustained, {1}, true},
+      {"bw-sustained-direct", Prep::kDirectZeroed, Kind::kSustainedDirect, {1}, true},
+      {"bw-sustained-falloc-direct", Prep::kFalloc, Kind::kSustainedDirect, {1}, true},
   };
   return all;
 }
@@ -362,8 +375,24 @@ Sample run_group_commit(int fd, const std::string& rec, int ops, int depth) {
 constexpr size_t kSegmentBytes = 64 * kMiB;
 constexpr size_t kSustainedBytes = 1024 * kMiB;
 
-// Zero-fills `path` as Cairn's segment preparer does, then syncs it.
-int prepare_segment(const std::string& path) {
+// Reads `path` into the page cache in 1 MiB reads, without readahead.
+void load_into_cache(const std::string& path) {
+  int fd = open_file(path, O_RDONLY | O_CLOEXEC);
+  if (::posix_fadvise(fd, 0, 0, POSIX_FADV_RANDOM) != 0) die("posix_fadvise");
+  std::vector<char> buffer(kMiB);
+  for (size_t off = 0; off < kSegmentBytes; off += kMiB) {
+    if (::pread(fd, buffer.data(), kMiB, static_cast<off_t>(off)) != static_cast<ssize_t>(kMiB)) die("pread");
+  }
+  ::close(fd);
+}
+
+// Prepares `path` for a writer opening it with `flags` (see the modes above).
+int prepare_segment(const std::string& path, Prep prep, int flags) {
+  if (prep == Prep::kFalloc || prep == Prep::kDirectZeroed) {
+    prepare(path, prep, kSegmentBytes);
+    if (prep == Prep::kDirectZeroed && !(flags & O_DIRECT)) load_into_cache(path);
+    return open_file(path, flags);
+  }
   int fd = open_file(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC);
   std::vector<char> zeros(kMiB, 0);
   for (size_t off = 0; off < kSegmentBytes; off += kMiB) {
@@ -374,28 +403,34 @@ int prepare_segment(const std::string& path) {
     }
   }
   sync_data(fd);
+  if (flags & O_DIRECT) {
+    ::close(fd);
+    fd = open_file(path, flags);
+  }
   return fd;
 }
 
 // 1 MiB writes + fdatasync through segments prepared one ahead by a thread.
 // The first segment is prepared before timing (as in Cairn's steady state).
-Sample run_sustained(const std::string& dir, int ops) {
+Sample run_sustained(const std::string& dir, int ops, Prep prep, bool direct) {
+  const int flags = O_RDWR | O_CLOEXEC | (direct ? O_DIRECT : 0);
   auto path = [&](size_t n) { return dir + "/sustained-" + std::to_string(n) + ".dat"; };
   const size_t per_segment = kSegmentBytes / kMiB;
   const size_t segments = (static_cast<size_t>(ops) + per_segment - 1) / per_segment;
   std::mutex mu;
   std::condition_variable ready_cv;
   std::vector<int> ready;  // prepared, in order
-  int fd = prepare_segment(path(0));
+  int fd = prepare_segment(path(0), prep, flags);
   std::thread preparer([&] {
     for (size_t n = 1; n < segments; ++n) {
-      int next = prepare_segment(path(n));
+      int next = prepare_segment(path(n), prep, flags);
       std::lock_guard lock(mu);
       ready.push_back(next);
       ready_cv.notify_all();
     }
   });
-  std::string rec(kMiB, 'r');
+  std::unique_ptr<char, decltype(&std::free)> rec(static_cast<char*>(std::aligned_alloc(kPage, kMiB)), &std::free);
+  std::memset(rec.get(), 'r', kMiB);
   size_t taken = 0;
   Sample s = timed_loop(ops, [&](size_t i) {
     size_t at = i % per_segment;
@@ -405,7 +440,7 @@ Sample run_sustained(const std::string& dir, int ops) {
       ready_cv.wait(lock, [&] { return ready.size() > taken; });
       fd = ready[taken++];
     }
-    write_all(fd, rec.data(), rec.size(), at * kMiB);
+    write_all(fd, rec.get(), kMiB, at * kMiB);
     sync_data(fd);
   });
   preparer.join();
@@ -442,13 +477,16 @@ Sample run_loop(const Case& c, int fd) {
     case Kind::kGroupCommit:
       return run_group_commit(fd, rec, c.ops, c.depth);
     case Kind::kSustained:
+    case Kind::kSustainedDirect:
       break;  // measure() runs it: it writes files of its own
   }
   return {};
 }
 
 Stats measure(const Case& c, const std::string& dir) {
-  if (c.mode->kind == Kind::kSustained) return summarize(run_sustained(dir, c.ops), c.size);
+  if (c.mode->kind == Kind::kSustained || c.mode->kind == Kind::kSustainedDirect) {
+    return summarize(run_sustained(dir, c.ops, c.mode->prep, c.mode->kind == Kind::kSustainedDirect), c.size);
+  }
   ScratchFile file(dir, "disk-bench.dat", c.mode->prep, round_up(c.ops * c.size, kPage) + kPage,
                    open_flags(c.mode->kind));
   return summarize(run_loop(c, file.fd()), c.size);

@@ -70,12 +70,22 @@ void fill_zeros(int fd, size_t bytes) {
   for (size_t off = 0; off < bytes; off += zeros.size()) write_all(fd, zeros.data(), std::min(zeros.size(), bytes - off), off);
 }
 
+void fill_zeros_direct(const std::string& path, size_t bytes) {
+  int fd = open_file(path, O_RDWR | O_DIRECT | O_CLOEXEC);
+  std::unique_ptr<char, decltype(&std::free)> zeros(static_cast<char*>(std::aligned_alloc(kPage, kMiB)), &std::free);
+  if (!zeros) die("aligned_alloc");
+  std::memset(zeros.get(), 0, kMiB);
+  for (size_t off = 0; off < bytes; off += kMiB) write_all(fd, zeros.get(), round_up(std::min(kMiB, bytes - off), kPage), off);
+  ::close(fd);
+}
+
 }  // namespace
 
 void prepare(const std::string& path, Prep prep, size_t bytes) {
   int fd = open_file(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC);
   if (prep == Prep::kFalloc && ::fallocate(fd, 0, 0, static_cast<off_t>(bytes)) != 0) die("fallocate");
   if (prep == Prep::kZeroed) fill_zeros(fd, bytes);
+  if (prep == Prep::kDirectZeroed) fill_zeros_direct(path, bytes);
   if (::fsync(fd) != 0) die("fsync");
   ::close(fd);
 }

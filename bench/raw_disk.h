@@ -74,6 +74,7 @@ enum class Prep {
   kGrow,    // empty: every write extends the file
   kFalloc,  // fallocate(0)d: unwritten extents
   kZeroed,  // written full of zeros (what Cairn does to its next segment)
+  kDirectZeroed,  // written full of zeros with O_DIRECT: on disk, not in the page cache
 };
 
 // Creates `path` ready for `bytes` of writes; everything, the inode included,

@@ -6,6 +6,7 @@
 #include <cairn/options.h>
 #include <cairn/status.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -56,6 +57,20 @@ class File {
   virtual Status write_back(uint64_t offset, uint64_t length) {
     (void)offset;
     (void)length;
+    return Status();
+  }
+  // Brings [offset, offset + length) into the page cache, read from the
+  // device without readahead (which would send the device reads of many
+  // megabytes at once, ahead of the appends' writes). It paces nothing and
+  // returns no bytes. The default reads through read_at().
+  virtual Status load_into_cache(uint64_t offset, uint64_t length) {
+    std::vector<char> buffer(static_cast<size_t>(std::min<uint64_t>(length, 1u << 20)));
+    for (uint64_t at = offset, end = offset + length; at < end;) {
+      auto got = read_at(at, buffer.data(), static_cast<size_t>(std::min<uint64_t>(buffer.size(), end - at)));
+      if (!got.ok()) return got.status();
+      if (*got == 0) break;
+      at += *got;
+    }
     return Status();
   }
   virtual Status truncate(uint64_t size) = 0;

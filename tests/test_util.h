@@ -6,7 +6,13 @@
 
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -138,6 +144,24 @@ inline std::vector<std::string> stream_run_files(const std::string& dir) {
 
 inline void remove_stream_runs(const std::string& dir) {
   for (const std::string& path : stream_run_files(dir)) std::filesystem::remove(path);
+}
+
+// Which of the pages of [0, size) of `path` are in the page cache
+// (mincore), one entry a 4 KiB page.
+inline std::vector<bool> cached_pages(const std::string& path, uint64_t size) {
+  std::vector<bool> cached;
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  EXPECT_GE(fd, 0) << path << ": " << std::strerror(errno);
+  if (fd < 0) return cached;
+  void* map = ::mmap(nullptr, size, PROT_READ, MAP_SHARED, fd, 0);
+  ::close(fd);
+  EXPECT_NE(map, MAP_FAILED) << path << ": " << std::strerror(errno);
+  if (map == MAP_FAILED) return cached;
+  std::vector<unsigned char> resident((size + 4095) / 4096);
+  EXPECT_EQ(::mincore(map, size, resident.data()), 0) << std::strerror(errno);
+  ::munmap(map, size);
+  for (unsigned char r : resident) cached.push_back((r & 1) != 0);
+  return cached;
 }
 
 inline std::string read_bytes(const std::string& path) {

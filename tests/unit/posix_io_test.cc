@@ -1,9 +1,14 @@
 // engine/posix_io: the pwrite/fdatasync backend of the I/O seam.
 #include "engine/io.h"
 
+#include "engine/fault_injection.h"
+
 #include "test_util.h"
 
 #include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
 
 namespace cairn::engine {
 namespace {
@@ -75,6 +80,47 @@ TEST(PosixIoTest, WritableMappingStoresIntoTheFile) {
   auto refused = (*direct)->map_writable(8192);
   EXPECT_EQ(refused.status().code(), Code::kNotSupported);
   EXPECT_NE(refused.status().message().find(dir.sub("f")), std::string::npos) << refused.status().message();
+}
+
+// load_into_cache reads exactly the pages asked for into the page cache, in
+// the posix file and in the default of the seam (through read_at), and
+// names the file when it cannot.
+TEST(PosixIoTest, LoadIntoCacheCachesThePagesAskedFor) {
+  test::TempDir dir;
+  FileSystem& fs = posix_file_system();
+  FaultInjectingFileSystem wrapped(fs);  // keeps File::load_into_cache's default
+  for (FileSystem* through : {&fs, static_cast<FileSystem*>(&wrapped)}) {
+    SCOPED_TRACE(through == &fs ? "posix" : "default");
+    const std::string path = dir.sub(through == &fs ? "posix" : "default");
+    {
+      auto direct = fs.open(path, OpenMode::kCreate);
+      ASSERT_TRUE(direct.ok());
+      direct = fs.open(path, OpenMode::kReadWriteDirect);  // written past the page cache
+      ASSERT_TRUE(direct.ok()) << direct.status().to_string();
+      std::unique_ptr<char, decltype(&std::free)> pages(static_cast<char*>(std::aligned_alloc(4096, 8 * 4096)),
+                                                        &std::free);
+      std::memset(pages.get(), 'p', 8 * 4096);
+      ASSERT_TRUE((*direct)->write_at(0, std::string_view(pages.get(), 8 * 4096)).ok());
+    }
+    ASSERT_EQ(test::cached_pages(path, 8 * 4096), std::vector<bool>(8, false)) << "direct writes leave nothing cached";
+    auto file = through->open(path, OpenMode::kReadWrite);
+    ASSERT_TRUE(file.ok());
+    ASSERT_TRUE((*file)->load_into_cache(2 * 4096, 3 * 4096).ok());
+    std::vector<bool> cached = test::cached_pages(path, 8 * 4096);
+    if (through == &fs) {
+      EXPECT_EQ(cached, std::vector<bool>({false, false, true, true, true, false, false, false})) << "no readahead";
+    } else {  // the default's reads may read ahead, never behind
+      EXPECT_EQ(std::vector<bool>(cached.begin(), cached.begin() + 5), std::vector<bool>({false, false, true, true, true}));
+    }
+    ASSERT_TRUE((*file)->load_into_cache(7 * 4096, 10 * 4096).ok()) << "past the end: up to the end";
+    EXPECT_TRUE(test::cached_pages(path, 8 * 4096)[7]);
+  }
+  auto gone = fs.open(dir.sub("gone"), OpenMode::kCreate);
+  ASSERT_TRUE(gone.ok());
+  ASSERT_TRUE(fs.remove(dir.sub("gone")).ok());
+  Status s = (*gone)->load_into_cache(0, 4096);
+  EXPECT_EQ(s.code(), Code::kNotFound) << s.to_string();
+  EXPECT_NE(s.message().find(dir.sub("gone")), std::string::npos) << s.message();
 }
 
 TEST(PosixIoTest, LockIsExclusiveUntilReleased) {

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cerrno>
 #include <mutex>
+#include <ostream>
 #include <filesystem>
 #include <thread>
 #include <utility>
@@ -91,91 +92,162 @@ TEST(SegmentPreparerTest, NoSpaceIsLoggedAndLeavesNothing) {
   EXPECT_NE(preparer.take().file, nullptr);
 }
 
-// Files that record File::write_back calls, and fail them when told to.
-class WriteBackWatcher final : public engine::ForwardingFileSystem {
+// Files that record what the preparer does to them (writes, by the mode of
+// the handle, write-backs, loads into the cache, syncs), and refuse O_DIRECT
+// or fail write-backs or loads when told to.
+class Recorder final : public engine::ForwardingFileSystem {
  public:
+  struct Op {
+    std::string what;  // "write", "direct write", "write back", "load", "sync"
+    uint64_t offset = 0;
+    uint64_t length = 0;
+    bool operator==(const Op&) const = default;
+    friend void PrintTo(const Op& op, std::ostream* os) { *os << op.what << " " << op.offset << "+" << op.length; }
+  };
   using ForwardingFileSystem::ForwardingFileSystem;
   Result<std::unique_ptr<engine::File>> open(const std::string& path, OpenMode mode) override {
+    if (mode == OpenMode::kReadWriteDirect && refuse_direct) return Status::not_supported(path + ": O_DIRECT refused");
     auto file = base_.open(path, mode);
     if (!file.ok()) return file.status();
-    return std::unique_ptr<engine::File>(std::make_unique<File>(std::move(*file), *this));
+    return std::unique_ptr<engine::File>(
+        std::make_unique<File>(std::move(*file), *this, mode == OpenMode::kReadWriteDirect));
   }
-  std::vector<std::pair<uint64_t, uint64_t>> ranges() {
+  std::vector<Op> ops() {
     std::lock_guard lock(mu_);
-    return ranges_;
+    return ops_;
   }
-  std::atomic<bool> fail{false};
+  std::atomic<bool> refuse_direct{false};
+  std::atomic<bool> fail_write_back{false};
+  std::atomic<bool> fail_load{false};
 
  private:
   class File final : public engine::File {
    public:
-    File(std::unique_ptr<engine::File> base, WriteBackWatcher& watcher) : base_(std::move(base)), w_(watcher) {}
+    File(std::unique_ptr<engine::File> base, Recorder& r, bool direct) : base_(std::move(base)), r_(r), direct_(direct) {}
     Status write_at(uint64_t offset, std::span<const std::string_view> parts) override {
+      uint64_t n = 0;
+      for (std::string_view part : parts) n += part.size();
+      r_.record({direct_ ? "direct write" : "write", offset, n});
       return base_->write_at(offset, parts);
     }
     Result<size_t> read_at(uint64_t offset, char* buf, size_t n) const override {
       return base_->read_at(offset, buf, n);
     }
-    Status sync() override { return base_->sync(); }
+    Status sync() override {
+      r_.record({"sync", 0, 0});
+      return base_->sync();
+    }
     Status write_back(uint64_t offset, uint64_t length) override {
-      if (w_.fail) return Status::io_error(path() + ": write back: Input/output error (injected)");
-      std::lock_guard lock(w_.mu_);
-      w_.ranges_.emplace_back(offset, length);
+      if (r_.fail_write_back) return Status::io_error(path() + ": write back: Input/output error (injected)");
+      r_.record({"write back", offset, length});
       return base_->write_back(offset, length);
+    }
+    Status load_into_cache(uint64_t offset, uint64_t length) override {
+      if (r_.fail_load) return Status::io_error(path() + ": read at offset 0: Input/output error (injected)");
+      r_.record({"load", offset, length});
+      return base_->load_into_cache(offset, length);
     }
     Status truncate(uint64_t size) override { return base_->truncate(size); }
     Result<uint64_t> size() const override { return base_->size(); }
     Result<std::shared_ptr<engine::Mapping>> map(uint64_t length) const override { return base_->map(length); }
     const std::string& path() const override { return base_->path(); }
+    uint64_t write_alignment() const override { return base_->write_alignment(); }
 
    private:
     std::unique_ptr<engine::File> base_;
-    WriteBackWatcher& w_;
+    Recorder& r_;
+    const bool direct_;
   };
+  void record(Op op) {
+    std::lock_guard lock(mu_);
+    ops_.push_back(std::move(op));
+  }
   std::mutex mu_;
-  std::vector<std::pair<uint64_t, uint64_t>> ranges_;
+  std::vector<Op> ops_;
 };
 
-// The zeros go to the device a chunk at a time, each written back before the
-// next is written, rather than all at the final fdatasync.
-TEST(SegmentPreparerTest, WritesEachChunkBackBeforeTheNext) {
+// The zeros go to the device with O_DIRECT writes (no copy into the page
+// cache; each on the device before the next), a tail short of a page
+// through the page cache, written back; then one fdatasync; then the file is
+// loaded into the page cache, 8 MiB at a time, so that the writer's small
+// writes find their pages there (a write to part of an uncached page reads
+// it first).
+TEST(SegmentPreparerTest, ZerosDirectThenLoadsTheFileIntoThePageCache) {
   TempDir dir;
-  WriteBackWatcher watcher(fs());
-  SegmentPreparer preparer(watcher, dir.path(), (5u << 20) + 4096, nullptr);
+  Recorder recorder(fs());
+  const uint64_t size = (9u << 20) + 8192 + 100;
+  SegmentPreparer preparer(recorder, dir.path(), size, nullptr);
   preparer.request();
   preparer.wait_idle();
   SegmentPreparer::Prepared p = preparer.take();
   ASSERT_NE(p.file, nullptr);
-  std::vector<std::pair<uint64_t, uint64_t>> expected;
-  for (uint64_t at = 0; at < 5; ++at) expected.emplace_back(at << 20, 1u << 20);
-  expected.emplace_back(5u << 20, 4096);
-  EXPECT_EQ(watcher.ranges(), expected);
+  using Op = Recorder::Op;
+  std::vector<Op> expected;
+  for (uint64_t at = 0; at < 9; ++at) expected.push_back({"direct write", at << 20, 1u << 20});
+  const uint64_t tail = (9u << 20) + 8192;
+  expected.insert(expected.end(), {{"direct write", 9u << 20, 8192},
+                                   {"write", tail, 100},
+                                   {"write back", tail, 100},
+                                   {"sync", 0, 0},
+                                   {"load", 0, 8u << 20},
+                                   {"load", 8u << 20, tail - (8u << 20)}});
+  EXPECT_EQ(recorder.ops(), expected);
+  EXPECT_EQ(test::cached_pages(p.path, size), std::vector<bool>((size + 4095) / 4096, true))
+      << "every page is cached (checked before anything else reads the file)";
+  EXPECT_EQ(std::filesystem::file_size(p.path), size);
   EXPECT_TRUE(all_zero(test::read_bytes(p.path)));
-  EXPECT_EQ(std::filesystem::file_size(p.path), (5u << 20) + 4096);
 }
 
-// A failed write-back fails the preparation like a failed write: logged, no
-// file left, and the next request tries again.
-TEST(SegmentPreparerTest, AFailedWriteBackIsLoggedAndLeavesNothing) {
+// Where O_DIRECT is refused (tmpfs, say), the zeros go through the page
+// cache, each chunk written back before the next is written, rather than all
+// at the final fdatasync; they are cached already, so nothing is loaded.
+TEST(SegmentPreparerTest, WithoutDirectWritesEachChunkIsWrittenBackBeforeTheNext) {
   TempDir dir;
-  WriteBackWatcher watcher(fs());
-  std::mutex mu;
-  std::vector<std::string> logged;
-  SegmentPreparer preparer(watcher, dir.path(), 2u << 20, [&](std::string_view m) {
-    std::lock_guard lock(mu);
-    logged.emplace_back(m);
-  });
-  watcher.fail = true;
+  Recorder recorder(fs());
+  recorder.refuse_direct = true;
+  SegmentPreparer preparer(recorder, dir.path(), (2u << 20) + 4096, nullptr);
   preparer.request();
   preparer.wait_idle();
-  EXPECT_EQ(preparer.take().file, nullptr);
-  ASSERT_EQ(logged.size(), 1u);
-  EXPECT_NE(logged[0].find("write back: Input/output error (injected)"), std::string::npos) << logged[0];
-  EXPECT_TRUE(std::filesystem::is_empty(dir.path()));
-  watcher.fail = false;
-  preparer.request();
-  preparer.wait_idle();
-  EXPECT_NE(preparer.take().file, nullptr);
+  SegmentPreparer::Prepared p = preparer.take();
+  ASSERT_NE(p.file, nullptr);
+  using Op = Recorder::Op;
+  std::vector<Op> expected = {{"write", 0, 1u << 20},       {"write back", 0, 1u << 20},
+                              {"write", 1u << 20, 1u << 20}, {"write back", 1u << 20, 1u << 20},
+                              {"write", 2u << 20, 4096},    {"write back", 2u << 20, 4096},
+                              {"sync", 0, 0}};
+  EXPECT_EQ(recorder.ops(), expected);
+  EXPECT_TRUE(all_zero(test::read_bytes(p.path)));
+  EXPECT_EQ(std::filesystem::file_size(p.path), (2u << 20) + 4096);
+}
+
+// A failed write-back or load fails the preparation like a failed write:
+// logged, no file left, and the next request tries again.
+TEST(SegmentPreparerTest, AFailedWriteBackOrLoadIsLoggedAndLeavesNothing) {
+  for (bool load : {false, true}) {
+    SCOPED_TRACE(load ? "load" : "write back");
+    TempDir dir;
+    Recorder recorder(fs());
+    recorder.refuse_direct = !load;  // write-backs only happen without O_DIRECT, loads only with it
+    std::mutex mu;
+    std::vector<std::string> logged;
+    SegmentPreparer preparer(recorder, dir.path(), 2u << 20, [&](std::string_view m) {
+      std::lock_guard lock(mu);
+      logged.emplace_back(m);
+    });
+    std::atomic<bool>& fail = load ? recorder.fail_load : recorder.fail_write_back;
+    fail = true;
+    preparer.request();
+    preparer.wait_idle();
+    EXPECT_EQ(preparer.take().file, nullptr);
+    ASSERT_EQ(logged.size(), 1u);
+    std::string error = load ? "read at offset 0: Input/output error (injected)" : "write back: Input/output error (injected)";
+    EXPECT_NE(logged[0].find(error), std::string::npos) << logged[0];
+    EXPECT_TRUE(std::filesystem::is_empty(dir.path()));
+    fail = false;
+    preparer.request();
+    preparer.wait_idle();
+    EXPECT_NE(preparer.take().file, nullptr);
+  }
 }
 
 TEST(ZeroAheadTest, AFailedChunkStopsZeroingAndKeepsTheData) {
