@@ -560,12 +560,33 @@ class OwnStreams {
   std::vector<int64_t> versions_;
 };
 
-// Waits until fewer than `limit` operations are pending.
-void wait_below(std::atomic<uint32_t>& pending, uint32_t limit) {
-  for (uint32_t p; (p = pending.load(std::memory_order_acquire)) >= limit;) pending.wait(p);
-}
+// Operations in flight, at most `limit`. A full window waits until a
+// sixteenth of it has completed, then refills: waiting for one free slot at
+// a time would wake the thread, and make the completing thread wake it,
+// once per completion.
+class InFlight {
+ public:
+  explicit InFlight(uint32_t limit) : limit_(std::max<uint32_t>(limit, 1)), refill_at_(limit_ - std::max<uint32_t>(1, limit_ / 16)) {}
+  // Before starting an operation.
+  void acquire() {
+    if (pending_.load(std::memory_order_acquire) >= limit_) wait_until_at_most(refill_at_);
+    pending_.fetch_add(1, std::memory_order_relaxed);
+  }
+  // When an operation completes (any thread).
+  void release() {
+    uint32_t left = pending_.fetch_sub(1, std::memory_order_acq_rel) - 1;
+    if (left == refill_at_ || left == 0) pending_.notify_all();
+  }
+  void drain() { wait_until_at_most(0); }
 
-void wait_drained(std::atomic<uint32_t>& pending) { wait_below(pending, 1); }
+ private:
+  void wait_until_at_most(uint32_t n) {
+    for (uint32_t p; (p = pending_.load(std::memory_order_acquire)) > n;) pending_.wait(p);
+  }
+  const uint32_t limit_;
+  const uint32_t refill_at_;
+  std::atomic<uint32_t> pending_{0};
+};
 
 // ---- writers -------------------------------------------------------------------
 
@@ -601,12 +622,11 @@ void async_writer(Load& load, int t, Tally& tally) {
   Rng rng;
   std::vector<BenchEvent> batch = load.maker.batch(cfg.batch);
   std::mutex tally_mu;
-  std::atomic<uint32_t> pending{0};
+  InFlight in_flight(cfg.inflight);
   for (Phase phase; (phase = load.schedule.claim(batch.size())) != Phase::kStop;) {
-    wait_below(pending, cfg.inflight);
+    in_flight.acquire();
     size_t j = own.pick(rng);
     load.maker.fill(batch, own.stream(j), own.version(j) + 1, rng);
-    pending.fetch_add(1);
     auto t0 = Clock::now();
     bool measured = phase == Phase::kMeasure;
     size_t n = batch.size();
@@ -621,12 +641,11 @@ void async_writer(Load& load, int t, Tally& tally) {
                                 } else if (!ok) {
                                   load.fail(error);
                                 }
-                                pending.fetch_sub(1, std::memory_order_release);
-                                pending.notify_one();
+                                in_flight.release();
                               });
     own.advance(j, n);
   }
-  wait_drained(pending);
+  in_flight.drain();
 }
 
 // ---- readers -------------------------------------------------------------------
@@ -782,22 +801,20 @@ void filtered_reader(Load& load, uint64_t matches, Tally& tally) {
 void prefill_thread(Backend& backend, const EventMaker& maker, uint32_t streams, uint32_t per_stream, int threads,
                     int t, Failure& failure) {
   Rng rng;
-  std::atomic<uint32_t> pending{0};
+  InFlight in_flight(kPrefillInFlight);
   for (uint32_t done = 0; done < per_stream && failure.get().empty(); done += 10) {
     std::vector<BenchEvent> batch = maker.batch(std::min<uint32_t>(10, per_stream - done));
     for (uint32_t n = t; n < streams; n += threads) {
-      wait_below(pending, kPrefillInFlight);
+      in_flight.acquire();
       maker.fill(batch, n, done, rng);
-      pending.fetch_add(1);
       backend.append_async(stream_name(n), static_cast<int64_t>(done) - 1, batch,
                            [&](bool ok, const std::string& error) {
                              if (!ok) failure.set("prefill: " + error);
-                             pending.fetch_sub(1, std::memory_order_release);
-                             pending.notify_one();
+                             in_flight.release();
                            });
     }
   }
-  wait_drained(pending);
+  in_flight.drain();
 }
 
 bool prefill(Backend& backend, const EventMaker& maker, uint32_t streams, uint32_t per_stream, int threads,
@@ -1202,7 +1219,7 @@ int crash_child(const Config& cfg, const std::string& name) {
   std::vector<BenchEvent> batch = maker.batch(10);
   Rng rng;
   Failure failure;
-  std::atomic<uint32_t> pending{0};
+  InFlight in_flight(kPrefillInFlight);
   std::atomic<uint64_t> acked{0};
   const cairn::StoreStats st0 = store->stats();
   uint64_t rolled_at = 0;
@@ -1213,7 +1230,7 @@ int crash_child(const Config& cfg, const std::string& name) {
       if (!rolled && st.segments > st0.segments) {
         rolled = true;
         if (cfg.crash_pause_ms > 0) {
-          wait_drained(pending);
+          in_flight.drain();
           std::this_thread::sleep_for(std::chrono::milliseconds(cfg.crash_pause_ms));
           st = store->stats();
         }
@@ -1221,17 +1238,15 @@ int crash_child(const Config& cfg, const std::string& name) {
       }
       if (rolled && st.bytes_written - rolled_at >= after) break;
     }
-    wait_below(pending, kPrefillInFlight);
+    in_flight.acquire();
     maker.fill(batch, 0, 0, rng);
-    pending.fetch_add(1);
     backend->append_async("Crash-" + std::to_string(k % 1000), -2, batch, [&](bool ok, const std::string& e) {
       if (ok) acked.fetch_add(10);
       else failure.set("crash child: " + e);
-      pending.fetch_sub(1, std::memory_order_release);
-      pending.notify_one();
+      in_flight.release();
     });
   }
-  wait_drained(pending);
+  in_flight.drain();
   if (!failure.get().empty()) return probe_error(failure.get());
   const cairn::StoreStats st = store->stats();
   const uint64_t bytes = st.bytes_written - st0.bytes_written;
