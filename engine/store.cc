@@ -44,7 +44,7 @@ class Store::Impl {
     if (Status s = engine::validate_append(stream, events, options_); !s.ok()) return s;
     if (!writer_) return Status::read_only(dir_ + ": store is open read-only");
     if (Status s = invalidate_clean_record(); !s.ok()) return s;
-    auto request = std::make_unique<engine::AppendRequest>();
+    auto request = writer_->new_request();
     request->stream = stream;
     request->expected = expected;
     request->durability = durability == Durability::kDefault ? options_.durability : durability;

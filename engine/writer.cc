@@ -529,6 +529,7 @@ void Writer::send(bool inline_ok, bool force_sync) {
     if (f.bytes > 0 && !has_failed_.load(std::memory_order_acquire)) io = write_now(f);
     if (io.ok() && f.sync && !has_failed_.load(std::memory_order_acquire)) io = io_file(f).sync();
     complete(f, io);
+    request_pool_.give(f.requests);
     cut_after_failure();
     return;
   }
@@ -804,16 +805,19 @@ void Writer::complete_loop() {
     Status io = f.submit_error;
     if (f.io) io = queue_->wait_oldest();
     complete(f, io);
+    Batch finished = std::move(f.requests);
     lock.lock();
     flights_.pop_front();
     stats_.in_flight.store(static_cast<uint32_t>(flights_.size()), std::memory_order_relaxed);
     flights_cv_.notify_all();
     if (flights_.empty()) wake_.notify_one();  // a leader waiting in wait_while_small()
-    if (has_failed_.load(std::memory_order_acquire) && flights_.empty()) {
-      lock.unlock();
-      cut_after_failure();
-      lock.lock();
-    }
+    const bool cut = has_failed_.load(std::memory_order_acquire) && flights_.empty();
+    // Recycled outside mu_: clearing hundreds of requests (their callbacks
+    // are destroyed) would hold up the appenders and the leader meanwhile.
+    lock.unlock();
+    request_pool_.give(finished);
+    if (cut) cut_after_failure();
+    lock.lock();
   }
 }
 

@@ -52,6 +52,7 @@
 // indexed, and appends succeed again once there is space.
 #pragma once
 
+#include "engine/append_request.h"
 #include "engine/direct_pages.h"
 #include "engine/histogram.h"
 #include "engine/io.h"
@@ -78,28 +79,6 @@
 #include <vector>
 
 namespace cairn::engine {
-
-using Clock = std::chrono::steady_clock;
-
-// Where a synchronous append waits: the completer sets `result`, then `done`,
-// then wakes every sync waiter at once (one futex wake per group commit
-// instead of one per append).
-struct SyncWaiter {
-  Result<AppendResult> result = Status::closed("not processed");
-  std::atomic<bool> done{false};
-};
-
-struct AppendRequest {
-  std::string stream;
-  ExpectedVersion expected = ExpectedVersion::any();
-  std::string frame;  // an encoded events frame; the writer restamps it
-  std::vector<EventId> ids;
-  Durability durability = Durability::kSync;  // never kDefault here
-  Store::AppendCallback done;  // for async appends
-  SyncWaiter* waiter = nullptr;  // for sync appends: instead of `done`
-  Result<AppendResult> result = Status::closed("not processed");
-  Clock::time_point queued_at;
-};
 
 // The active segment as the writer continues it.
 struct ActiveSegment {
@@ -145,6 +124,8 @@ class Writer {
                                               format::StoreId store_id, Log& log, ActiveSegment active);
   ~Writer();
 
+  // A cleared request to fill and submit (recycled from finished ones).
+  std::unique_ptr<AppendRequest> new_request() { return request_pool_.take(); }
   // Queues an asynchronous request; its callback runs exactly once.
   void submit(std::unique_ptr<AppendRequest> request);
   // Queues a synchronous request (request->waiter == &waiter) and returns when
@@ -337,6 +318,8 @@ class Writer {
   bool completer_stop_ = false;         // guarded by mu_
 
   WriterStats stats_;
+
+  RequestPool request_pool_;  // finished requests, for new_request()
   std::atomic<uint64_t> completions_{0};  // bumped after each group's waiters are done
   std::thread thread_;
   std::thread completer_;

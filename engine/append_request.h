@@ -1,0 +1,59 @@
+// AppendRequest: one append on its way through the writer, from the
+// appender that encoded it to the thread that acknowledges it; and
+// RequestPool, which recycles finished requests so that an append in steady
+// state reuses one whose frame and id buffers already have their capacity.
+#pragma once
+
+#include <cairn/store.h>
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+namespace cairn::engine {
+
+using Clock = std::chrono::steady_clock;
+
+// Where a synchronous append waits: the completer sets `result`, then `done`,
+// then wakes every sync waiter at once (one futex wake per group commit
+// instead of one per append).
+struct SyncWaiter {
+  Result<AppendResult> result = Status::closed("not processed");
+  std::atomic<bool> done{false};
+};
+
+struct AppendRequest {
+  std::string stream;
+  ExpectedVersion expected = ExpectedVersion::any();
+  std::string frame;  // an encoded events frame; the writer restamps it
+  std::vector<EventId> ids;
+  Durability durability = Durability::kSync;  // never kDefault here
+  Store::AppendCallback done;  // for async appends
+  SyncWaiter* waiter = nullptr;  // for sync appends: instead of `done`
+  Result<AppendResult> result = Status::closed("not processed");
+  Clock::time_point queued_at;
+};
+
+// Finished requests, ready for the next appends. Thread-safe: appenders
+// take, the completing thread gives back.
+class RequestPool {
+ public:
+  // A cleared request (a recycled one when there is one).
+  std::unique_ptr<AppendRequest> take();
+  // Clears and keeps the requests (each one's callback is destroyed here),
+  // up to kMaxKept; `finished` is left empty.
+  void give(std::vector<std::unique_ptr<AppendRequest>>& finished);
+
+  static constexpr size_t kMaxKept = 4096;
+  // A request whose frame grew past this is freed, not kept.
+  static constexpr size_t kMaxKeptFrame = 64u << 10;
+
+ private:
+  std::mutex mu_;
+  std::vector<std::unique_ptr<AppendRequest>> kept_;
+};
+
+}  // namespace cairn::engine
