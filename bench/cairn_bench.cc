@@ -129,7 +129,8 @@ void usage(FILE* out) {
   --batch N            events per append (default 1; append-batch 10)
   --durability L       sync|batch|none (default sync; read-stream, read-all, read-filtered,
                        open: none)
-  --inflight N         async appends in flight per writer (0 or 1: synchronous appends)
+  --inflight N         async appends in flight per writer (0 or 1: synchronous appends); a full
+                       window refills once N/16 of them have completed
   --duration SECONDS   measured time, default 5, after a warm-up of max(0.5 s, 10%%)
   --events N           appends: measure N events (after N/10 warm-up) instead of a duration;
                        read-stream, read-all, read-filtered, open: events in the store

@@ -6,9 +6,10 @@
 // fdatasync then has no file size or extent metadata to commit (on ext4
 // about 1.6 times faster than appends that grow the file, see DESIGN.md).
 //
-// The writer asks for a file once its active segment is half full, takes it
-// at the roll and gives it its header and name
-// (Segment::create_from_prepared). Small stores never pay for a spare file.
+// The writer asks for a file once its first active segment is half full and
+// again right after each roll, takes it at the roll and gives it its header
+// and name (Segment::create_from_prepared). Small stores never pay for a
+// spare file.
 // A store that closes, crashes or fails to prepare leaves at most one
 // `next-N.seg.tmp`, which recovery removes (it is no segment yet).
 #pragma once

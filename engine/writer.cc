@@ -505,7 +505,7 @@ void Writer::send(bool inline_ok, bool force_sync) {
   f.data_end = active_.data_end;
   f.end_position = next_position_;
   if (preparer_ && !next_requested_ && active_.data_end >= options_.segment_bytes / 2) {
-    preparer_->request();  // the next segment, ready before this one is full
+    preparer_->request();  // the first roll's segment, ready before this one is full
     next_requested_ = true;
   }
   if (direct_file_ && f.bytes > 0) choose_direct(f);
@@ -668,7 +668,12 @@ Status Writer::start_next_segment() {
   sealed_ = false;
   content_.reset();
   content_complete_ = true;
-  next_requested_ = false;
+  // A store that filled a segment in this session fills the next: its
+  // successor is prepared from now on, not from half full (at 300 MB/s the
+  // preparer missed the half-segment lead and the writer rolled into
+  // unprepared segments, zeroed ahead on the commit path).
+  next_requested_ = preparer_ != nullptr;
+  if (preparer_) preparer_->request();
   allocated_end_ = 0;
   start_zeroing();
   start_direct();

@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cerrno>
 #include <mutex>
+#include <optional>
 #include <ostream>
 #include <filesystem>
 #include <thread>
@@ -349,6 +350,57 @@ TEST(PreparedStoreTest, SegmentsRollIntoPreparedFilesAndReadBackWhole) {
   ASSERT_TRUE(events.ok());
   ASSERT_EQ(events->size(), all.size());
   for (size_t i = 0; i < all.size(); ++i) test::expect_event((*events)[i], all[i], "s", i, i);
+}
+
+// The first segment's successor is asked for once it is half full; after a
+// roll the next one is asked for at once (a store that filled a segment
+// fills the next), so a fast writer never outruns the preparer.
+TEST(PreparedStoreTest, AfterARollTheNextSegmentIsPreparedAtOnce) {
+  TempDir dir;
+  Options options;
+  options.segment_bytes = 1u << 20;
+  auto store = test::open_ok(dir.path(), options);
+  ASSERT_TRUE(store);
+  auto prepared_file = [&]() -> std::optional<std::filesystem::path> {
+    for (const auto& entry : std::filesystem::directory_iterator(dir.path())) {
+      if (entry.path().filename().string().starts_with("next-")) return entry.path();
+    }
+    return std::nullopt;
+  };
+  auto wait_for_prepared_file = [&] {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!prepared_file() && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    return prepared_file().has_value();
+  };
+  auto big = test::make_events(1, "big");
+  big[0].data = std::string(200u << 10, 'b');
+  auto append_big = [&] {
+    big[0].id = EventId::random();  // not a retry of the last one
+    ASSERT_TRUE(store->append("s", ExpectedVersion::any(), test::views(big), Durability::kNone).ok());
+  };
+  append_big();
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_FALSE(prepared_file()) << "a store that has not filled half a segment prepares nothing";
+  while (store->stats().bytes_written < options.segment_bytes / 2) append_big();
+  ASSERT_TRUE(wait_for_prepared_file()) << "asked for once half full";
+  // Let it finish (its zeros reach the full size; then a sync and a read
+  // into the cache: milliseconds for 1 MiB).
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto file = prepared_file();
+    std::error_code ec;
+    if (file && std::filesystem::file_size(*file, ec) == options.segment_bytes) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  while (test::segment_files(dir.path()).size() < 2) append_big();
+  auto segments = test::segment_files(dir.path());
+  ASSERT_EQ(std::filesystem::file_size(segments[1]), options.segment_bytes) << "the roll took the prepared file";
+  // The new segment holds the one batch that did not fit in the first
+  // (200 KiB, under half of it), and nothing more is appended.
+  EXPECT_TRUE(wait_for_prepared_file()) << "the next segment is prepared while the new one is under half full";
 }
 
 }  // namespace
