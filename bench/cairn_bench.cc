@@ -564,29 +564,35 @@ class OwnStreams {
 // Operations in flight, at most `limit`. A full window waits until a
 // sixteenth of it has completed, then refills: waiting for one free slot at
 // a time would wake the thread, and make the completing thread wake it,
-// once per completion.
+// once per completion. release() notifies under the mutex, so a drain()
+// that returns has seen the last release() finish with the object.
 class InFlight {
  public:
-  explicit InFlight(uint32_t limit) : limit_(std::max<uint32_t>(limit, 1)), refill_at_(limit_ - std::max<uint32_t>(1, limit_ / 16)) {}
+  explicit InFlight(uint32_t limit)
+      : limit_(std::max<uint32_t>(limit, 1)), refill_at_(limit_ - std::max<uint32_t>(1, limit_ / 16)) {}
   // Before starting an operation.
   void acquire() {
-    if (pending_.load(std::memory_order_acquire) >= limit_) wait_until_at_most(refill_at_);
-    pending_.fetch_add(1, std::memory_order_relaxed);
+    std::unique_lock lock(mu_);
+    if (pending_ >= limit_) cv_.wait(lock, [&] { return pending_ <= refill_at_; });
+    ++pending_;
   }
   // When an operation completes (any thread).
   void release() {
-    uint32_t left = pending_.fetch_sub(1, std::memory_order_acq_rel) - 1;
-    if (left == refill_at_ || left == 0) pending_.notify_all();
+    std::lock_guard lock(mu_);
+    --pending_;
+    if (pending_ == refill_at_ || pending_ == 0) cv_.notify_all();
   }
-  void drain() { wait_until_at_most(0); }
+  void drain() {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return pending_ == 0; });
+  }
 
  private:
-  void wait_until_at_most(uint32_t n) {
-    for (uint32_t p; (p = pending_.load(std::memory_order_acquire)) > n;) pending_.wait(p);
-  }
   const uint32_t limit_;
   const uint32_t refill_at_;
-  std::atomic<uint32_t> pending_{0};
+  std::mutex mu_;
+  std::condition_variable cv_;
+  uint32_t pending_ = 0;  // guarded by mu_
 };
 
 // ---- writers -------------------------------------------------------------------

@@ -33,8 +33,8 @@
 //                        the device twice, where bw-buffered rewrites 256 MiB already
 //                        cached ("x bw-buffered" = MB/s ratio)
 //   bw-sustained-zeroed  the same with buffered zeros, each 1 MiB written back before
-//                        the next (Cairn's preparer until session 10): a copy into new
-//                        page cache for every byte
+//                        the next (how Cairn's preparer zeroed before it used O_DIRECT):
+//                        a copy into new page cache for every byte
 //   bw-sustained-falloc  the same into fallocated files (unwritten extents: each
 //                        fdatasync commits their conversion)
 //   bw-sustained-direct, bw-sustained-falloc-direct  O_DIRECT writes into files with
@@ -403,11 +403,7 @@ int prepare_segment(const std::string& path, Prep prep, int flags) {
     }
   }
   sync_data(fd);
-  if (flags & O_DIRECT) {
-    ::close(fd);
-    fd = open_file(path, flags);
-  }
-  return fd;
+  return fd;  // no mode writes these with O_DIRECT
 }
 
 // 1 MiB writes + fdatasync through segments prepared one ahead by a thread.

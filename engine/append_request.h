@@ -43,17 +43,23 @@ class RequestPool {
  public:
   // A cleared request (a recycled one when there is one).
   std::unique_ptr<AppendRequest> take();
-  // Clears and keeps the requests (each one's callback is destroyed here),
-  // up to kMaxKept; `finished` is left empty.
+  // Clears and keeps the requests (each one's callback is destroyed here)
+  // within the limits below, frees the others; `finished` is left empty.
   void give(std::vector<std::unique_ptr<AppendRequest>>& finished);
 
   static constexpr size_t kMaxKept = 4096;
-  // A request whose frame grew past this is freed, not kept.
-  static constexpr size_t kMaxKeptFrame = 64u << 10;
+  // A request whose buffers grew past this is freed, not kept.
+  static constexpr size_t kMaxRequestBytes = 64u << 10;
+  // The buffers of all kept requests together stay under this.
+  static constexpr size_t kMaxKeptBytes = 16u << 20;
+
+  // What a request's buffers hold allocated (their capacity).
+  static size_t buffer_bytes(const AppendRequest& r);
 
  private:
   std::mutex mu_;
-  std::vector<std::unique_ptr<AppendRequest>> kept_;
+  std::vector<std::unique_ptr<AppendRequest>> kept_;  // guarded by mu_
+  size_t kept_bytes_ = 0;                             // guarded by mu_: their buffer_bytes
 };
 
 }  // namespace cairn::engine

@@ -59,10 +59,10 @@ class File {
     (void)length;
     return Status();
   }
-  // Brings [offset, offset + length) into the page cache, read from the
-  // device without readahead (which would send the device reads of many
-  // megabytes at once, ahead of the appends' writes). It paces nothing and
-  // returns no bytes. The default reads through read_at().
+  // Brings [offset, offset + length) of this file into the page cache and
+  // returns no bytes. The posix file reads without readahead (which would
+  // send the device reads of many megabytes at once, ahead of the appends'
+  // writes); the default reads through read_at(), readahead and all.
   virtual Status load_into_cache(uint64_t offset, uint64_t length) {
     std::vector<char> buffer(static_cast<size_t>(std::min<uint64_t>(length, 1u << 20)));
     for (uint64_t at = offset, end = offset + length; at < end;) {

@@ -114,9 +114,11 @@ class PosixFile final : public File {
   }
 
   // Through a descriptor of its own, so that POSIX_FADV_RANDOM (no
-  // readahead) does not stay on the file's.
+  // readahead) does not stay on the file's; opened through /proc/self/fd,
+  // so that it is this file whatever became of its name.
   Status load_into_cache(uint64_t offset, uint64_t length) override {
-    int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+    std::string self = "/proc/self/fd/" + std::to_string(fd_);
+    int fd = ::open(self.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return errno_status("open to read into the cache", path_, errno);
     Status status;
     if (int err = ::posix_fadvise(fd, 0, 0, POSIX_FADV_RANDOM); err != 0) status = errno_status("fadvise", path_, err);

@@ -10,11 +10,12 @@
 
 namespace cairn::engine {
 SegmentPreparer::SegmentPreparer(FileSystem& fs, std::string dir, uint64_t segment_bytes,
-                                 std::function<void(std::string_view)> log)
+                                 std::function<void(std::string_view)> log, bool load_into_cache)
     : fs_(fs),
       dir_(std::move(dir)),
       segment_bytes_(segment_bytes),
       log_(std::move(log)),
+      load_into_cache_(load_into_cache),
       zeros_(static_cast<char*>(std::aligned_alloc(kDirectIoAlignment, kZeroChunk))) {
   if (!zeros_) throw std::bad_alloc();
   std::memset(zeros_.get(), 0, kZeroChunk);
@@ -84,28 +85,39 @@ void SegmentPreparer::run() {
 // cost as much CPU as the log's own writes (DESIGN.md, "Prepared space").
 // A direct write reaches the device before the next starts, so the zeros
 // are paced as the appends' fdatasyncs need. Where O_DIRECT is refused, the
-// zeros go through the page cache, each 1 MiB written back before the next.
-// A tail short of a page is written through the page cache either way. Only
-// a complete, synced file is handed out; stopping midway leaves a partial
-// file, which is removed.
+// zeros go through the page cache, each 1 MiB written back before the next. A tail short of a page is
+// written through the page cache either way. Only a complete, synced file
+// is handed out; stopping midway leaves a partial file, which is removed.
 Status SegmentPreparer::prepare(const std::string& path) {
   auto file = fs_.open(path, OpenMode::kCreate);
   if (!file.ok()) return file.status();
   if (Status s = (*file)->truncate(0); !s.ok()) return s;
+  const uint64_t aligned_end = segment_bytes_ / kDirectIoAlignment * kDirectIoAlignment;
   uint64_t direct_end = 0;
-  if (auto direct = fs_.open(path, OpenMode::kReadWriteDirect); direct.ok()) {
-    direct_end = segment_bytes_ / kDirectIoAlignment * kDirectIoAlignment;
-    if (Status s = write_zeros(**direct, 0, direct_end, /*write_back=*/false); !s.ok()) return s;
-  }
+  if (!direct_refused_ && write_direct_zeros(path, aligned_end)) direct_end = aligned_end;
   if (Status s = write_zeros(**file, direct_end, segment_bytes_, /*write_back=*/true); !s.ok()) return s;
   if (Status s = (*file)->sync(); !s.ok()) return s;
-  for (uint64_t at = 0; at < direct_end; at += kCacheChunk) {
+  for (uint64_t at = 0; load_into_cache_ && at < direct_end; at += kCacheChunk) {
     if (stopping()) return Status::closed("store is closing");
     if (Status s = (*file)->load_into_cache(at, std::min(kCacheChunk, direct_end - at)); !s.ok()) return s;
   }
   std::lock_guard lock(mu_);
   ready_ = Prepared{std::move(*file), path};
   return Status();
+}
+
+// Any failure of the direct open or writes falls back to buffered zeros,
+// for this file and the next ones: a file system may take O_DIRECT at the
+// open and refuse the writes (EINVAL). A real I/O error fails the buffered
+// zeros as well, and with them the preparation.
+bool SegmentPreparer::write_direct_zeros(const std::string& path, uint64_t end) {
+  auto direct = fs_.open(path, OpenMode::kReadWriteDirect);
+  Status s = direct.ok() ? write_zeros(**direct, 0, end, /*write_back=*/false) : direct.status();
+  if (s.ok()) return true;
+  if (stopping()) return false;  // the buffered zeros stop too
+  direct_refused_ = true;
+  if (log_) log_("preparing segments without O_DIRECT from now on: " + s.message());
+  return false;
 }
 
 // Writes zeros over [from, to) of `file` in kZeroChunk writes, each written

@@ -1,17 +1,19 @@
 // SegmentPreparer: keeps the next segment file ready before the writer needs
 // it, off the commit path. A prepared file is `dir/next-N.seg.tmp`, written
-// full of zeros to the segment size (with O_DIRECT where the file system
-// allows it), fdatasynced, then read into the page cache, so that appends
-// into it are overwrites of allocated, written, cached blocks: their
-// fdatasync then has no file size or extent metadata to commit (on ext4
-// about 1.6 times faster than appends that grow the file, see DESIGN.md).
+// full of zeros to the segment size and fdatasynced, so that appends into it
+// are overwrites of allocated, written blocks: their fdatasync then has no
+// file size or extent metadata to commit (on ext4 about 1.6 times faster
+// than appends that grow the file, see DESIGN.md). The zeros are written
+// with O_DIRECT where the file system takes it, and the file is then read
+// into the page cache (unless the writer writes direct), so that the
+// writer's small writes find their pages cached; elsewhere they go through
+// the page cache.
 //
 // The writer asks for a file once its first active segment is half full and
 // again right after each roll, takes it at the roll and gives it its header
 // and name (Segment::create_from_prepared). Small stores never pay for a
-// spare file.
-// A store that closes, crashes or fails to prepare leaves at most one
-// `next-N.seg.tmp`, which recovery removes (it is no segment yet).
+// spare file. A store that closes, crashes or fails to prepare leaves at
+// most one `next-N.seg.tmp`, which recovery removes (it is no segment yet).
 #pragma once
 
 #include "engine/io.h"
@@ -34,8 +36,10 @@ class SegmentPreparer {
   };
 
   // Prepares on a thread of its own, started by the first request().
+  // `load_into_cache`: read each file into the page cache once zeroed (not
+  // worth it when the writer writes direct: its writes drop those pages).
   SegmentPreparer(FileSystem& fs, std::string dir, uint64_t segment_bytes,
-                  std::function<void(std::string_view)> log);
+                  std::function<void(std::string_view)> log, bool load_into_cache = true);
   ~SegmentPreparer();  // stops, then removes an unused prepared file
 
   // Starts preparing a file unless one is ready or being prepared.
@@ -56,12 +60,16 @@ class SegmentPreparer {
   void run();
   Status prepare(const std::string& path);
   Status write_zeros(File& file, uint64_t from, uint64_t to, bool write_back);
+  // Zeros [0, end) of `path` with O_DIRECT; false (and direct_refused_) on failure.
+  bool write_direct_zeros(const std::string& path, uint64_t end);
   bool stopping();
 
   FileSystem& fs_;
   const std::string dir_;
   const uint64_t segment_bytes_;
   const std::function<void(std::string_view)> log_;
+  const bool load_into_cache_;
+  bool direct_refused_ = false;  // the preparer thread's: a direct write failed once
   std::mutex mu_;
   std::condition_variable cv_;
   Prepared ready_;               // guarded by mu_

@@ -56,7 +56,8 @@ Writer::Writer(FileSystem& fs, std::string dir, const Options& options, format::
   content_complete_ = active_.data_end == format::kSegmentHeaderSize;
   if (options_.prepare_segments) {  // its thread starts with its first request
     preparer_ = std::make_unique<SegmentPreparer>(fs_, dir_, options_.segment_bytes,
-                                                  [this](std::string_view m) { info(options_, m); });
+                                                  [this](std::string_view m) { info(options_, m); },
+                                                  /*load_into_cache=*/!options_.direct_io);
   }
 }
 
@@ -669,9 +670,7 @@ Status Writer::start_next_segment() {
   content_.reset();
   content_complete_ = true;
   // A store that filled a segment in this session fills the next: its
-  // successor is prepared from now on, not from half full (at 300 MB/s the
-  // preparer missed the half-segment lead and the writer rolled into
-  // unprepared segments, zeroed ahead on the commit path).
+  // successor is prepared from now on (DESIGN.md, "Prepared space").
   next_requested_ = preparer_ != nullptr;
   if (preparer_) preparer_->request();
   allocated_end_ = 0;

@@ -57,13 +57,13 @@ TEST(RequestPoolTest, GivesBackClearedRequestsAndReleasesTheirCallbacks) {
   expect_cleared(*fresh);
 }
 
-// Requests whose frame grew past kMaxKeptFrame are freed, and the pool keeps
-// at most kMaxKept.
+// Requests whose buffers grew past kMaxRequestBytes are freed, and the pool
+// keeps at most kMaxKept requests and kMaxKeptBytes of buffers.
 TEST(RequestPoolTest, KeepsNeitherHugeFramesNorMoreThanItsLimit) {
   RequestPool pool;
   auto token = std::make_shared<int>(1);
   Batch finished;
-  finished.push_back(filled(pool, token, RequestPool::kMaxKeptFrame + 1));
+  finished.push_back(filled(pool, token, RequestPool::kMaxRequestBytes + 1));
   pool.give(finished);
   EXPECT_EQ(token.use_count(), 1);
   auto r = pool.take();
@@ -77,6 +77,17 @@ TEST(RequestPoolTest, KeepsNeitherHugeFramesNorMoreThanItsLimit) {
   // The first kMaxKept are the kept ones (each one cleared); the next is new.
   for (size_t i = 0; i < RequestPool::kMaxKept; ++i) ASSERT_GE(held[i]->frame.capacity(), 100u) << i;
   EXPECT_EQ(held.back()->frame.capacity(), std::string().capacity());
+  held.clear();
+
+  // Requests of 60 KiB: kMaxKeptBytes holds fewer than kMaxKept of them.
+  const size_t big = 60u << 10;
+  for (size_t i = 0; i < 400; ++i) finished.push_back(filled(pool, token, big));
+  size_t each = RequestPool::buffer_bytes(*finished.front());
+  pool.give(finished);
+  size_t kept = 0;
+  for (auto r = pool.take(); r->frame.capacity() >= big; r = pool.take()) ++kept;
+  EXPECT_EQ(kept, RequestPool::kMaxKeptBytes / each);
+  EXPECT_LT(kept, 400u);
 }
 
 // Appenders take while the completer gives back (run under TSan too).
