@@ -50,8 +50,11 @@ struct Options {
   uint32_t max_event_bytes = 16u << 20;
   uint32_t max_batch_bytes = 64u << 20;
   // Upper bound on the bytes one group commit writes with one write and one
-  // fdatasync (a single append larger than this is written alone).
-  uint32_t max_group_bytes = 4u << 20;
+  // fdatasync (a single append larger than this is written alone). Smaller
+  // groups let the next one fill and go while one is in flight: with 1,024
+  // async appends in flight 128 KiB beat 4 MiB by a quarter (DESIGN.md,
+  // "Pipelining and the write queues").
+  uint32_t max_group_bytes = 128u << 10;
   // Backpressure: appends (async ones too) wait while this many encoded bytes
   // are queued for the writer, so a slow disk cannot grow memory without bound.
   uint64_t max_queued_bytes = 64ull << 20;
