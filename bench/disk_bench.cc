@@ -425,8 +425,7 @@ Sample run_sustained(const std::string& dir, int ops, Prep prep, bool direct) {
       ready_cv.notify_all();
     }
   });
-  std::unique_ptr<char, decltype(&std::free)> rec(static_cast<char*>(std::aligned_alloc(kPage, kMiB)), &std::free);
-  std::memset(rec.get(), 'r', kMiB);
+  AlignedBuffer rec = aligned_buffer(kMiB, 'r');
   size_t taken = 0;
   Sample s = timed_loop(ops, [&](size_t i) {
     size_t at = i % per_segment;

@@ -70,22 +70,31 @@ void fill_zeros(int fd, size_t bytes) {
   for (size_t off = 0; off < bytes; off += zeros.size()) write_all(fd, zeros.data(), std::min(zeros.size(), bytes - off), off);
 }
 
+// Whole pages: a last partial page is written whole and cut back by prepare().
 void fill_zeros_direct(const std::string& path, size_t bytes) {
   int fd = open_file(path, O_RDWR | O_DIRECT | O_CLOEXEC);
-  std::unique_ptr<char, decltype(&std::free)> zeros(static_cast<char*>(std::aligned_alloc(kPage, kMiB)), &std::free);
-  if (!zeros) die("aligned_alloc");
-  std::memset(zeros.get(), 0, kMiB);
+  AlignedBuffer zeros = aligned_buffer(kMiB, '\0');
   for (size_t off = 0; off < bytes; off += kMiB) write_all(fd, zeros.get(), round_up(std::min(kMiB, bytes - off), kPage), off);
   ::close(fd);
 }
 
 }  // namespace
 
+AlignedBuffer aligned_buffer(size_t size, char fill) {
+  AlignedBuffer buffer(static_cast<char*>(std::aligned_alloc(kPage, round_up(size, kPage))), &std::free);
+  if (!buffer) die("aligned_alloc");
+  std::memset(buffer.get(), fill, size);
+  return buffer;
+}
+
 void prepare(const std::string& path, Prep prep, size_t bytes) {
   int fd = open_file(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC);
   if (prep == Prep::kFalloc && ::fallocate(fd, 0, 0, static_cast<off_t>(bytes)) != 0) die("fallocate");
   if (prep == Prep::kZeroed) fill_zeros(fd, bytes);
-  if (prep == Prep::kDirectZeroed) fill_zeros_direct(path, bytes);
+  if (prep == Prep::kDirectZeroed) {
+    fill_zeros_direct(path, bytes);
+    if (::ftruncate(fd, static_cast<off_t>(bytes)) != 0) die("ftruncate");
+  }
   if (::fsync(fd) != 0) die("fsync");
   ::close(fd);
 }
@@ -125,9 +134,7 @@ Stats measure_fdatasync(const std::string& dir, size_t size, int ops) {
 // The same with O_DIRECT writes of `size` (a multiple of kPage) from aligned memory.
 Stats measure_direct_fdatasync(const std::string& dir, size_t size, int ops) {
   ScratchFile file(dir, "raw-limits.dat", Prep::kZeroed, ops * size + kPage, O_RDWR | O_DIRECT | O_CLOEXEC);
-  std::unique_ptr<char, decltype(&std::free)> buf(static_cast<char*>(std::aligned_alloc(kPage, size)), &std::free);
-  if (!buf) die("aligned_alloc");
-  std::memset(buf.get(), 'r', size);
+  AlignedBuffer buf = aligned_buffer(size, 'r');
   return summarize(timed_loop(ops,
                               [&](size_t i) {
                                 write_all(file.fd(), buf.get(), size, i * size);

@@ -9,6 +9,8 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdlib>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -73,9 +75,14 @@ void sync_data(int fd);
 enum class Prep {
   kGrow,    // empty: every write extends the file
   kFalloc,  // fallocate(0)d: unwritten extents
-  kZeroed,  // written full of zeros (what Cairn does to its next segment)
+  kZeroed,  // written full of zeros through the page cache
   kDirectZeroed,  // written full of zeros with O_DIRECT: on disk, not in the page cache
+                  // (Cairn's preparer then reads its files into the cache)
 };
+
+// `size` bytes of kPage-aligned memory (for O_DIRECT), each set to `fill`.
+using AlignedBuffer = std::unique_ptr<char, decltype(&std::free)>;
+AlignedBuffer aligned_buffer(size_t size, char fill);
 
 // Creates `path` ready for `bytes` of writes; everything, the inode included,
 // is durable when it returns.

@@ -85,9 +85,10 @@ void SegmentPreparer::run() {
 // cost as much CPU as the log's own writes (DESIGN.md, "Prepared space").
 // A direct write reaches the device before the next starts, so the zeros
 // are paced as the appends' fdatasyncs need. Where O_DIRECT is refused, the
-// zeros go through the page cache, each 1 MiB written back before the next. A tail short of a page is
-// written through the page cache either way. Only a complete, synced file
-// is handed out; stopping midway leaves a partial file, which is removed.
+// zeros go through the page cache, each 1 MiB written back before the next.
+// A tail short of a page is written through the page cache either way. Only
+// a complete, synced file is handed out; stopping midway leaves a partial
+// file, which is removed.
 Status SegmentPreparer::prepare(const std::string& path) {
   auto file = fs_.open(path, OpenMode::kCreate);
   if (!file.ok()) return file.status();

@@ -320,6 +320,36 @@ TEST_P(DurabilityTest, PipelinedAsyncAppendsCompleteInLogOrder) {
   expect_reopened_holds(all);
 }
 
+// By default a group commit writes at most 128 KiB, so that the next group
+// fills and goes while one is in flight (DESIGN.md, "Pipelining and the
+// write queues"): 2 MB of async appends queued at once take at least 16
+// groups, each within the bound.
+TEST_P(DurabilityTest, AsyncGroupsStayWithinTheDefaultGroupSize) {
+  Options o = options();
+  ASSERT_EQ(o.max_group_bytes, 128u << 10);
+  open(o);
+  std::vector<std::vector<EventSpec>> batches;
+  for (int i = 0; i < 1000; ++i) {
+    batches.push_back(test::make_events(1, "g" + std::to_string(i)));
+    batches.back()[0].data = std::string(2000, static_cast<char>('a' + i % 26));
+  }
+  std::atomic<int> failures{0};
+  for (const auto& b : batches) {
+    store_->append_async("s", ExpectedVersion::any(), test::views(b), [&](Result<AppendResult> r) {
+      if (!r.ok()) failures++;
+    });
+  }
+  ASSERT_TRUE(store_->close().ok());
+  EXPECT_EQ(failures.load(), 0);
+  StoreStats stats = store_->stats();
+  EXPECT_LE(stats.group_bytes.max(), o.max_group_bytes);
+  EXPECT_GE(stats.group_commits, (stats.bytes_written + o.max_group_bytes - 1) / o.max_group_bytes);
+  EXPECT_GE(stats.bytes_written, 2000u * 1000u);
+  std::vector<EventSpec> all;
+  for (const auto& b : batches) all.insert(all.end(), b.begin(), b.end());
+  expect_reopened_holds(all);
+}
+
 TEST_P(DurabilityTest, FailedSyncFailsEveryPipelinedAppendAfterTheDurableOnes) {
   Options o = options();
   o.max_writes_in_flight = 4;
