@@ -170,9 +170,11 @@ TEST(SegmentPreparerTest, ZerosDirectThenLoadsTheFileIntoThePageCache) {
                                    {"sync", 0, 0},
                                    {"load", 0, 8u << 20},
                                    {"load", 8u << 20, tail - (8u << 20)}});
+  // The loads cover every page written direct; that a load caches its pages
+  // is File::load_into_cache's own test (posix_io_test). A mincore check
+  // here, milliseconds later, failed once under `make test`: this VM drops
+  // page cache at any moment.
   EXPECT_EQ(recorder.ops(), expected);
-  EXPECT_EQ(test::cached_pages(p.path, size), std::vector<bool>((size + 4095) / 4096, true))
-      << "every page is cached (checked before anything else reads the file)";
   EXPECT_EQ(std::filesystem::file_size(p.path), size);
   EXPECT_TRUE(all_zero(test::read_bytes(p.path)));
 }
