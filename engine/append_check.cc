@@ -29,7 +29,7 @@ std::pair<uint64_t, uint64_t> words(const EventId& id) {
 }  // namespace
 
 uint64_t segment_bytes_needed(uint64_t frame_size) {
-  return frame_size + format::align8(format::kFrameHeaderSize + format::kFooterBodySize);
+  return frame_size + format::kFooterFrameSize;
 }
 
 Status validate_append(std::string_view stream, std::span<const NewEvent> events,

@@ -17,7 +17,6 @@ namespace cairn::engine {
 namespace {
 
 constexpr std::string_view kIndexSuffix = ".idx";
-constexpr uint64_t kFooterFrameSize = format::align8(format::kFrameHeaderSize + format::kFooterBodySize);
 
 
 
@@ -160,7 +159,7 @@ Result<SegmentIndexSlot::Loaded> load_deferred(const DeferredContext& c, Segment
                                 std::to_string(first) + " to " + std::to_string(end));
     }
   }
-  segment.set_sealed_end((*idx)->header().data_end + kFooterFrameSize);
+  segment.set_sealed_end((*idx)->header().data_end + format::kFooterFrameSize);
   return SegmentIndexSlot::Loaded{std::move(*idx), rebuilt};
 }
 
@@ -355,13 +354,20 @@ Result<BuiltIndex> build_segment_index(const Segment& segment, uint64_t data_end
   return BuiltIndex{builder.finish(sealed, encoded), scan->footer.has_value()};
 }
 
-Result<std::shared_ptr<const index::SegmentIndex>> CheckpointWriter::index_segment(const Segment& segment,
-                                                                                   uint64_t sequence,
-                                                                                   uint64_t data_end, bool sealed) {
-  auto built = build_segment_index(segment, data_end, store_id_, sequence, separator_, sealed);
-  if (!built.ok()) return built.status();
+Result<std::shared_ptr<const index::SegmentIndex>> CheckpointWriter::index_segment(
+    const Segment& segment, uint64_t sequence, uint64_t data_end, bool sealed, const index::SegmentContents* contents) {
+  std::string bytes;
+  if (contents) {
+    auto header = format::decode_segment_header(segment.bytes(0, format::kSegmentHeaderSize), segment.path());
+    if (!header.ok()) return header.status();
+    bytes = index::build_segment_index(store_id_, sequence, header->first_position, *contents, sealed);
+  } else {
+    auto built = build_segment_index(segment, data_end, store_id_, sequence, separator_, sealed);
+    if (!built.ok()) return built.status();
+    bytes = std::move(built->bytes);
+  }
   std::string name = segment_index_file_name(sequence);
-  auto written = write_and_map(name, std::move(built->bytes));
+  auto written = write_and_map(name, std::move(bytes));
   if (!written.ok()) return written.status();
   auto idx = index::SegmentIndex::open(written->bytes, written->mapping, dir_ + "/" + name);
   if (!idx.ok()) return idx.status();
@@ -417,7 +423,7 @@ void CheckpointWriter::forget_directory() {
 }
 
 Status CheckpointWriter::write(const std::vector<const Segment*>& segments, size_t last, uint64_t data_end,
-                               bool sealed) {
+                               bool sealed, const index::SegmentContents* contents) {
   if (Status s = repair(segments); !s.ok()) return s;
   // Sealed segments before `last` that have no index yet (after a rebuild).
   for (size_t i = indexed_; i < last; ++i) {
@@ -428,7 +434,7 @@ Status CheckpointWriter::write(const std::vector<const Segment*>& segments, size
   }
   std::shared_ptr<const index::SegmentIndex> partial;
   if (last >= indexed_) {
-    auto idx = index_segment(*segments[last], last + 1, data_end, sealed);
+    auto idx = index_segment(*segments[last], last + 1, data_end, sealed, contents);
     if (!idx.ok()) return idx.status();
     if (sealed) {
       sealed_.push_back(std::make_shared<const SegmentIndexSlot>(*idx));

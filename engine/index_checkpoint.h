@@ -78,10 +78,14 @@ class CheckpointWriter {
   // `separator` makes the category bitmaps (Options::category_separator).
   CheckpointWriter(FileSystem& fs, std::string dir, format::StoreId store_id, char separator,
                    const Log::Checkpoint* loaded);
-  // Indexes segment `segment` (whose `data_end` ends its batches; `sealed`
-  // when its footer is written) and every earlier segment not yet indexed,
-  // then a directory run covering them. Segments must stay unchanged below data_end.
-  Status write(const std::vector<const Segment*>& segments, size_t last, uint64_t data_end, bool sealed);
+  // Indexes segment `last` (its batches below `data_end`, which is its
+  // sealed_end when `sealed`) and every earlier segment not yet indexed,
+  // then a directory run covering them. Segments must stay unchanged below
+  // data_end. `contents`, when given, is what the in-memory indexes hold of
+  // segment `last`'s batches (Log::segment_contents): its index is made
+  // from them instead of reading the segment.
+  Status write(const std::vector<const Segment*>& segments, size_t last, uint64_t data_end, bool sealed,
+               const index::SegmentContents* contents = nullptr);
   // Verifies every block of the index files the open loaded (which it
   // checked only in part); the next write() rewrites those found damaged.
   // Returns how many files are damaged.
@@ -104,7 +108,8 @@ class CheckpointWriter {
 
  private:
   Result<std::shared_ptr<const index::SegmentIndex>> index_segment(const Segment& segment, uint64_t sequence,
-                                                                  uint64_t data_end, bool sealed);
+                                                                  uint64_t data_end, bool sealed,
+                                                                  const index::SegmentContents* contents = nullptr);
   void forget_directory();
   // A loaded index rebuilt in memory or found damaged: its file is written anew.
   static bool needs_rewrite(const SegmentIndexSlot& slot);

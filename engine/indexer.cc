@@ -2,6 +2,7 @@
 
 #include "engine/info_log.h"
 #include "engine/thread_name.h"
+#include "format/footer.h"
 
 namespace cairn::engine {
 
@@ -61,7 +62,9 @@ void Indexer::run() {
     queue_.pop_front();
     lock.unlock();
     auto segments = log_.segments();
-    Status s = writer_.write(segments, ordinal, segments[ordinal]->sealed_end(), /*sealed=*/true);
+    uint64_t sealed_end = segments[ordinal]->sealed_end();
+    auto contents = log_.segment_contents(ordinal, sealed_end - format::kFooterFrameSize);
+    Status s = writer_.write(segments, ordinal, sealed_end, /*sealed=*/true, contents ? &*contents : nullptr);
     if (!s.ok()) info(options_, "index checkpoint of segment " + std::to_string(ordinal + 1) + " failed: " + s.message());
     if (auto checkpoint = writer_.sealed_checkpoint(); s.ok() && checkpoint) log_.offer_checkpoint(std::move(*checkpoint));
     lock.lock();
@@ -81,7 +84,9 @@ Status Indexer::close(uint32_t active_ordinal, uint64_t data_end) {
   // (A store that could not start its next segment closes with the last one
   // sealed; the thread above indexed it whole, and write() leaves indexed
   // segments alone.)
-  Status s = writer_.write(log_.segments(), active_ordinal, data_end, /*sealed=*/false);
+  auto contents = log_.segment_contents(active_ordinal, data_end);
+  Status s = writer_.write(log_.segments(), active_ordinal, data_end, /*sealed=*/false,
+                           contents ? &*contents : nullptr);
   if (!s.ok()) info(options_, "index checkpoint at close failed: " + s.message());
   return s;
 }

@@ -610,6 +610,56 @@ Result<uint64_t> Log::sealed_end(uint32_t segment) const {
   return s.sealed_end();
 }
 
+namespace {
+// Batches copied per hold of the index lock: short holds, so the writer
+// (which takes it exclusively for every batch) waits at most microseconds.
+constexpr size_t kContentsChunk = 4096;
+}  // namespace
+
+std::optional<index::SegmentContents> Log::segment_contents(uint32_t segment, uint64_t data_end) const {
+  index::SegmentContents out;
+  std::vector<uint32_t> key_of;  // store stream ordinal -> key + 1
+  uint64_t first_position = 0;
+  {
+    std::shared_lock lock(mu_);
+    if (segment >= segments_.size()) return std::nullopt;
+    std::lock_guard load(bitmaps_load_mu_);
+    if (bitmaps_[segment].source) return std::nullopt;
+    first_position = bitmaps_[segment].first_position;
+  }
+  uint64_t position = first_position;
+  uint64_t offset = format::kSegmentHeaderSize;
+  while (offset < data_end) {
+    std::shared_lock lock(mu_);
+    // Found again each chunk: adopting a checkpoint renumbers the batches.
+    std::optional<size_t> at = positions_.find(position);
+    if (!at) return std::nullopt;
+    size_t end = std::min(positions_.batch_count(), *at + kContentsChunk);
+    for (size_t i = *at; i < end && offset < data_end; ++i) {
+      index::BatchLocation b = positions_.batch(i);
+      if (b.segment != segment || b.offset != offset || b.first_position != position) return std::nullopt;
+      if (b.stream >= key_of.size()) key_of.resize(std::max<size_t>(b.stream + 1, 2 * key_of.size()));
+      if (key_of[b.stream] == 0) {
+        out.names.push_back(streams_.stream(b.stream).name);
+        key_of[b.stream] = static_cast<uint32_t>(out.names.size());
+      }
+      b.stream = key_of[b.stream] - 1;
+      out.batches.push_back(b);
+      offset += b.frame_size;
+      position += b.count;
+    }
+  }
+  if (offset != data_end) return std::nullopt;
+  std::shared_lock lock(mu_);
+  const index::SegmentBitmaps& bitmaps = bitmaps_[segment].bitmaps;
+  if (bitmaps.end() != position - first_position) return std::nullopt;
+  bitmaps.encode(out.bitmaps);
+  if (!out.batches.empty()) {
+    out.last_frame_checksum = format::get_u64(segments_[segment]->bytes(out.batches.back().offset, 8).data());
+  }
+  return out;
+}
+
 size_t Log::memory_batch_count() const {
   std::shared_lock lock(mu_);
   return positions_.batch_count();

@@ -115,6 +115,13 @@ class Log {
   // The bitmaps of `segment` are in `source` (decoded when first needed).
   void set_bitmaps_source(uint32_t segment, std::shared_ptr<const SegmentIndexSlot> source);
 
+  // What the in-memory indexes hold of segment `segment`'s batches below
+  // `data_end`, for its index file without reading the segment again (the
+  // indexer's, any thread; the lock is held a chunk of batches at a time).
+  // nullopt when they do not hold exactly those batches (the first ones are
+  // in the checkpoint, say) or the segment's bitmaps cover other positions.
+  std::optional<index::SegmentContents> segment_contents(uint32_t segment, uint64_t data_end) const;
+
   // --- readers (any thread) ---
   uint64_t published() const { return commits_->published(); }
   std::optional<uint64_t> stream_version(std::string_view stream) const;

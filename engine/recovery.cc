@@ -19,7 +19,6 @@ format::StoreId new_store_id() {
   return id.bytes;
 }
 
-constexpr uint64_t kFooterFrameSize = format::align8(format::kFrameHeaderSize + format::kFooterBodySize);
 
 struct NamedSegment {
   format::SegmentName name;
@@ -245,7 +244,7 @@ Result<Recovered> recover(FileSystem& fs, const std::string& dir, const Options&
     if (i < whole) {  // indexed whole by the checkpoint (its index loaded): not read
       const format::SegmentIndexHeader& h = loaded->checkpoint.segments[i]->loaded()->header();
       next_position = h.first_position + h.event_count;
-      raw->set_sealed_end(h.data_end + kFooterFrameSize);
+      raw->set_sealed_end(h.data_end + format::kFooterFrameSize);
       if (!is_last) raw->close_file();
       out.active = ActiveSegment{raw, ordinal, header->sequence, header->first_position, h.data_end, h.batch_count,
                                  h.event_count};
@@ -276,7 +275,7 @@ Result<Recovered> recover(FileSystem& fs, const std::string& dir, const Options&
     }
     next_position = header->first_position + scan->event_count;
     sealed = scan->footer.has_value();
-    if (sealed) raw->set_sealed_end(scan->data_end + kFooterFrameSize);
+    if (sealed) raw->set_sealed_end(scan->data_end + format::kFooterFrameSize);
     if (!is_last) raw->close_file();
     if (scan->corruption) {
       out.read_only = true;

@@ -21,7 +21,6 @@ namespace {
 
 constexpr uint64_t kCopyChunk = 1 << 20;
 constexpr uint64_t kWhole = UINT64_MAX;
-constexpr uint64_t kFooterFrameSize = format::align8(format::kFrameHeaderSize + format::kFooterBodySize);
 // An index file's header ends with the checksum of its block table, which
 // holds the checksum of every body block: equal headers, equal files.
 constexpr uint64_t kIndexHeaderSize = 128;
@@ -55,7 +54,7 @@ Item mutable_file(std::string name, uint64_t length = kWhole) { return Item{std:
 Item index_file(std::string name) { return immutable_file(std::move(name), {{0, kIndexHeaderSize}}); }
 Item sealed_segment(std::string name, uint64_t sealed_end) {
   return immutable_file(std::move(name),
-                        {{0, format::kSegmentHeaderSize}, {sealed_end - kFooterFrameSize, kFooterFrameSize}});
+                        {{0, format::kSegmentHeaderSize}, {sealed_end - format::kFooterFrameSize, format::kFooterFrameSize}});
 }
 
 // Names that are no part of a store's content: the lock, a checkpoint's
@@ -262,7 +261,7 @@ class Checkpointer {
         return Status::corruption(segment.path() + ": a segment before the active one is not sealed");
       }
       std::string name(segment.file_name());
-      bool whole = sealed_end > 0 && (!last || sealed_end == end.offset + kFooterFrameSize);
+      bool whole = sealed_end > 0 && (!last || sealed_end == end.offset + format::kFooterFrameSize);
       Status s = put(whole ? sealed_segment(name, sealed_end) : mutable_file(name, end.offset));
       if (!s.ok()) return s;
       result_.segments++;

@@ -8,6 +8,9 @@
 //   +32 u64 content_hash    XXH3-64 of bytes [64, data_end): every batch frame
 #pragma once
 
+#include "format/coding.h"
+#include "format/frame.h"
+
 #include <cairn/status.h>
 
 #include <cstdint>
@@ -17,6 +20,8 @@
 namespace cairn::format {
 
 inline constexpr size_t kFooterBodySize = 40;
+// The whole footer frame: header, body, padding (a sealed segment's last bytes).
+inline constexpr uint64_t kFooterFrameSize = align8(kFrameHeaderSize + kFooterBodySize);
 
 struct Footer {
   uint64_t first_position = 0;

@@ -19,17 +19,42 @@ SegmentIndexBuilder::SegmentIndexBuilder(const format::StoreId& store_id, uint64
 
 void SegmentIndexBuilder::add(uint64_t offset, uint32_t frame_size, uint64_t frame_checksum,
                               const format::BatchView& batch) {
+  auto it = key_of_name_.find(batch.stream());
+  if (it == key_of_name_.end()) it = key_of_name_.emplace(batch.stream(), key_of_name_.size()).first;
+  uint32_t key = it->second;
+  BatchLocation b;
+  b.first_position = batch.stamp().first_position;
+  b.first_version = batch.stamp().first_version;
+  b.offset = offset;
+  b.frame_size = frame_size;
+  b.count = batch.count();
+  b.stream = key;
+  add(b, batch.stream(), frame_checksum);
+}
+
+void SegmentIndexBuilder::add(const BatchLocation& batch, std::string_view stream_name, uint64_t frame_checksum) {
   auto ordinal = static_cast<uint32_t>(batches_.size());
-  batches_.push_back({offset, static_cast<uint32_t>(batch.stamp().first_position - header_.first_position),
-                      batch.count()});
-  auto it = streams_.find(batch.stream());
-  if (it == streams_.end()) it = streams_.emplace(batch.stream(), Stream{batch.stamp().first_version, {}}).first;
-  it->second.list.push_back(
-      {static_cast<uint32_t>(batch.stamp().first_version - it->second.first_version), ordinal});
-  header_.event_count += batch.count();
+  batches_.push_back({batch.offset, static_cast<uint32_t>(batch.first_position - header_.first_position), batch.count});
+  if (batch.stream >= stream_of_key_.size()) stream_of_key_.resize(std::max<size_t>(batch.stream + 1, 2 * stream_of_key_.size()));
+  uint32_t& slot = stream_of_key_[batch.stream];
+  if (slot == 0) {
+    streams_.push_back(Stream{std::string(stream_name), batch.first_version, {}});
+    slot = static_cast<uint32_t>(streams_.size());
+  }
+  Stream& stream = streams_[slot - 1];
+  stream.list.push_back({static_cast<uint32_t>(batch.first_version - stream.first_version), ordinal});
+  header_.event_count += batch.count;
   header_.batch_count++;
-  header_.data_end = offset + frame_size;
+  header_.data_end = batch.offset + batch.frame_size;
   header_.last_frame_checksum = frame_checksum;
+}
+
+std::string build_segment_index(const format::StoreId& store_id, uint64_t sequence, uint64_t first_position,
+                                const SegmentContents& contents, bool sealed) {
+  SegmentIndexBuilder builder(store_id, sequence, first_position);
+  // Only the last batch's frame checksum is kept (the header's last_frame_checksum).
+  for (const BatchLocation& b : contents.batches) builder.add(b, contents.names[b.stream], contents.last_frame_checksum);
+  return builder.finish(sealed, contents.bitmaps);
 }
 
 std::string SegmentIndexBuilder::finish(bool sealed, std::string_view bitmaps) const {
@@ -43,9 +68,9 @@ std::string SegmentIndexBuilder::finish(bool sealed, std::string_view bitmaps) c
     const Stream* stream;
   };
   std::vector<Sorted> sorted;
-  for (const auto& [name, stream] : streams_) {
-    sorted.push_back({hash_(name), &name, &stream});
-    h.names_size += name.size();
+  for (const Stream& stream : streams_) {
+    sorted.push_back({hash_(stream.name), &stream.name, &stream});
+    h.names_size += stream.name.size();
   }
   std::sort(sorted.begin(), sorted.end(), [](const Sorted& a, const Sorted& b) {
     return a.hash != b.hash ? a.hash < b.hash : *a.name < *b.name;

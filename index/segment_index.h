@@ -8,6 +8,7 @@
 
 #include "format/batch.h"
 #include "format/index_file.h"
+#include "index/stream_index.h"
 #include "index/verified_blocks.h"
 
 #include <cairn/status.h>
@@ -34,12 +35,27 @@ struct NameHash {
 template <typename T>
 using NameMap = std::unordered_map<std::string, T, NameHash, std::equal_to<>>;
 
+// What an index file is made of, as the in-memory indexes know it (no need
+// to read the segment again): its batches in log order, each `stream` a
+// key into `names`, the encoded bitmaps section, and the last frame's
+// checksum field.
+struct SegmentContents {
+  std::vector<BatchLocation> batches;
+  std::vector<std::string> names;
+  std::string bitmaps;
+  uint64_t last_frame_checksum = 0;
+};
+
 class SegmentIndexBuilder {
  public:
   SegmentIndexBuilder(const format::StoreId& store_id, uint64_t sequence, uint64_t first_position,
                       HashFn hash = format::stream_hash);
-  // Batches in log order: the frame's offset, size and checksum field.
+  // Batches in log order: the frame's offset, size and checksum field. The
+  // two add()s are not mixed in one builder (their stream keys differ).
   void add(uint64_t offset, uint32_t frame_size, uint64_t frame_checksum, const format::BatchView& batch);
+  // A batch whose stream the caller keys: `batch.stream` (a small integer,
+  // the same for every batch of one stream) names `stream_name`.
+  void add(const BatchLocation& batch, std::string_view stream_name, uint64_t frame_checksum);
   uint64_t batch_count() const { return batches_.size(); }
   // The file's bytes; `sealed` when the batches are the whole sealed
   // segment; `bitmaps` is the encoded bitmaps section.
@@ -47,6 +63,7 @@ class SegmentIndexBuilder {
 
  private:
   struct Stream {
+    std::string name;
     uint64_t first_version = 0;
     std::vector<format::IndexListEntry> list;
   };
@@ -54,8 +71,14 @@ class SegmentIndexBuilder {
   HashFn hash_;
   std::vector<format::IndexBatch> batches_;
   // finish() orders them by hash and name.
-  NameMap<Stream> streams_;
+  std::vector<Stream> streams_;
+  std::vector<uint32_t> stream_of_key_;  // key -> streams_ index + 1 (0: not yet seen)
+  NameMap<uint32_t> key_of_name_;        // the first add()'s keys
 };
+
+// The index file of a segment from what the in-memory indexes hold of it.
+std::string build_segment_index(const format::StoreId& store_id, uint64_t sequence, uint64_t first_position,
+                                const SegmentContents& contents, bool sealed);
 
 class SegmentIndex {
  public:

@@ -24,8 +24,13 @@
 //   5. Read-only opens use it too and write nothing.
 #include "test_util.h"
 
+#include "engine/index_checkpoint.h"
+#include "engine/recovery.h"
+#include "format/footer.h"
 #include "format/index_file.h"
+#include "format/segment_header.h"
 #include "format/segment_scan.h"
+#include "index/segment_index.h"
 
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -1500,6 +1505,123 @@ TEST(IndexCheckpointCloseTest, ACloseWithNothingAppendedRewritesNoIndexFile) {
   auto store = test::open_ok(dir.path(), o);
   EXPECT_EQ(store->stats().open_scanned_batches, 0u);
   EXPECT_EQ(store->next_position(), specs.size() + 1);
+}
+
+
+// ---------------------------------------------------------------- 6. index files from memory
+
+// The in-memory indexes hold what a segment's index file is made of
+// (Log::segment_contents), so the indexer need not read the segment again.
+
+// The index a scan of segment `i` (ordinal) makes, over its bytes below `end`.
+std::string scanned_index(const engine::Segment& segment, size_t i, uint64_t end, const format::StoreId& id,
+                          bool sealed) {
+  auto built = engine::build_segment_index(segment, end, id, i + 1, '-', sealed);
+  EXPECT_TRUE(built.ok()) << built.status().to_string();
+  return built.ok() ? built->bytes : "";
+}
+
+uint64_t first_position_of(const engine::Segment& segment) {
+  auto header = format::decode_segment_header(segment.bytes(0, format::kSegmentHeaderSize), segment.path());
+  EXPECT_TRUE(header.ok());
+  return header.ok() ? header->first_position : 0;
+}
+
+TEST(IndexFromMemoryTest, SegmentContentsMakeTheIndexFileAScanMakesByteForByte) {
+  TempDir dir;
+  Model model;
+  ASSERT_NO_FATAL_FAILURE(build(dir.path(), model, 61, 400));
+  // Without index files the open reads every batch into the in-memory indexes.
+  for (const auto& e : fs::directory_iterator(dir.path())) {
+    if (is_index_name(e.path().filename().string())) fs::remove(e.path());
+  }
+  auto recovered = engine::recover(engine::posix_file_system(), dir.path(), small_segments());
+  ASSERT_TRUE(recovered.ok()) << recovered.status().to_string();
+  ASSERT_EQ(recovered->scanned_batches, model.batches.size());
+  const engine::Log& log = *recovered->log;
+  const format::StoreId& id = recovered->identity.store_id;
+  auto segments = log.segments();
+  ASSERT_GE(segments.size(), 5u);
+  for (size_t i = 0; i < segments.size(); ++i) {
+    SCOPED_TRACE("segment " + std::to_string(i + 1));
+    bool sealed = i + 1 < segments.size();
+    ASSERT_EQ(segments[i]->sealed_end() > 0, sealed);
+    uint64_t end = sealed ? segments[i]->sealed_end() : recovered->active.data_end;
+    uint64_t data_end = sealed ? end - format::kFooterFrameSize : end;
+    auto contents = log.segment_contents(static_cast<uint32_t>(i), data_end);
+    ASSERT_TRUE(contents.has_value());
+    EXPECT_GT(contents->batches.size(), 0u);
+    std::string from_memory = index::build_segment_index(id, i + 1, first_position_of(*segments[i]), *contents, sealed);
+    EXPECT_EQ(from_memory, scanned_index(*segments[i], i, end, id, sealed));
+    // Not every batch indexed in memory, or not a batch's end: no contents
+    // (the indexer scans instead). A prefix's bitmaps would cover too much.
+    const index::BatchLocation& third = contents->batches.at(2);
+    EXPECT_FALSE(log.segment_contents(static_cast<uint32_t>(i), third.offset + third.frame_size).has_value());
+    EXPECT_FALSE(log.segment_contents(static_cast<uint32_t>(i), third.offset + 8).has_value());
+    EXPECT_FALSE(log.segment_contents(static_cast<uint32_t>(i), data_end + 8).has_value());
+  }
+  EXPECT_FALSE(log.segment_contents(static_cast<uint32_t>(segments.size()), format::kSegmentHeaderSize).has_value());
+}
+
+// A segment file read on its own: where its batches end, and whether a footer follows.
+struct SegmentFile {
+  std::unique_ptr<engine::Segment> segment;
+  uint64_t data_end = 0;
+  bool sealed = false;
+};
+
+std::vector<SegmentFile> segment_files(const std::string& dir) {
+  std::vector<std::string> paths;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    if (e.path().extension() == ".seg") paths.push_back(e.path().string());
+  }
+  std::sort(paths.begin(), paths.end());
+  std::vector<SegmentFile> out;
+  for (size_t i = 0; i < paths.size(); ++i) {
+    std::string bytes = test::read_bytes(paths[i]);
+    auto scan = format::scan_segment(bytes, paths[i], format::ScanOptions{i + 1 == paths.size()},
+                                     [](const format::ScannedBatch&) { return Status(); });
+    EXPECT_TRUE(scan.ok()) << scan.status().to_string();
+    auto segment = engine::Segment::open(engine::posix_file_system(), paths[i], /*read_only=*/true, bytes.size());
+    EXPECT_TRUE(segment.ok()) << segment.status().to_string();
+    if (!scan.ok() || !segment.ok()) return {};
+    out.push_back({std::move(*segment), scan->data_end, scan->footer.has_value()});
+  }
+  return out;
+}
+
+TEST(IndexFromMemoryTest, SegmentsTheCheckpointHoldsHaveNoContentsInMemory) {
+  TempDir dir;
+  Model model;
+  ASSERT_NO_FATAL_FAILURE(build(dir.path(), model, 62, 300));
+  auto files = segment_files(dir.path());
+  ASSERT_GE(files.size(), 3u);
+  auto recovered = engine::recover(engine::posix_file_system(), dir.path(), small_segments());
+  ASSERT_TRUE(recovered.ok()) << recovered.status().to_string();
+  ASSERT_EQ(recovered->scanned_batches, 0u) << "the clean close's checkpoint covers the whole log";
+  // Their batches are in the index files only.
+  for (size_t i = 0; i < files.size(); ++i) {
+    EXPECT_FALSE(recovered->log->segment_contents(static_cast<uint32_t>(i), files[i].data_end).has_value()) << i;
+  }
+}
+
+// What the indexer writes, at each seal (from memory) and at close, is what
+// a scan of the segment makes.
+TEST(IndexFromMemoryTest, IndexFilesWrittenWhileAppendingMatchAScanOfTheirSegments) {
+  TempDir dir;
+  Model model;
+  ASSERT_NO_FATAL_FAILURE(build(dir.path(), model, 63, 500));
+  auto files = segment_files(dir.path());
+  ASSERT_GE(files.size(), 5u);
+  auto header = format::decode_segment_header(files[0].segment->bytes(0, format::kSegmentHeaderSize), "first");
+  ASSERT_TRUE(header.ok());
+  for (size_t i = 0; i < files.size(); ++i) {
+    SCOPED_TRACE("segment " + std::to_string(i + 1));
+    ASSERT_EQ(files[i].sealed, i + 1 < files.size());
+    uint64_t end = files[i].data_end + (files[i].sealed ? format::kFooterFrameSize : 0);
+    EXPECT_EQ(test::read_bytes(index_file(dir.path(), i + 1)),
+              scanned_index(*files[i].segment, i, end, header->store_id, files[i].sealed));
+  }
 }
 
 }  // namespace

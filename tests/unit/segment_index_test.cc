@@ -446,6 +446,44 @@ TEST(SegmentIndexTest, FinishIsDeterministicAndRepeatable) {
   EXPECT_NE(builder.finish(false, "bitmaps"), first);
 }
 
+// The in-memory indexes' path: batches whose streams the caller keys (any
+// numbering, here sparse and in reverse order of first appearance) make the
+// same file as the batches themselves.
+TEST(SegmentIndexTest, KeyedBatchesMakeTheSameFileAsDecodedOnes) {
+  RandomCase c = MakeRandom(12, 2000, 150);
+  std::map<std::string, uint32_t> keys;
+  for (const ModelBatch& b : c.segment.batches) keys.try_emplace(b.stream, 0);
+  uint32_t next_key = 7 * static_cast<uint32_t>(keys.size());
+  SegmentContents contents;
+  contents.names.resize(next_key + 7);
+  for (const ModelBatch& b : c.segment.batches) {
+    uint32_t& key = keys[b.stream];
+    if (key == 0) {
+      key = next_key;
+      next_key -= 7;
+      contents.names[key] = b.stream;
+    }
+    BatchLocation loc;
+    loc.first_position = b.first_position;
+    loc.first_version = b.first_version;
+    loc.offset = b.offset;
+    loc.frame_size = b.frame_size;
+    loc.count = b.count;
+    loc.stream = key;
+    contents.batches.push_back(loc);
+  }
+  contents.bitmaps = "the bitmaps section";
+  contents.last_frame_checksum = c.segment.batches.back().checksum;
+  for (bool sealed : {false, true}) {
+    EXPECT_EQ(build_segment_index(kStoreId, c.segment.sequence, c.segment.first_position, contents, sealed),
+              BuildIndex(c.segment, c.segment.batches.size(), sealed, contents.bitmaps));
+  }
+  // The last frame's checksum is part of the file.
+  contents.last_frame_checksum ^= 1;
+  EXPECT_NE(build_segment_index(kStoreId, c.segment.sequence, c.segment.first_position, contents, true),
+            BuildIndex(c.segment, c.segment.batches.size(), true, contents.bitmaps));
+}
+
 TEST(SegmentIndexTest, LargeRandomSegmentSpansSeveralBlocks) {
   RandomCase c = MakeRandom(20261127, 9000, 400);
   std::mt19937_64 rng(5);
