@@ -122,14 +122,25 @@ class PosixFile final : public File {
     if (fd < 0) return errno_status("open to read into the cache", path_, errno);
     Status status;
     if (int err = ::posix_fadvise(fd, 0, 0, POSIX_FADV_RANDOM); err != 0) status = errno_status("fadvise", path_, err);
-    constexpr size_t kChunk = 1u << 20;
-    std::unique_ptr<char[]> buffer(new char[kChunk]);
-    for (uint64_t at = offset, end = offset + length; status.ok() && at < end;) {
-      ssize_t got = ::pread(fd, buffer.get(), static_cast<size_t>(std::min<uint64_t>(kChunk, end - at)),
-                            static_cast<off_t>(at));
-      if (got > 0) at += static_cast<uint64_t>(got);
-      else if (got == 0) break;
-      else if (errno != EINTR) status = errno_status("read at offset " + std::to_string(at), path_, errno);
+    // A chunk at a time: POSIX_FADV_WILLNEED sends its read (the device
+    // fills the pages; nothing is copied to this process), then reading its
+    // last byte waits for that read, so one chunk is in flight at a time.
+    constexpr uint64_t kChunk = 1u << 20;
+    struct stat st {};
+    if (status.ok() && ::fstat(fd, &st) != 0) status = errno_status("fstat", path_, errno);
+    uint64_t end = std::min(offset + length, static_cast<uint64_t>(st.st_size));
+    for (uint64_t at = offset; status.ok() && at < end; at += kChunk) {
+      uint64_t n = std::min(kChunk, end - at);
+      if (int err = ::posix_fadvise(fd, static_cast<off_t>(at), static_cast<off_t>(n), POSIX_FADV_WILLNEED); err != 0) {
+        status = errno_status("fadvise WILLNEED at offset " + std::to_string(at), path_, err);
+        break;
+      }
+      char last = 0;
+      ssize_t got = -1;
+      do got = ::pread(fd, &last, 1, static_cast<off_t>(at + n - 1));
+      while (got < 0 && errno == EINTR);
+      if (got < 0) status = errno_status("read at offset " + std::to_string(at + n - 1), path_, errno);
+      if (got == 0) break;  // the file was cut meanwhile
     }
     ::close(fd);
     return status;
