@@ -60,9 +60,10 @@ class File {
     return Status();
   }
   // Brings [offset, offset + length) of this file into the page cache and
-  // returns no bytes. The posix file reads without readahead (which would
-  // send the device reads of many megabytes at once, ahead of the appends'
-  // writes); the default reads through read_at(), readahead and all.
+  // returns no bytes. The posix file has the kernel read it 1 MiB at a time
+  // (no copy to this process, and no readahead, which would send the device
+  // reads of many megabytes at once, ahead of the appends' writes); the
+  // default reads through read_at(), readahead and all.
   virtual Status load_into_cache(uint64_t offset, uint64_t length) {
     std::vector<char> buffer(static_cast<size_t>(std::min<uint64_t>(length, 1u << 20)));
     for (uint64_t at = offset, end = offset + length; at < end;) {
