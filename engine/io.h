@@ -34,6 +34,14 @@ class WritableMapping {
   virtual ~WritableMapping() = default;
   virtual char* data() = 0;
   virtual uint64_t size() const = 0;
+  // Nothing is stored into [offset, offset + length) again: its pages are
+  // unmapped (their bytes stay in the page cache, dirty until written back),
+  // so writing them back has no writable mapping to clean. The default
+  // keeps them mapped.
+  virtual void release(uint64_t offset, uint64_t length) {
+    (void)offset;
+    (void)length;
+  }
 };
 
 class File {

@@ -82,6 +82,7 @@ Status Writer::start() {
   start_zeroing();
   start_direct();
   start_mapped();
+  start_write_behind();
   completer_ = std::thread([this] {
     name_this_thread("cairn-complete");
     complete_loop();
@@ -121,6 +122,7 @@ void Writer::close() {
   if (thread_.joinable()) thread_.join();
   if (completer_.joinable()) completer_.join();
   zero_ahead_.reset();
+  write_behind_.reset();
   direct_file_.reset();
   preparer_.reset();  // removes an unused prepared file
 }
@@ -612,6 +614,7 @@ Status Writer::roll() {
 Status Writer::seal() {
   log_.adopt_offered_checkpoint();  // the writer's side: nobody else changes the indexes
   File& file = active_.segment->file();
+  write_behind_.reset();  // its file is synced now, then closed
   bool unsynced = false;
   {
     std::lock_guard lock(mu_);
@@ -677,6 +680,7 @@ Status Writer::start_next_segment() {
   start_zeroing();
   start_direct();
   start_mapped();
+  start_write_behind();
   completed_end_ = active_.data_end;  // no flight is in: the completion state is ours
   return Status();
 }
@@ -708,6 +712,13 @@ void Writer::start_zeroing() {
   if (!options_.prepare_segments || !size.ok() || *size >= options_.segment_bytes) return;  // prepared whole
   zero_ahead_ = std::make_unique<ZeroAhead>(file, active_.data_end, *size, options_.segment_bytes,
                                             [this](std::string_view m) { info(options_, m); });
+}
+
+void Writer::start_write_behind() {
+  write_behind_.reset();
+  if (options_.direct_io) return;  // direct writes leave nothing to write back
+  write_behind_ = std::make_unique<WriteBehind>(active_.segment->file(), active_.data_end,
+                                                [this](std::string_view m) { info(options_, m); });
 }
 
 // Direct writes must be the only writes to the segment's pages until the
@@ -752,6 +763,7 @@ void Writer::start_mapped() {
     return;
   }
   write_map_ = std::move(*mapped);
+  map_released_ = active_.data_end / WriteBehind::kChunk * WriteBehind::kChunk;
 }
 
 // With direct_file_, groups that are synced are written direct: O_DIRECT
@@ -791,6 +803,13 @@ Status Writer::write_now(Flight& f) {
     char* to = write_map_->data() + f.offset;
     for (std::string_view frame : f.frames) to = std::copy(frame.begin(), frame.end(), to);
     stats_.mapped_writes.fetch_add(1, std::memory_order_relaxed);
+    // Whole chunks behind the writer are released before WriteBehind
+    // writes them back (complete() tells it after this returns).
+    uint64_t done = f.data_end / WriteBehind::kChunk * WriteBehind::kChunk;
+    if (done > map_released_) {
+      write_map_->release(map_released_, done - map_released_);
+      map_released_ = done;
+    }
     return Status();
   }
   if (f.direct.empty()) return f.file->write_at(f.offset, f.frames);
@@ -846,6 +865,7 @@ void Writer::complete(Flight& f, const Status& io) {
       stats_.syncs.fetch_add(1, std::memory_order_relaxed);
     }
     completed_end_ = f.data_end;
+    if (write_behind_ && f.bytes > 0 && !f.sync) write_behind_->written(f.data_end);
     count_appends(f);
     log_.publish(f.end_position);
   }

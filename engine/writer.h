@@ -58,6 +58,7 @@
 #include "engine/io.h"
 #include "engine/log.h"
 #include "engine/segment_preparer.h"
+#include "engine/write_behind.h"
 #include "engine/zero_ahead.h"
 #include "format/checksum.h"
 #include "format/segment_header.h"
@@ -218,6 +219,7 @@ class Writer {
   // was prepared whole (then nothing else writes its pages); else through the
   // page cache.
   void start_direct();
+  void start_write_behind();
   // Maps the active segment for writing when it was prepared whole and is
   // not written direct: a group written on the leader's own thread is then
   // copied into the page cache without a system call.
@@ -261,8 +263,13 @@ class Writer {
   bool sealed_ = false;                // active_ is sealed; its successor is still to be made
   uint64_t allocated_end_ = 0;         // the active segment's file is known to reach this far
   std::unique_ptr<ZeroAhead> zero_ahead_;  // for the active segment, when it was not prepared
+  // The active segment's unsynced bytes written back ahead (not when
+  // written direct). Set and reset by the leader with no flight in; the
+  // completer calls it for the flights it completes.
+  std::unique_ptr<WriteBehind> write_behind_;
   std::unique_ptr<File> direct_file_;      // the active segment opened O_DIRECT, when written so
   std::unique_ptr<WritableMapping> write_map_;  // the active segment mapped, when written so
+  uint64_t map_released_ = 0;  // write_map_'s pages below this are released (a WriteBehind chunk boundary)
   // After a group with a kSync append, groups are not mapped for this long
   // (an fdatasync after stores into the mapping ran far slower).
   static constexpr std::chrono::seconds kMapPauseAfterSync{1};

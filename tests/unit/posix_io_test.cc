@@ -71,6 +71,14 @@ TEST(PosixIoTest, WritableMappingStoresIntoTheFile) {
   ASSERT_TRUE(mapped.ok());
   EXPECT_EQ(std::string((*mapped)->data() + 4094, 7), bytes);
   EXPECT_EQ(*(*file)->size(), 8192u) << "stores do not grow the file";
+  // Released pages keep their stored bytes (dirty in the page cache until written back).
+  std::fill((*writable)->data(), (*writable)->data() + 4096, 'r');
+  (*writable)->release(0, 4096);
+  EXPECT_EQ(std::string((*mapped)->data(), 4), "rrrr");
+  EXPECT_EQ(std::string((*writable)->data() + 4092, 4), "rrrr") << "read again through the released range";
+  ASSERT_TRUE((*file)->write_back(0, 8192).ok());
+  ASSERT_TRUE((*file)->sync().ok());
+  EXPECT_EQ(test::read_bytes(dir.sub("f")).substr(0, 4101), std::string(4096, 'r') + std::string("p\0ped", 5));
 
   auto empty = (*file)->map_writable(0);
   EXPECT_EQ(empty.status().code(), Code::kInvalidArgument);
