@@ -2,6 +2,7 @@
 
 #include "engine/info_log.h"
 #include "format/batch.h"
+#include "format/checksum.h"
 #include "format/coding.h"
 #include "format/footer.h"
 #include "format/frame.h"
@@ -352,6 +353,27 @@ Result<BuiltIndex> build_segment_index(const Segment& segment, uint64_t data_end
   std::string encoded;
   bitmaps.encode(encoded);
   return BuiltIndex{builder.finish(sealed, encoded), scan->footer.has_value()};
+}
+
+Status check_content_hash(const Segment& segment) {
+  uint64_t end = segment.sealed_end();
+  if (end < format::kSegmentHeaderSize + format::kFooterFrameSize) {
+    return Status::corruption(segment.path() + ": not sealed");
+  }
+  uint64_t data_end = end - format::kFooterFrameSize;
+  format::Frame f = format::parse_frame(segment.bytes(data_end, format::kFooterFrameSize));
+  if (f.status != format::FrameStatus::kOk || f.type != format::FrameType::kFooter) {
+    return Status::corruption(format::file_offset(segment.path(), data_end) + ": no footer where the segment ends");
+  }
+  auto footer = format::decode_footer(f.body, format::file_offset(segment.path(), data_end));
+  if (!footer.ok()) return footer.status();
+  uint64_t begin = format::kSegmentHeaderSize;
+  if (footer->data_end != data_end ||
+      format::checksum(segment.bytes(begin, data_end - begin)) != footer->content_hash) {
+    return Status::corruption(format::file_offset(segment.path(), begin) +
+                              ": the batches do not hash to the footer's content hash");
+  }
+  return Status();
 }
 
 Result<std::shared_ptr<const index::SegmentIndex>> CheckpointWriter::index_segment(

@@ -70,6 +70,10 @@ struct BuiltIndex {
 Result<BuiltIndex> build_segment_index(const Segment& segment, uint64_t data_end, const format::StoreId& store_id,
                                        uint64_t sequence, char separator, bool sealed);
 
+// Whether sealed `segment`'s batch bytes hash to its footer's content hash
+// (kCorruption naming the file and offset otherwise).
+Status check_content_hash(const Segment& segment);
+
 // Writing checkpoints: index files for segments as they are sealed (and for
 // the active segment's prefix at close), then a stream directory run over them.
 class CheckpointWriter {

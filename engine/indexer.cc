@@ -4,6 +4,8 @@
 #include "engine/thread_name.h"
 #include "format/footer.h"
 
+#include <optional>
+
 namespace cairn::engine {
 
 Indexer::Indexer(FileSystem& fs, std::string dir, format::StoreId store_id, Log& log,
@@ -64,6 +66,16 @@ void Indexer::run() {
     auto segments = log_.segments();
     uint64_t sealed_end = segments[ordinal]->sealed_end();
     auto contents = log_.segment_contents(ordinal, sealed_end - format::kFooterFrameSize);
+    if (contents) {
+      // What memory says was written must be what the file holds: nothing
+      // else reads a sealed segment whole before the checkpoint vouches
+      // for it. Otherwise the scan below finds (and logs) the damage.
+      Status held = check_content_hash(*segments[ordinal]);
+      if (!held.ok()) {
+        info(options_, "indexing from memory refused: " + held.message());
+        contents.reset();
+      }
+    }
     Status s = writer_.write(segments, ordinal, sealed_end, /*sealed=*/true, contents ? &*contents : nullptr);
     if (!s.ok()) info(options_, "index checkpoint of segment " + std::to_string(ordinal + 1) + " failed: " + s.message());
     if (auto checkpoint = writer_.sealed_checkpoint(); s.ok() && checkpoint) log_.offer_checkpoint(std::move(*checkpoint));
@@ -84,7 +96,8 @@ Status Indexer::close(uint32_t active_ordinal, uint64_t data_end) {
   // (A store that could not start its next segment closes with the last one
   // sealed; the thread above indexed it whole, and write() leaves indexed
   // segments alone.)
-  auto contents = log_.segment_contents(active_ordinal, data_end);
+  std::optional<index::SegmentContents> contents;  // not needed when the thread indexed it whole
+  if (active_ordinal >= writer_.indexed()) contents = log_.segment_contents(active_ordinal, data_end);
   Status s = writer_.write(log_.segments(), active_ordinal, data_end, /*sealed=*/false,
                            contents ? &*contents : nullptr);
   if (!s.ok()) info(options_, "index checkpoint at close failed: " + s.message());

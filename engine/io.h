@@ -57,11 +57,17 @@ class File {
   virtual Result<size_t> read_at(uint64_t offset, char* buf, size_t n) const = 0;
   // fdatasync: file data (and the size, when it changed) are durable.
   virtual Status sync() = 0;
+  // sync() for a helper thread: an error it meets is still reported to the
+  // next sync() (on Linux each open file description hears of a failed
+  // writeback once, so the posix file syncs through one of its own, as
+  // write_back() does). The default is sync().
+  virtual Status sync_apart() { return sync(); }
   // Writes [offset, offset + length) back to the device and waits for it,
   // with no device flush: nothing is made durable (sync() still must). It
   // paces a large background write, which would otherwise pile up in the
   // page cache and reach the device all at once, ahead of the appends'
-  // fdatasyncs. The default does nothing.
+  // fdatasyncs. An error it meets is still reported to the next sync()
+  // (see sync_apart()). The default does nothing.
   virtual Status write_back(uint64_t offset, uint64_t length) {
     (void)offset;
     (void)length;

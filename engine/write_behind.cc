@@ -50,17 +50,17 @@ void WriteBehind::run() {
     busy_ = true;
     lock.unlock();
     Status s = file_.write_back(at, kChunk);
-    lock.lock();
-    busy_ = false;
     if (!s.ok()) {
-      // The fdatasync that makes these bytes durable reports the error
-      // where it matters; this only stops helping it.
-      finished_ = true;
-      lock.unlock();
+      // The writer's fdatasync hears of the same error (File::write_back)
+      // and fails the store; this only stops helping it.
       if (log_) log_("writing unsynced appends back ahead of their fdatasync stopped: " + s.message());
       lock.lock();
+      busy_ = false;
+      finished_ = true;
       break;
     }
+    lock.lock();
+    busy_ = false;
     done_ = at + kChunk;
     cv_.notify_all();
   }

@@ -6,8 +6,10 @@
 // 40 ms on the development VM) while every appender waited for the roll.
 //
 // Nothing is made durable here (File::write_back writes and waits, with no
-// device flush): what the log promises is unchanged. Only whole chunks below
-// the written end are written back, bytes the writer never writes again.
+// device flush), and a writeback error it meets is still reported to the
+// writer's next fdatasync (File::write_back uses a descriptor of its own),
+// which fails the store as before. Only whole chunks below the written end
+// are written back, bytes the writer never writes again.
 #pragma once
 
 #include "engine/io.h"

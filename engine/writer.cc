@@ -716,7 +716,11 @@ void Writer::start_zeroing() {
 
 void Writer::start_write_behind() {
   write_behind_.reset();
-  if (options_.direct_io) return;  // direct writes leave nothing to write back
+  // With direct_io the unsynced groups are still buffered, but a page of
+  // theirs may be written direct later (DirectPages rewrites the partial
+  // page): no write-back of buffered copies then, as none races the direct
+  // writes.
+  if (options_.direct_io) return;
   write_behind_ = std::make_unique<WriteBehind>(active_.segment->file(), active_.data_end,
                                                 [this](std::string_view m) { info(options_, m); });
 }

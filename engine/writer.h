@@ -263,9 +263,9 @@ class Writer {
   bool sealed_ = false;                // active_ is sealed; its successor is still to be made
   uint64_t allocated_end_ = 0;         // the active segment's file is known to reach this far
   std::unique_ptr<ZeroAhead> zero_ahead_;  // for the active segment, when it was not prepared
-  // The active segment's unsynced bytes written back ahead (not when
-  // written direct). Set and reset by the leader with no flight in; the
-  // completer calls it for the flights it completes.
+  // The active segment's unsynced bytes written back ahead (not with
+  // direct_io, see start_write_behind()). Set and reset by the leader with
+  // no flight in; the completer calls it for the flights it completes.
   std::unique_ptr<WriteBehind> write_behind_;
   std::unique_ptr<File> direct_file_;      // the active segment opened O_DIRECT, when written so
   std::unique_ptr<WritableMapping> write_map_;  // the active segment mapped, when written so

@@ -77,7 +77,7 @@ void ZeroAhead::run() {
     }
     lock.unlock();
     Status s = file_.write_at(from, std::string_view(zeros.data(), to - from));
-    if (s.ok()) s = file_.sync();
+    if (s.ok()) s = file_.sync_apart();  // a data page's writeback error stays the writer's to see
     lock.lock();
     fence_.store(UINT64_MAX, std::memory_order_seq_cst);
     zeroing_ = false;

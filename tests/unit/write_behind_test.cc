@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <utility>
@@ -144,11 +145,47 @@ class WriteBackWatcher final : public engine::ForwardingFileSystem {
   void record(const std::string& path, Range r) {
     std::lock_guard lock(mu_);
     calls_[path].push_back(r);
+    for (uint64_t at = r.first; at < r.first + r.second; at += 4096) {
+      if (!released_[path].count(at / 4096)) unreleased_written_back_[path]++;
+    }
+  }
+  void record_release(const std::string& path, Range r) {
+    std::lock_guard lock(mu_);
+    for (uint64_t at = r.first; at < r.first + r.second; at += 4096) released_[path].insert(at / 4096);
+  }
+  // Pages written back while still mapped writable (released later or never).
+  uint64_t unreleased_written_back(const std::string& path) {
+    std::lock_guard lock(mu_);
+    return unreleased_written_back_[path];
+  }
+  uint64_t released_pages(const std::string& path) {
+    std::lock_guard lock(mu_);
+    return released_[path].size();
   }
 
  private:
   std::mutex mu_;
   std::map<std::string, std::vector<Range>> calls_;
+  std::map<std::string, std::set<uint64_t>> released_;
+  std::map<std::string, uint64_t> unreleased_written_back_;
+};
+
+// Records the pages the writer releases from its writable mapping.
+class WatchedMapping final : public engine::WritableMapping {
+ public:
+  WatchedMapping(std::unique_ptr<engine::WritableMapping> base, WriteBackWatcher& watcher, std::string path)
+      : base_(std::move(base)), watcher_(watcher), path_(std::move(path)) {}
+  char* data() override { return base_->data(); }
+  uint64_t size() const override { return base_->size(); }
+  void release(uint64_t offset, uint64_t length) override {
+    watcher_.record_release(path_, {offset, length});
+    base_->release(offset, length);
+  }
+
+ private:
+  std::unique_ptr<engine::WritableMapping> base_;
+  WriteBackWatcher& watcher_;
+  std::string path_;
 };
 
 class WatchedFile final : public engine::File {
@@ -169,7 +206,10 @@ class WatchedFile final : public engine::File {
   Result<uint64_t> size() const override { return base_->size(); }
   Result<std::shared_ptr<engine::Mapping>> map(uint64_t length) const override { return base_->map(length); }
   Result<std::unique_ptr<engine::WritableMapping>> map_writable(uint64_t length) override {
-    return base_->map_writable(length);
+    auto mapped = base_->map_writable(length);
+    if (!mapped.ok()) return mapped;
+    return std::unique_ptr<engine::WritableMapping>(
+        std::make_unique<WatchedMapping>(std::move(*mapped), watcher_, base_->path()));
   }
   const std::string& path() const override { return base_->path(); }
   int native_handle() const override { return base_->native_handle(); }
@@ -224,8 +264,9 @@ TEST_P(StoreWriteBehindTest, UnsyncedAppendsAreWrittenBackAheadAndReadBack) {
     auto store = engine::open_store(watcher, dir.path(), o);
     ASSERT_TRUE(store.ok()) << store.status().to_string();
     auto done = [&] {
-      if (GetParam() && (*store)->stats().mapped_writes == 0) return false;
-      return data_end_of(segment_files(dir.path()).back()) >= 2 * kChunk;
+      std::string newest = segment_files(dir.path()).back();
+      if (GetParam() && watcher.released_pages(newest) * 4096 < 2 * kChunk) return false;  // not mapped (yet)
+      return data_end_of(newest) >= 2 * kChunk;
     };
     for (int i = 0; i % 20 != 0 || !done(); ++i) {
       ASSERT_LT(i, 20000) << "no segment was written through the mapping";
@@ -248,6 +289,14 @@ TEST_P(StoreWriteBehindTest, UnsyncedAppendsAreWrittenBackAheadAndReadBack) {
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
     EXPECT_EQ(watcher.calls(active), want);
+    if (GetParam()) {
+      // Stored through the mapping: each chunk is released before it is
+      // written back (no writable mapping left to clean), and only whole
+      // chunks below what was written.
+      EXPECT_EQ(watcher.unreleased_written_back(active), 0u);
+      EXPECT_GE(watcher.released_pages(active) * 4096, want.size() * kChunk);
+      EXPECT_LE(watcher.released_pages(active) * 4096, data_end_of(active));
+    }
   }
   auto store = test::open_ok(dir.path());
   ASSERT_NE(store, nullptr);
