@@ -368,8 +368,16 @@ Status check_content_hash(const Segment& segment) {
   auto footer = format::decode_footer(f.body, format::file_offset(segment.path(), data_end));
   if (!footer.ok()) return footer.status();
   uint64_t begin = format::kSegmentHeaderSize;
-  if (footer->data_end != data_end ||
-      format::checksum(segment.bytes(begin, data_end - begin)) != footer->content_hash) {
+  // 8 MiB at a time, each unmapped again once hashed (the resident set
+  // would otherwise grow by every segment indexed).
+  constexpr uint64_t kStep = 8u << 20;
+  format::StreamingChecksum hash;
+  for (uint64_t at = begin; at < data_end; at += kStep) {
+    uint64_t n = std::min(kStep, data_end - at);
+    hash.update(segment.bytes(at, n));
+    segment.drop_pages(at, n);
+  }
+  if (footer->data_end != data_end || hash.digest() != footer->content_hash) {
     return Status::corruption(format::file_offset(segment.path(), begin) +
                               ": the batches do not hash to the footer's content hash");
   }

@@ -23,6 +23,13 @@ class Mapping {
   virtual ~Mapping() = default;
   virtual const char* data() const = 0;
   virtual uint64_t size() const = 0;  // bytes mapped (may exceed the file)
+  // Unmaps the pages of [offset, offset + length) from this process (they
+  // stay in the page cache; the next read maps them again): a whole pass
+  // over a segment then leaves no resident set behind. The default keeps them.
+  virtual void drop_pages(uint64_t offset, uint64_t length) const {
+    (void)offset;
+    (void)length;
+  }
 };
 
 // A writable shared mapping of a file's first size() bytes: stores into it

@@ -33,8 +33,14 @@ class PosixMapping final : public Mapping {
   }
   const char* data() const override { return static_cast<const char*>(addr_); }
   uint64_t size() const override { return size_; }
+  void drop_pages(uint64_t offset, uint64_t length) const override {
+    uint64_t begin = offset / kPageSize * kPageSize;  // whole pages inside the range only
+    uint64_t end = (offset + length) / kPageSize * kPageSize;
+    if (end > begin) (void)::madvise(static_cast<char*>(addr_) + begin, end - begin, MADV_DONTNEED);
+  }
 
  private:
+  static constexpr uint64_t kPageSize = 4096;
   void* addr_;
   uint64_t size_;
 };

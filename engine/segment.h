@@ -60,6 +60,8 @@ class Segment {
   std::string_view bytes(uint64_t offset, uint64_t size) const {
     return {data_.load(std::memory_order_acquire) + offset, size};
   }
+  // Mapping::drop_pages for this segment's mapping (a loaded segment).
+  void drop_pages(uint64_t offset, uint64_t length) const { mapping_->drop_pages(offset, length); }
   uint64_t file_size_at_open() const { return file_size_at_open_; }
   // The open file: present until close_file(). Only the writer uses it.
   File& file() { return *file_; }

@@ -70,6 +70,10 @@ TEST(PosixIoTest, WritableMappingStoresIntoTheFile) {
   auto mapped = (*file)->map(8192);
   ASSERT_TRUE(mapped.ok());
   EXPECT_EQ(std::string((*mapped)->data() + 4094, 7), bytes);
+  (*mapped)->drop_pages(0, 8192);  // unmapped from this process, still the file's
+  EXPECT_EQ(std::string((*mapped)->data() + 4094, 7), bytes) << "read again after drop_pages";
+  (*mapped)->drop_pages(100, 10);  // no whole page inside: nothing
+  EXPECT_EQ(std::string((*mapped)->data() + 4094, 7), bytes);
   EXPECT_EQ(*(*file)->size(), 8192u) << "stores do not grow the file";
   // Released pages keep their stored bytes (dirty in the page cache until written back).
   std::fill((*writable)->data(), (*writable)->data() + 4096, 'r');
