@@ -135,14 +135,7 @@ Status Log::index_batch(uint32_t segment, uint64_t offset, uint32_t frame_size,
                               std::to_string(expected));
   }
   if (Status s = index_bitmaps(segment, batch); !s.ok()) return s;
-  index::BatchLocation loc;
-  loc.first_position = batch.stamp().first_position;
-  loc.first_version = batch.stamp().first_version;
-  loc.offset = offset;
-  loc.frame_size = frame_size;
-  loc.count = batch.count();
-  loc.segment = segment;
-  loc.stream = stream;
+  index::BatchLocation loc = index::location_of(batch, offset, frame_size, segment, stream);
   positions_.add(loc);
   streams_.add_events(stream, loc.first_position, loc.count);
   if (!ids_loaded_) return Status();

@@ -21,15 +21,7 @@ void SegmentIndexBuilder::add(uint64_t offset, uint32_t frame_size, uint64_t fra
                               const format::BatchView& batch) {
   auto it = key_of_name_.find(batch.stream());
   if (it == key_of_name_.end()) it = key_of_name_.emplace(batch.stream(), key_of_name_.size()).first;
-  uint32_t key = it->second;
-  BatchLocation b;
-  b.first_position = batch.stamp().first_position;
-  b.first_version = batch.stamp().first_version;
-  b.offset = offset;
-  b.frame_size = frame_size;
-  b.count = batch.count();
-  b.stream = key;
-  add(b, batch.stream(), frame_checksum);
+  add(location_of(batch, offset, frame_size, /*segment=*/0, it->second), batch.stream(), frame_checksum);
 }
 
 void SegmentIndexBuilder::add(const BatchLocation& batch, std::string_view stream_name, uint64_t frame_checksum) {

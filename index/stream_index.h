@@ -5,6 +5,7 @@
 // No locking here: the engine guards these with its index lock.
 #pragma once
 
+#include "format/batch.h"
 #include "index/huge_pages.h"
 
 #include <cairn/event.h>
@@ -28,6 +29,14 @@ struct BatchLocation {
   uint32_t segment = 0;     // ordinal of the segment in the store (0 = oldest open)
   uint32_t stream = 0;      // StreamIndex ordinal
 };
+
+// Where `batch` is: its frame at `offset` (`frame_size` bytes) of segment
+// `segment`, its stream numbered `stream`.
+inline BatchLocation location_of(const format::BatchView& batch, uint64_t offset, uint32_t frame_size,
+                                 uint32_t segment, uint32_t stream) {
+  return BatchLocation{batch.stamp().first_position, batch.stamp().first_version, offset, frame_size,
+                       batch.count(), segment, stream};
+}
 
 class PositionIndex {
  public:
