@@ -10,7 +10,7 @@ namespace cairn::engine {
 
 Indexer::Indexer(FileSystem& fs, std::string dir, format::StoreId store_id, Log& log,
                  const Log::Checkpoint* loaded, const Options& options)
-    : log_(log), options_(options), writer_(fs, std::move(dir), store_id, options.category_separator, loaded) {}
+    : fs_(fs), log_(log), options_(options), writer_(fs, std::move(dir), store_id, options.category_separator, loaded) {}
 
 // thread_ is read here without mu_: once stopping_ is set under mu_ nothing
 // starts it, and whatever did start it did so under mu_ before.
@@ -79,8 +79,18 @@ void Indexer::run() {
     Status s = writer_.write(segments, ordinal, sealed_end, /*sealed=*/true, contents ? &*contents : nullptr);
     if (!s.ok()) info(options_, "index checkpoint of segment " + std::to_string(ordinal + 1) + " failed: " + s.message());
     if (auto checkpoint = writer_.sealed_checkpoint(); s.ok() && checkpoint) log_.offer_checkpoint(std::move(*checkpoint));
+    drop_older_from_cache(ordinal);
     lock.lock();
   }
+}
+
+// Best effort: a segment that cannot be opened or dropped stays cached.
+void Indexer::drop_older_from_cache(uint32_t ordinal) {
+  uint32_t keep = options_.cached_sealed_segments;
+  if (keep == 0 || ordinal < keep) return;
+  auto segments = log_.segments();
+  auto file = fs_.open(segments[ordinal - keep]->path(), OpenMode::kRead);
+  if (file.ok()) (void)(*file)->drop_from_cache();
 }
 
 Status Indexer::close(uint32_t active_ordinal, uint64_t data_end) {

@@ -40,6 +40,11 @@ class Indexer {
   void run();
   void repair_damaged();
 
+  // Drops sealed segment `ordinal` - Options::cached_sealed_segments from
+  // the page cache, once `ordinal` is indexed.
+  void drop_older_from_cache(uint32_t ordinal);
+
+  FileSystem& fs_;
   Log& log_;
   Options options_;
   CheckpointWriter writer_;

@@ -80,6 +80,10 @@ class File {
     (void)length;
     return Status();
   }
+  // Asks the kernel to drop this file's clean, unmapped pages from the page
+  // cache (the bytes stay on disk; the next read reads them back). The
+  // default does nothing.
+  virtual Status drop_from_cache() { return Status(); }
   // Brings [offset, offset + length) of this file into the page cache and
   // returns no bytes. The posix file has the kernel read it 1 MiB at a time
   // (no copy to this process, and no readahead, which would send the device

@@ -129,6 +129,13 @@ class PosixFile final : public File {
     return Status();
   }
 
+  Status drop_from_cache() override {
+    if (int err = ::posix_fadvise(fd_, 0, 0, POSIX_FADV_DONTNEED); err != 0) {
+      return errno_status("fadvise DONTNEED", path_, err);
+    }
+    return Status();
+  }
+
   Status sync_apart() override {
     auto fd = helper_fd();
     if (!fd.ok()) return fd.status();

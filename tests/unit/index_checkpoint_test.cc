@@ -24,8 +24,10 @@
 //   5. Read-only opens use it too and write nothing.
 #include "test_util.h"
 
+#include "engine/forwarding_file_system.h"
 #include "engine/index_checkpoint.h"
 #include "engine/recovery.h"
+#include "engine/store_open.h"
 #include "format/footer.h"
 #include "format/index_file.h"
 #include "format/segment_header.h"
@@ -1688,6 +1690,83 @@ TEST(IndexFromMemoryTest, ABatchChangedInTheFileBeforeTheSealIsNotIndexedFromMem
   }
   auto victim = store->read_stream("victim", 0, 10);
   EXPECT_EQ(victim.status().code(), Code::kCorruption) << "the damaged batch is refused when read";
+}
+
+// ---------------------------------------------------------------- 7. cached segments
+
+// Records which files are asked to leave the page cache.
+class DropWatcher final : public engine::ForwardingFileSystem {
+ public:
+  using ForwardingFileSystem::ForwardingFileSystem;
+  Result<std::unique_ptr<engine::File>> open(const std::string& path, engine::OpenMode mode) override;
+  void dropped(const std::string& path) {
+    std::lock_guard lock(mu_);
+    dropped_.push_back(fs::path(path).filename().string());
+  }
+  std::vector<std::string> drops() {
+    std::lock_guard lock(mu_);
+    return dropped_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<std::string> dropped_;
+};
+
+class DropRecordingFile final : public engine::File {
+ public:
+  DropRecordingFile(std::unique_ptr<engine::File> base, DropWatcher& watcher) : base_(std::move(base)), watcher_(watcher) {}
+  Status write_at(uint64_t offset, std::span<const std::string_view> parts) override { return base_->write_at(offset, parts); }
+  Result<size_t> read_at(uint64_t offset, char* buf, size_t n) const override { return base_->read_at(offset, buf, n); }
+  Status sync() override { return base_->sync(); }
+  Status drop_from_cache() override {
+    watcher_.dropped(base_->path());
+    return base_->drop_from_cache();
+  }
+  Status truncate(uint64_t size) override { return base_->truncate(size); }
+  Result<uint64_t> size() const override { return base_->size(); }
+  Result<std::shared_ptr<engine::Mapping>> map(uint64_t length) const override { return base_->map(length); }
+  const std::string& path() const override { return base_->path(); }
+
+ private:
+  std::unique_ptr<engine::File> base_;
+  DropWatcher& watcher_;
+};
+
+Result<std::unique_ptr<engine::File>> DropWatcher::open(const std::string& path, engine::OpenMode mode) {
+  auto file = base_.open(path, mode);
+  if (!file.ok() || mode != engine::OpenMode::kRead) return file;
+  return std::unique_ptr<engine::File>(std::make_unique<DropRecordingFile>(std::move(*file), *this));
+}
+
+// With cached_sealed_segments = K, sealing and indexing segment N drops
+// segment N - K from the page cache, oldest first; with 0 nothing is
+// dropped. Reads of the dropped segments still return every event.
+TEST(CachedSegmentsTest, OlderSealedSegmentsAreDroppedFromThePageCache) {
+  for (uint32_t keep : {2u, 0u}) {
+    SCOPED_TRACE("cached_sealed_segments " + std::to_string(keep));
+    TempDir dir;
+    DropWatcher watcher(engine::posix_file_system());
+    Options o = small_segments();
+    o.cached_sealed_segments = keep;
+    Model model;
+    std::mt19937_64 rng(70 + keep);
+    {
+      auto store = engine::open_store(watcher, dir.path(), o);
+      ASSERT_TRUE(store.ok()) << store.status().to_string();
+      ASSERT_NO_FATAL_FAILURE(append_batches(**store, model, rng, stream_names(20, "c"), 300));
+      ASSERT_NO_FATAL_FAILURE(check_store(**store, model, 71));
+    }  // the close waits for the indexer
+    std::vector<std::string> segments;
+    for (const auto& e : fs::directory_iterator(dir.path())) {
+      if (e.path().extension() == ".seg") segments.push_back(e.path().filename().string());
+    }
+    std::sort(segments.begin(), segments.end());
+    ASSERT_GE(segments.size(), 5u);
+    std::vector<std::string> want;
+    if (keep > 0) want.assign(segments.begin(), segments.end() - 1 - keep);  // the last one is active
+    EXPECT_EQ(watcher.drops(), want);
+  }
 }
 }  // namespace
 }  // namespace cairn

@@ -144,6 +144,19 @@ TEST(PosixIoTest, LoadIntoCacheCachesThePagesAskedFor) {
   EXPECT_TRUE(test::cached_pages(dir.sub("moved"), 4096)[0]) << "the renamed file's page is loaded";
 }
 
+TEST(PosixIoTest, DropFromCacheEvictsTheFilesCleanPages) {
+  test::TempDir dir;
+  FileSystem& fs = posix_file_system();
+  test::write_bytes(dir.sub("f"), std::string(8 * 4096, 'd'));
+  auto file = fs.open(dir.sub("f"), OpenMode::kReadWrite);
+  ASSERT_TRUE(file.ok());
+  ASSERT_TRUE((*file)->sync().ok());  // clean pages
+  ASSERT_TRUE((*file)->load_into_cache(0, 8 * 4096).ok());
+  ASSERT_TRUE((*file)->drop_from_cache().ok());
+  EXPECT_EQ(test::cached_pages(dir.sub("f"), 8 * 4096), std::vector<bool>(8, false));
+  EXPECT_EQ(test::read_bytes(dir.sub("f")), std::string(8 * 4096, 'd')) << "read back from the disk";
+}
+
 TEST(PosixIoTest, LockIsExclusiveUntilReleased) {
   test::TempDir dir;
   FileSystem& fs = posix_file_system();
