@@ -218,6 +218,7 @@ std::unique_ptr<Backend> open_cairn(const BackendOptions& options, const CairnTu
   o.read_only = tuning.read_only;
   o.direct_io = tuning.direct_io;
   o.mapped_writes = tuning.mapped_writes;
+  o.cached_sealed_segments = tuning.cached_sealed_segments;
   auto opened = cairn::Store::open(options.dir, o);
   if (!opened.ok()) {
     *error = "cairn: open " + options.dir + ": " + opened.status().to_string();

@@ -22,6 +22,7 @@ struct CairnTuning {
   bool read_only = false;                                   // Options::read_only
   bool direct_io = false;                                   // Options::direct_io
   bool mapped_writes = true;                                // Options::mapped_writes
+  uint32_t cached_sealed_segments = 16;                      // Options::cached_sealed_segments
 };
 
 std::unique_ptr<Backend> open_cairn(const BackendOptions& options, const CairnTuning& tuning, std::string* error);

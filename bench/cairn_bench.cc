@@ -92,6 +92,7 @@ struct Config {
   bool prepare = true;
   bool direct = false;
   bool mapped = true;
+  uint32_t cached_segments = 16;
   uint64_t crash_mib = 0;   // open: what the crashed child appends after its roll-over (0: half a segment)
   uint64_t crash_pause_ms = 0;  // open: the crashed child's pause after its roll-over
   uint64_t store_mib = 1024;    // checkpoint: the store's size
@@ -169,6 +170,8 @@ void usage(FILE* out) {
                        the raw bandwidth is then measured with O_DIRECT writes too
   --mapped 0|1         Cairn Options::mapped_writes (unsynced groups copied into a mapping
                        of the segment, no write call), default 1
+  --cached-segments N  Cairn Options::cached_sealed_segments (older sealed segments are
+                       dropped from the page cache; 0: never), default 16
 
 Workloads without appends: read-stream reads random whole streams (100 events);
 read-all scans the store from position 0 in pages of 4096; read-filtered reads every
@@ -253,6 +256,7 @@ void apply_flag(Config& cfg, const std::string& flag, const std::string& value) 
   else if (flag == "--prepare") cfg.prepare = to_uint(flag, value) != 0;
   else if (flag == "--direct") cfg.direct = to_uint(flag, value) != 0;
   else if (flag == "--mapped") cfg.mapped = to_uint(flag, value) != 0;
+  else if (flag == "--cached-segments") cfg.cached_segments = static_cast<uint32_t>(to_uint(flag, value));
   else if (flag == "--crash-mib") cfg.crash_mib = to_uint(flag, value);
   else if (flag == "--crash-pause-ms") cfg.crash_pause_ms = to_uint(flag, value);
   else if (flag == "--store-mib") cfg.store_mib = to_uint(flag, value);
@@ -960,7 +964,7 @@ std::unique_ptr<Backend> open_for_run(const Config& cfg, const std::string& name
   BackendOptions options{dir, durability_of(cfg.durability)};
   if (name != "cairn") return open_backend(name, options, error);
   CairnTuning tuning{cfg.segment_mib << 20, io_backend_of(cfg.io_backend), cfg.pipeline, cfg.prepare, read_only,
-                     cfg.direct, cfg.mapped};
+                     cfg.direct, cfg.mapped, cfg.cached_segments};
   return open_cairn(options, tuning, error);
 }
 
@@ -1517,9 +1521,9 @@ void print_header(FILE* out, const Config& cfg, const Context& ctx) {
                cfg.event_size + kRawFramingBytes, cfg.direct ? "O_DIRECT" : "buffered");
   if (contains(cfg.backends, "cairn"))
     std::fprintf(out, "cairn: segments %" PRIu64 " MiB, io %s, pipeline %u, prepared segments %s, writes %s, "
-                 "mapped writes %s%s\n",
+                 "mapped writes %s, cached sealed segments %u%s\n",
                  cfg.segment_mib, cfg.io_backend.c_str(), cfg.pipeline, cfg.prepare ? "on" : "off",
-                 cfg.direct ? "O_DIRECT" : "buffered", cfg.mapped ? "on" : "off",
+                 cfg.direct ? "O_DIRECT" : "buffered", cfg.mapped ? "on" : "off", cfg.cached_segments,
                  cfg.appends() ? "; steady state: measured after the first segment roll (filler written with "
                                  "durability none beforehand)"
                                : "");
@@ -1716,6 +1720,7 @@ std::string json_cairn(const Config& cfg, const Series& s) {
       {"prepare_segments", cfg.prepare ? "true" : "false"},
       {"direct_io", cfg.direct ? "true" : "false"},
       {"mapped_writes", cfg.mapped ? "true" : "false"},
+      {"cached_sealed_segments", std::to_string(cfg.cached_segments)},
       {"steady_state", quoted(cfg.appends() ? "measured after the first segment roll" : "-")},
       {"filler_mb", jnum(r.fill_mb)},
   });

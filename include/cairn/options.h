@@ -125,14 +125,15 @@ struct Options {
   // kSync append (its fdatasync would pay for the mapped pages of a store
   // that mixes levels). DESIGN.md ("Mapped writes") has the numbers.
   bool mapped_writes = true;
-  // The newest this-many sealed segments stay in the page cache; each older
-  // one is dropped from it (POSIX_FADV_DONTNEED, its clean pages only) once
-  // a newer one is sealed and indexed, so that the next segments reuse
-  // those pages. Reads of older events then read the disk. 0: leave every
-  // segment to the kernel's cache. DESIGN.md ("Cached segments") has the
-  // measurements: on the development VM, writing into pages the guest had
-  // not used before cost up to nine times as much as into reused ones.
-  uint32_t cached_sealed_segments = 4;
+  // The newest this-many sealed segments stay in the page cache (16: 1 GiB
+  // at the default segment size); each older one is dropped from it
+  // (POSIX_FADV_DONTNEED, its clean pages only) once a newer one is sealed
+  // and indexed, so that the next segments reuse those pages. Reads of
+  // older events then read the disk. 0: leave every segment to the kernel's
+  // cache. DESIGN.md ("Cached segments") has the measurements: on the
+  // development VM, writing into pages the guest had not used lately cost
+  // up to nine times as much as into reused ones.
+  uint32_t cached_sealed_segments = 16;
 
   // Aggregate snapshots (Store::snapshots(), cairn/snapshot.h).
   // Each save keeps the newest this-many snapshots of its stream (by
