@@ -320,7 +320,9 @@ TEST_P(StoreWriteBehindTest, SyncedAppendsAreNotWrittenBack) {
     ASSERT_TRUE((*store)->append("s", ExpectedVersion::any(), test::views(specs)).ok());
   }
   for (const auto& e : std::filesystem::directory_iterator(dir.path())) {
-    if (e.path().extension() == ".seg") EXPECT_TRUE(watcher.calls(e.path().string()).empty());
+    if (e.path().extension() == ".seg") {
+      EXPECT_TRUE(watcher.calls(e.path().string()).empty());
+    }
   }
 }
 
