@@ -19,18 +19,24 @@ namespace {
 
 constexpr std::string_view kIndexSuffix = ".idx";
 
-
+// The footer frame at the start of `bytes`: kCorruption `missing` when no
+// valid footer frame is there, decode_footer's error (naming `where`) when
+// its body is malformed.
+Result<format::Footer> footer_at(std::string_view bytes, const std::string& where, const std::string& missing) {
+  format::Frame f = format::parse_frame(bytes);
+  if (f.status != format::FrameStatus::kOk || f.type != format::FrameType::kFooter) {
+    return Status::corruption(missing);
+  }
+  return format::decode_footer(f.body, where);
+}
 
 // The index of a sealed segment must end where its footer says the batches end.
 Status check_sealed(const index::SegmentIndex& idx, const Segment& segment) {
   const auto& h = idx.header();
   std::string_view file = segment.bytes(0, segment.file_size_at_open());
   if (h.data_end > file.size()) return Status::corruption(idx.path() + ": covers more than its segment holds");
-  format::Frame f = format::parse_frame(file.substr(h.data_end));
-  if (f.status != format::FrameStatus::kOk || f.type != format::FrameType::kFooter) {
-    return Status::corruption(idx.path() + ": no footer where the index says the segment ends");
-  }
-  auto footer = format::decode_footer(f.body, segment.path());
+  auto footer = footer_at(file.substr(h.data_end), segment.path(),
+                          idx.path() + ": no footer where the index says the segment ends");
   if (!footer.ok()) return footer.status();
   if (footer->first_position != h.first_position || footer->event_count != h.event_count ||
       footer->batch_count != h.batch_count || footer->data_end != h.data_end) {
@@ -361,11 +367,9 @@ Status check_content_hash(const Segment& segment) {
     return Status::corruption(segment.path() + ": not sealed");
   }
   uint64_t data_end = end - format::kFooterFrameSize;
-  format::Frame f = format::parse_frame(segment.bytes(data_end, format::kFooterFrameSize));
-  if (f.status != format::FrameStatus::kOk || f.type != format::FrameType::kFooter) {
-    return Status::corruption(format::file_offset(segment.path(), data_end) + ": no footer where the segment ends");
-  }
-  auto footer = format::decode_footer(f.body, format::file_offset(segment.path(), data_end));
+  std::string where = format::file_offset(segment.path(), data_end);
+  auto footer = footer_at(segment.bytes(data_end, format::kFooterFrameSize), where,
+                          where + ": no footer where the segment ends");
   if (!footer.ok()) return footer.status();
   uint64_t begin = format::kSegmentHeaderSize;
   // 8 MiB at a time, each unmapped again once hashed (the resident set
