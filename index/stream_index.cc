@@ -1,6 +1,7 @@
 #include "index/stream_index.h"
 
 #include <algorithm>
+#include <bit>
 #include <cstring>
 
 namespace cairn::index {
@@ -83,13 +84,14 @@ void StreamIndex::add_events(uint32_t ordinal, uint64_t first_position, uint32_t
 
 IdWindow::IdWindow(uint32_t capacity) : capacity_(capacity) {}
 
-uint64_t IdWindow::hash(const EventId& id) {
+uint32_t IdWindow::tag_of(const EventId& id) {
   uint64_t a = 0;
   uint64_t b = 0;
   std::memcpy(&a, id.bytes.data(), 8);
   std::memcpy(&b, id.bytes.data() + 8, 8);
   uint64_t h = (a ^ (b * 0x9E3779B97F4A7C15ull)) * 0xBF58476D1CE4E5B9ull;
-  return h ^ (h >> 31);
+  auto tag = static_cast<uint32_t>((h ^ (h >> 31)) >> 32);
+  return tag != 0 ? tag : 1;
 }
 
 void IdWindow::add(const EventId& id, uint64_t position) {
@@ -98,18 +100,19 @@ void IdWindow::add(const EventId& id, uint64_t position) {
   EventId& slot = ring_[position % capacity_];
   if (position >= capacity_ && !slot.is_nil()) erase(position - capacity_);
   slot = id;
+  newest_ = position;
   if (id.is_nil()) return;
-  uint64_t h = hash(id);
-  if (auto i = slot_of(id, h)) {  // an id seen again: it now means its latest position
-    table_[*i].position_plus_1 = position + 1;
+  uint32_t tag = tag_of(id);
+  if (auto i = slot_of(id, tag)) {  // an id seen again: it now means its latest position
+    table_[*i].position = static_cast<uint32_t>(position);
     return;
   }
-  if ((used_ + 1) * 2 > table_.size()) grow();
-  insert(position, h);
+  if ((used_ + 1) * 4 > table_.size()) grow();
+  insert(tag, static_cast<uint32_t>(position));
 }
 
 void IdWindow::prefetch(const EventId& id) const {
-  if (!table_.empty()) __builtin_prefetch(&table_[hash(id) & mask_]);
+  if (!table_.empty()) __builtin_prefetch(&table_[home(tag_of(id))]);
 }
 
 void IdWindow::prefetch_add(const EventId& id, uint64_t position) const {
@@ -130,37 +133,38 @@ void IdWindow::add_run(std::span<const EventId> ids, uint64_t first_position) {
 
 std::optional<uint64_t> IdWindow::find(const EventId& id) const {
   if (id.is_nil()) return std::nullopt;
-  auto i = slot_of(id, hash(id));
+  auto i = slot_of(id, tag_of(id));
   if (!i) return std::nullopt;
-  return table_[*i].position_plus_1 - 1;
+  return position_of(table_[*i].position);
 }
 
-std::optional<size_t> IdWindow::slot_of(const EventId& id, uint64_t h) const {
+std::optional<size_t> IdWindow::slot_of(const EventId& id, uint32_t tag) const {
   if (table_.empty()) return std::nullopt;
-  for (size_t i = h & mask_; table_[i].position_plus_1 != 0; i = (i + 1) & mask_) {
-    if (table_[i].hash == h && id_at(table_[i].position_plus_1 - 1) == id) return i;
+  for (size_t i = home(tag); table_[i].tag != 0; i = (i + 1) & mask_) {
+    if (table_[i].tag == tag && id_at(position_of(table_[i].position)) == id) return i;
   }
   return std::nullopt;
 }
 
-void IdWindow::insert(uint64_t position, uint64_t h) {
-  size_t i = h & mask_;
-  while (table_[i].position_plus_1 != 0) i = (i + 1) & mask_;
-  table_[i] = Slot{position + 1, h};
+void IdWindow::insert(uint32_t tag, uint32_t position) {
+  size_t i = home(tag);
+  while (table_[i].tag != 0) i = (i + 1) & mask_;
+  table_[i] = Slot{tag, position};
   ++used_;
 }
 
 // Backward-shift deletion: entries after the hole that could live in it move
 // back, so every entry stays reachable from its home slot without tombstones.
 void IdWindow::erase(uint64_t position) {
-  uint64_t h = hash(id_at(position));
-  size_t i = h & mask_;
-  while (table_[i].position_plus_1 != position + 1) {
-    if (table_[i].position_plus_1 == 0) return;  // not there: its id came again later
+  uint32_t tag = tag_of(id_at(position));
+  auto low = static_cast<uint32_t>(position);
+  size_t i = home(tag);
+  while (table_[i].tag != tag || table_[i].position != low) {
+    if (table_[i].tag == 0) return;  // not there: its id came again later
     i = (i + 1) & mask_;
   }
-  for (size_t j = (i + 1) & mask_; table_[j].position_plus_1 != 0; j = (j + 1) & mask_) {
-    size_t k = table_[j].hash & mask_;
+  for (size_t j = (i + 1) & mask_; table_[j].tag != 0; j = (j + 1) & mask_) {
+    size_t k = home(table_[j].tag);
     bool stays = i <= j ? (i < k && k <= j) : (i < k || k <= j);  // k cyclically in (i, j]
     if (stays) continue;
     table_[i] = table_[j];
@@ -174,9 +178,10 @@ void IdWindow::grow() {
   HugePageVector<Slot> old = std::move(table_);
   table_.assign(std::max<size_t>(64, old.size() * 2), Slot{});
   mask_ = table_.size() - 1;
+  shift_ = 32 - static_cast<unsigned>(std::countr_zero(table_.size()));
   used_ = 0;
   for (const Slot& s : old) {
-    if (s.position_plus_1 != 0) insert(s.position_plus_1 - 1, s.hash);
+    if (s.tag != 0) insert(s.tag, s.position);
   }
 }
 

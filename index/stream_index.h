@@ -98,9 +98,13 @@ class StreamIndex {
 // Event ids of the last `capacity` positions (0: none). Nil ids are not
 // remembered. Memory grows with the positions added, up to the capacity:
 // a ring of the ids (16 bytes a position) and an open-addressing table
-// (linear probing, at most half full) of (position, hash) slots, 16 bytes
-// each; the hash spares probes a look at the ring. Adding and finding
-// allocate nothing once the window is full.
+// (linear probing, at most a quarter full) of 8-byte slots: a 32-bit tag
+// from the id's hash (which also picks the home slot) and the position's
+// low 32 bits (the window spans fewer than 2^32 positions, so they name
+// it). Eight slots share a cache line and clusters stay short, so a probe,
+// and the backward shift of an erase, rarely leave the home slot's line.
+// The tag spares probes a look at the ring. Adding and finding allocate
+// nothing once the window is full.
 class IdWindow {
  public:
   explicit IdWindow(uint32_t capacity);
@@ -123,13 +127,16 @@ class IdWindow {
 
  private:
   struct Slot {
-    uint64_t position_plus_1 = 0;  // 0: empty
-    uint64_t hash = 0;
+    uint32_t tag = 0;  // 0: empty
+    uint32_t position = 0;  // low 32 bits
   };
-  static uint64_t hash(const EventId& id);
+  static uint32_t tag_of(const EventId& id);
+  size_t home(uint32_t tag) const { return uint64_t{static_cast<uint32_t>(tag * 0x9E3779B1u)} >> shift_; }
+  // The position whose low 32 bits are `low`, at or before the newest added.
+  uint64_t position_of(uint32_t low) const { return newest_ - static_cast<uint32_t>(static_cast<uint32_t>(newest_) - low); }
   const EventId& id_at(uint64_t position) const { return ring_[position % capacity_]; }
-  std::optional<size_t> slot_of(const EventId& id, uint64_t h) const;
-  void insert(uint64_t position, uint64_t h);
+  std::optional<size_t> slot_of(const EventId& id, uint32_t tag) const;
+  void insert(uint32_t tag, uint32_t position);
   void erase(uint64_t position);  // the slot of `position`, whose id is still in the ring
   void grow();
 
@@ -137,7 +144,9 @@ class IdWindow {
   HugePageVector<EventId> ring_;  // ring_[p % capacity] = id at p
   HugePageVector<Slot> table_;
   size_t mask_ = 0;            // table_.size() - 1 (a power of two)
+  unsigned shift_ = 32;        // 32 - log2(table_.size())
   size_t used_ = 0;            // non-empty slots
+  uint64_t newest_ = 0;        // the last position added
 };
 
 }  // namespace cairn::index

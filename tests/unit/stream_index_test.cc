@@ -152,18 +152,18 @@ TEST(IdWindowTest, CapacityZeroRemembersNothing) {
 // Against a plain map, over many wrap-arounds of a small window, with ids
 // that collide in the table (few distinct values, so probe chains are long)
 // and ids repeated at later positions.
-TEST(IdWindowTest, AgreesWithAReferenceModelOverManyEvictions) {
+// The table keeps positions' low 32 bits: `first` puts the run across
+// 2^32 and later multiples.
+void check_against_reference_model(uint64_t first) {
   constexpr uint32_t kCapacity = 37;
   IdWindow window(kCapacity);
   std::map<std::array<uint8_t, 16>, uint64_t> latest;  // id -> latest position
-  std::vector<EventId> at;                               // at[p] = id added at p
   uint32_t seed = 7;
-  for (uint64_t p = 0; p < 5000; ++p) {
+  for (uint64_t p = first; p < first + 5000; ++p) {
     seed = seed * 1103515245 + 12345;
     EventId id = id_of(static_cast<uint8_t>(seed % 97));  // repeats on purpose
     if (seed % 13 == 0) id = EventId{};                   // some nil ids
     window.add(id, p);
-    at.push_back(id);
     if (!id.is_nil()) latest[id.bytes] = p;
     for (uint8_t v = 0; v < 97; ++v) {
       EventId probe = id_of(v);
@@ -173,6 +173,13 @@ TEST(IdWindowTest, AgreesWithAReferenceModelOverManyEvictions) {
       ASSERT_EQ(window.find(probe), expected) << "id " << int(v) << " after position " << p;
     }
   }
+}
+
+TEST(IdWindowTest, AgreesWithAReferenceModelOverManyEvictions) { check_against_reference_model(0); }
+
+TEST(IdWindowTest, AgreesWithAReferenceModelAcrossThe32BitWrapOfPositions) {
+  check_against_reference_model((uint64_t{1} << 32) - 2500);
+  check_against_reference_model((uint64_t{5} << 32) - 10);
 }
 
 // add_run (a batch's ids at once, prefetching ahead) leaves the window
