@@ -49,6 +49,13 @@ class WritableMapping {
     (void)offset;
     (void)length;
   }
+  // [offset, offset + length) is about to be stored into: its pages are
+  // faulted in now, writable (and so dirty, their bytes unchanged), so that
+  // the stores themselves take no page faults. The default does nothing.
+  virtual void prefault(uint64_t offset, uint64_t length) {
+    (void)offset;
+    (void)length;
+  }
 };
 
 class File {

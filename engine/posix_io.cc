@@ -57,6 +57,11 @@ class PosixWritableMapping final : public WritableMapping {
   void release(uint64_t offset, uint64_t length) override {
     (void)::madvise(static_cast<char*>(addr_) + offset, length, MADV_DONTNEED);
   }
+  // MADV_POPULATE_WRITE (Linux 5.14): the write faults of the whole range in
+  // one call. Refused by an older kernel: the stores fault as before.
+  void prefault(uint64_t offset, uint64_t length) override {
+    (void)::madvise(static_cast<char*>(addr_) + offset, length, MADV_POPULATE_WRITE);
+  }
 
  private:
   void* addr_;

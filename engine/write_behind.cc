@@ -2,10 +2,14 @@
 
 #include "engine/thread_name.h"
 
+#include <algorithm>
+
 namespace cairn::engine {
 
-WriteBehind::WriteBehind(File& file, uint64_t from, std::function<void(std::string_view)> log)
+WriteBehind::WriteBehind(File& file, uint64_t from, std::function<void(std::string_view)> log,
+                         WritableMapping* ahead)
     : file_(file),
+      ahead_(ahead),
       log_(std::move(log)),
       announced_(from / kChunk * kChunk),
       done_(from / kChunk * kChunk),
@@ -20,13 +24,17 @@ WriteBehind::~WriteBehind() {
   if (thread_.joinable()) thread_.join();
 }
 
-void WriteBehind::written(uint64_t end) {
+void WriteBehind::written(uint64_t end, bool prefault_next) {
   uint64_t target = end / kChunk * kChunk;
   if (target <= announced_.load(std::memory_order_relaxed)) return;
   {
     std::lock_guard lock(mu_);
     if (target <= target_ || finished_) return;
     target_ = target;
+    if (prefault_next && ahead_ && target + kChunk < ahead_->size()) {
+      prefault_from_ = std::max(target + kChunk, prefaulted_);
+      prefault_to_ = std::min(target + 2 * kChunk, ahead_->size());
+    }
     announced_.store(target, std::memory_order_relaxed);
     if (!thread_.joinable()) thread_ = std::thread([this] {
       name_this_thread("cairn-wback");
@@ -38,14 +46,26 @@ void WriteBehind::written(uint64_t end) {
 
 void WriteBehind::wait_idle() {
   std::unique_lock lock(mu_);
-  cv_.wait(lock, [&] { return finished_ || (done_ >= target_ && !busy_); });
+  cv_.wait(lock, [&] { return finished_ || (done_ >= target_ && prefaulted_ >= prefault_to_ && !busy_); });
 }
 
 void WriteBehind::run() {
   std::unique_lock lock(mu_);
   while (true) {
-    cv_.wait(lock, [&] { return finished_ || done_ < target_; });
+    cv_.wait(lock, [&] { return finished_ || done_ < target_ || prefaulted_ < prefault_to_; });
     if (finished_) break;
+    if (prefaulted_ < prefault_to_) {  // first: the writer is about to get there
+      uint64_t from = std::max(prefaulted_, prefault_from_);
+      uint64_t to = prefault_to_;
+      busy_ = true;
+      lock.unlock();
+      ahead_->prefault(from, to - from);
+      lock.lock();
+      busy_ = false;
+      prefaulted_ = to;
+      cv_.notify_all();
+      continue;
+    }
     uint64_t at = done_;
     busy_ = true;
     lock.unlock();

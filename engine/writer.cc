@@ -722,7 +722,7 @@ void Writer::start_write_behind() {
   // writes.
   if (options_.direct_io) return;
   write_behind_ = std::make_unique<WriteBehind>(active_.segment->file(), active_.data_end,
-                                                [this](std::string_view m) { info(options_, m); });
+                                                [this](std::string_view m) { info(options_, m); }, write_map_.get());
 }
 
 // Direct writes must be the only writes to the segment's pages until the
@@ -869,7 +869,13 @@ void Writer::complete(Flight& f, const Status& io) {
       stats_.syncs.fetch_add(1, std::memory_order_relaxed);
     }
     completed_end_ = f.data_end;
-    if (write_behind_ && f.bytes > 0 && !f.sync) write_behind_->written(f.data_end);
+    if (write_behind_ && f.bytes > 0 && !f.sync) {
+      // Prefaulting ahead only while no append asks for an fdatasync soon.
+      bool none_only = std::none_of(f.requests.begin(), f.requests.end(), [](const auto& r) {
+        return needs_durability(*r, Durability::kSync) || needs_durability(*r, Durability::kBatch);
+      });
+      write_behind_->written(f.data_end, none_only);
+    }
     count_appends(f);
     log_.publish(f.end_position);
   }

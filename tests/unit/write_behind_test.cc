@@ -131,6 +131,53 @@ TEST(WriteBehindTest, StoppingWaitsForTheChunkInProgressOnly) {
   EXPECT_LE(file.calls().size(), 3u);
 }
 
+// A writable mapping that records what is prefaulted; it holds no bytes.
+class PrefaultRecorder final : public engine::WritableMapping {
+ public:
+  explicit PrefaultRecorder(uint64_t size) : size_(size) {}
+  char* data() override { return nullptr; }
+  uint64_t size() const override { return size_; }
+  void prefault(uint64_t offset, uint64_t length) override {
+    std::lock_guard lock(mu_);
+    calls_.emplace_back(offset, length);
+  }
+  std::vector<Range> calls() const {
+    std::lock_guard lock(mu_);
+    return calls_;
+  }
+
+ private:
+  uint64_t size_;
+  mutable std::mutex mu_;
+  std::vector<Range> calls_;
+};
+
+// The chunk after the one the writer entered, once, only when asked, and
+// never past the mapping.
+TEST(WriteBehindTest, PrefaultsTheChunkAfterTheWritersWhenAsked) {
+  WriteBackRecorder file;
+  PrefaultRecorder mapping(6 * kChunk + kChunk / 2);
+  WriteBehind behind(file, 0, nullptr, &mapping);
+  behind.written(kChunk + 10, true);
+  behind.wait_idle();
+  EXPECT_EQ(mapping.calls(), (std::vector<Range>{{2 * kChunk, kChunk}}));
+  behind.written(kChunk + 20, true);  // the same chunk: nothing more
+  behind.written(3 * kChunk + 5, true);
+  behind.wait_idle();
+  EXPECT_EQ(mapping.calls(), (std::vector<Range>{{2 * kChunk, kChunk}, {4 * kChunk, kChunk}}));
+  behind.written(4 * kChunk + 1, false);  // not asked
+  behind.wait_idle();
+  EXPECT_EQ(mapping.calls().size(), 2u);
+  behind.written(5 * kChunk + 1, true);  // only the half chunk left in the mapping
+  behind.wait_idle();
+  EXPECT_EQ(mapping.calls(),
+            (std::vector<Range>{{2 * kChunk, kChunk}, {4 * kChunk, kChunk}, {6 * kChunk, kChunk / 2}}));
+  behind.written(6 * kChunk + 1, true);  // nothing left
+  behind.wait_idle();
+  EXPECT_EQ(mapping.calls().size(), 3u);
+  EXPECT_EQ(file.calls(), chunks(0, 6 * kChunk)) << "write-backs go on as before";
+}
+
 // ---------------------------------------------------------------- in a store
 
 // Records write-backs of segment files.
@@ -153,6 +200,14 @@ class WriteBackWatcher final : public engine::ForwardingFileSystem {
     std::lock_guard lock(mu_);
     for (uint64_t at = r.first; at < r.first + r.second; at += 4096) released_[path].insert(at / 4096);
   }
+  void record_prefault(const std::string& path, Range r) {
+    std::lock_guard lock(mu_);
+    prefaults_[path].push_back(r);
+  }
+  std::vector<Range> prefaults(const std::string& path) {
+    std::lock_guard lock(mu_);
+    return prefaults_[path];
+  }
   // Pages written back while still mapped writable (released later or never).
   uint64_t unreleased_written_back(const std::string& path) {
     std::lock_guard lock(mu_);
@@ -168,6 +223,7 @@ class WriteBackWatcher final : public engine::ForwardingFileSystem {
   std::map<std::string, std::vector<Range>> calls_;
   std::map<std::string, std::set<uint64_t>> released_;
   std::map<std::string, uint64_t> unreleased_written_back_;
+  std::map<std::string, std::vector<Range>> prefaults_;
 };
 
 // Records the pages the writer releases from its writable mapping.
@@ -180,6 +236,10 @@ class WatchedMapping final : public engine::WritableMapping {
   void release(uint64_t offset, uint64_t length) override {
     watcher_.record_release(path_, {offset, length});
     base_->release(offset, length);
+  }
+  void prefault(uint64_t offset, uint64_t length) override {
+    watcher_.record_prefault(path_, {offset, length});
+    base_->prefault(offset, length);
   }
 
  private:
@@ -296,6 +356,16 @@ TEST_P(StoreWriteBehindTest, UnsyncedAppendsAreWrittenBackAheadAndReadBack) {
       EXPECT_EQ(watcher.unreleased_written_back(active), 0u);
       EXPECT_GE(watcher.released_pages(active) * 4096, want.size() * kChunk);
       EXPECT_LE(watcher.released_pages(active) * 4096, data_end_of(active));
+      // Each chunk from the third on was prefaulted as the writer entered
+      // the one before it, up to the chunk after the writer's.
+      uint64_t writers_chunk = data_end_of(active) / kChunk;
+      std::vector<Range> prefaulted = chunks(2 * kChunk, std::min(writers_chunk + 2, uint64_t{4}) * kChunk);
+      while (watcher.prefaults(active) != prefaulted && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }
+      EXPECT_EQ(watcher.prefaults(active), prefaulted);
+    } else {
+      EXPECT_TRUE(watcher.prefaults(active).empty());
     }
   }
   auto store = test::open_ok(dir.path());
@@ -324,6 +394,30 @@ TEST_P(StoreWriteBehindTest, SyncedAppendsAreNotWrittenBack) {
       EXPECT_TRUE(watcher.calls(e.path().string()).empty());
     }
   }
+}
+
+// kBatch's fdatasyncs would clean prefaulted, still-mapped pages one TLB
+// flush each: its groups are stored through the mapping, but nothing is
+// prefaulted.
+TEST(StoreWriteBehindMappedTest, BatchAppendsPrefaultNothing) {
+  test::TempDir dir;
+  WriteBackWatcher watcher(engine::posix_file_system());
+  Options o;
+  o.segment_bytes = 4 << 20;
+  o.durability = Durability::kBatch;
+  auto store = engine::open_store(watcher, dir.path(), o);
+  ASSERT_TRUE(store.ok()) << store.status().to_string();
+  auto mapped_chunks = [&] {  // the most any segment had stored through the mapping and released
+    uint64_t most = 0;
+    for (const std::string& path : segment_files(dir.path())) most = std::max(most, watcher.released_pages(path));
+    return most * 4096 / kChunk;
+  };
+  for (int i = 0; i % 20 != 0 || mapped_chunks() < 3; ++i) {
+    ASSERT_LT(i, 20000) << "no segment was written through the mapping";
+    auto specs = sized_events(10, "batch" + std::to_string(i), 2000);
+    ASSERT_TRUE((*store)->append("s", ExpectedVersion::any(), test::views(specs)).ok());
+  }
+  for (const std::string& path : segment_files(dir.path())) EXPECT_TRUE(watcher.prefaults(path).empty()) << path;
 }
 
 INSTANTIATE_TEST_SUITE_P(WritePaths, StoreWriteBehindTest, ::testing::Bool(),
