@@ -118,7 +118,8 @@ Result<uint32_t> Log::ordinal_for(std::string_view stream) {
 }
 
 Status Log::index_batch(uint32_t segment, uint64_t offset, uint32_t frame_size,
-                        const format::BatchView& batch, std::optional<uint32_t> known_stream) {
+                        const format::BatchView& batch, std::optional<uint32_t> known_stream,
+                        std::span<const EventId> known_ids) {
   uint32_t stream = 0;
   if (known_stream) {
     stream = *known_stream;
@@ -139,6 +140,10 @@ Status Log::index_batch(uint32_t segment, uint64_t offset, uint32_t frame_size,
   positions_.add(loc);
   streams_.add_events(stream, loc.first_position, loc.count);
   if (!ids_loaded_) return Status();
+  if (known_ids.size() == batch.count()) {
+    ids_.add_run(known_ids, loc.first_position);
+    return Status();
+  }
   id_scratch_.clear();
   batch.for_each([&](uint32_t, const format::EventView& e) {
     id_scratch_.push_back(e.id);

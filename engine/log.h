@@ -73,9 +73,11 @@ class Log {
   uint32_t add_segment(std::unique_ptr<Segment> segment);
   // Indexes a batch stored at `offset` of segment `segment`. Returns
   // kCorruption when its first version does not continue its stream.
-  // `stream`, when known, is the batch's stream's ordinal (saves a lookup).
+  // `stream`, when known, is the batch's stream's ordinal (saves a lookup);
+  // `ids`, when known, its events' ids in order (saves decoding them).
   Status index_batch(uint32_t segment, uint64_t offset, uint32_t frame_size,
-                     const format::BatchView& batch, std::optional<uint32_t> stream = std::nullopt);
+                     const format::BatchView& batch, std::optional<uint32_t> stream = std::nullopt,
+                     std::span<const EventId> ids = {});
   // Makes positions below `next_position` visible to readers, and wakes
   // subscriptions waiting for them.
   void publish(uint64_t next_position) { commits_->publish(next_position); }

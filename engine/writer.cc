@@ -468,7 +468,7 @@ Result<AppendResult> Writer::admit(AppendRequest& r) {
   format::restamp_batch(r.frame.data(), r.frame.size(), stamp);
   auto batch = format::BatchView::decode(format::own_frame_body(r.frame), "pending append");
   if (!batch.ok()) return batch.status();
-  if (Status s = log_.index_batch(active_.ordinal, offset, static_cast<uint32_t>(r.frame.size()), *batch, stream);
+  if (Status s = log_.index_batch(active_.ordinal, offset, static_cast<uint32_t>(r.frame.size()), *batch, stream, r.ids);
       !s.ok()) {
     return s;
   }
