@@ -113,7 +113,7 @@ Result<uint32_t> Log::ordinal_for(std::string_view stream) {
   auto slot = checkpointed_stream(stream);
   if (!slot.ok()) return slot.status();
   uint64_t base = *slot ? (*slot)->slot.next_version : 0;
-  std::unique_lock lock(mu_);
+  auto lock = writer_lock();
   return streams_.add(stream, base);
 }
 
@@ -128,7 +128,7 @@ Status Log::index_batch(uint32_t segment, uint64_t offset, uint32_t frame_size,
     if (!ordinal.ok()) return ordinal.status();
     stream = *ordinal;
   }
-  std::unique_lock lock(mu_);
+  auto lock = writer_lock();
   uint64_t expected = streams_.next_version(stream);
   if (batch.stamp().first_version != expected) {
     return Status::corruption("stream '" + std::string(batch.stream()) + "' continues at version " +
@@ -163,7 +163,7 @@ uint64_t Log::indexed_end_position() const {
 Status Log::load_id_window() {
   uint64_t end = indexed_end_position();
   uint64_t lo = end > ids_.capacity() ? end - ids_.capacity() : 0;
-  std::shared_lock lock(mu_);
+  auto lock = writer_shared_lock();
   auto add_ids = [&](const format::BatchView& batch) {
     batch.for_each([&](uint32_t i, const format::EventView& e) {
       if (batch.stamp().first_position + i >= lo) ids_.add(e.id, batch.stamp().first_position + i);
@@ -218,7 +218,7 @@ Result<std::optional<Log::IdHit>> Log::find_id(const EventId& id) const {
     return std::optional<IdHit>(
         IdHit{*position, streams_.stream(b.stream).name, b.first_version + (*position - b.first_position)});
   }
-  std::shared_lock lock(mu_);
+  auto lock = writer_shared_lock();
   auto run = run_at_position(*position, 1);
   if (!run.ok()) return run.status();
   std::vector<RecordedEvent> events;
@@ -231,7 +231,7 @@ Result<std::optional<uint32_t>> Log::find_stream(std::string_view stream) {
   auto slot = checkpointed_stream(stream);
   if (!slot.ok()) return slot.status();
   if (!*slot) return std::optional<uint32_t>();
-  std::unique_lock lock(mu_);
+  auto lock = writer_lock();
   return std::optional<uint32_t>(streams_.add(stream, (*slot)->slot.next_version));
 }
 

@@ -108,6 +108,26 @@ class Log {
   // The in-memory ordinal of `stream`, added (continuing its checkpointed
   // versions) when only the checkpoint knows it; nullopt for a new stream.
   Result<std::optional<uint32_t>> find_stream(std::string_view stream);
+  // The writer's side holds the index lock while one lives, across several
+  // appends' lookups and index_batch calls (which then take it no more):
+  // one exclusive lock and unlock per run of appends instead of per batch.
+  // Readers wait that long. Never held across I/O or a segment roll.
+  class WriterHold {
+   public:
+    explicit WriterHold(Log& log) : log_(log) {
+      log_.mu_.lock();
+      log_.writer_holds_ = true;
+    }
+    ~WriterHold() {
+      log_.writer_holds_ = false;
+      log_.mu_.unlock();
+    }
+    WriterHold(const WriterHold&) = delete;
+    WriterHold& operator=(const WriterHold&) = delete;
+
+   private:
+    Log& log_;
+  };
   // A segment's type and category bitmaps (log_filter.cc): to encode when
   // it is sealed (the writer's thread only), and to install ones decoded
   // from its index file before any of its batches is indexed here. Bitmaps
@@ -249,6 +269,14 @@ class Log {
   Result<std::vector<Run>> runs_of(const std::vector<uint64_t>& positions) const;
 
   mutable RwLock mu_;
+  bool writer_holds_ = false;  // a WriterHold has mu_; the writer's side only
+  // The locks of the writer's side: none while it holds mu_ (WriterHold).
+  std::unique_lock<RwLock> writer_lock() {
+    return writer_holds_ ? std::unique_lock<RwLock>() : std::unique_lock<RwLock>(mu_);
+  }
+  std::shared_lock<RwLock> writer_shared_lock() const {
+    return writer_holds_ ? std::shared_lock<RwLock>() : std::shared_lock<RwLock>(mu_);
+  }
   std::vector<std::unique_ptr<Segment>> segments_;
   index::PositionIndex positions_;
   index::StreamIndex streams_;

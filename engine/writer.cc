@@ -397,6 +397,7 @@ void Writer::process(Batch& taken, bool inline_ok) {
     ahead_position += r.ids.size();
   };
   while (ahead < std::min(kAdmitAhead, taken.size())) prefetch_next();
+  size_t admitted = 0;
   for (auto& request : taken) {
     if (ahead < taken.size()) prefetch_next();
     AppendRequest& r = *request;
@@ -404,10 +405,13 @@ void Writer::process(Batch& taken, bool inline_ok) {
       r.result = Status::read_only("store stopped accepting appends after an I/O error: " +
                                    failure().message());
     } else {
+      if (!index_hold_) index_hold_.emplace(log_);
       r.result = admit(r);
+      if (++admitted % kAdmitsPerHold == 0) index_hold_.reset();
     }
     current_.requests.push_back(std::move(request));
   }
+  index_hold_.reset();
   taken.clear();
   send(inline_ok, /*force_sync=*/false);
 }
@@ -458,6 +462,7 @@ Result<AppendResult> Writer::admit(AppendRequest& r) {
   if (Status s = check_expected(r.stream, next_version, r.expected, r.ids.size()); !s.ok()) return s;
 
   if (sealed_ || active_.data_end + current_.bytes + segment_bytes_needed(r.frame.size()) > options_.segment_bytes) {
+    index_hold_.reset();  // the roll takes the index lock itself
     send(inline_ok_, /*force_sync=*/false);
     if (Status s = roll(); !s.ok()) return s;
   }
@@ -695,6 +700,7 @@ Status Writer::start_next_segment() {
 // as asked: running out of space there stops the store.
 Status Writer::reserve(uint64_t end) {
   if (!options_.prepare_segments || end <= allocated_end_) return Status();
+  index_hold_.reset();  // no readers held up by I/O
   File& file = active_.segment->file();
   auto size = file.size();
   if (!size.ok()) return size.status();

@@ -193,6 +193,8 @@ class Writer {
   bool wait_while_small(std::unique_lock<std::mutex>& lock);
   void take(Batch& taken);  // under mu_
   static constexpr size_t kAdmitAhead = 4;  // requests whose index reads are prefetched
+  // Requests admitted per hold of the index lock (Log::WriterHold).
+  static constexpr size_t kAdmitsPerHold = 32;
   void process(Batch& taken, bool inline_ok);
   // The idempotency and version checks; on success stamps and indexes the
   // request's batch at the end of the current flight.
@@ -259,6 +261,7 @@ class Writer {
   uint64_t next_position_;             // indexed end, including the current flight
   Flight current_;                     // admitted, not yet sent
   bool inline_ok_ = false;             // the current leader may complete on its own thread
+  std::optional<Log::WriterHold> index_hold_;  // the current leader's, while it admits
   bool next_requested_ = false;        // the preparer was asked for the next segment
   bool sealed_ = false;                // active_ is sealed; its successor is still to be made
   uint64_t allocated_end_ = 0;         // the active segment's file is known to reach this far

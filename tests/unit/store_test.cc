@@ -3,6 +3,7 @@
 #include "test_util.h"
 
 #include <atomic>
+#include <future>
 #include <thread>
 
 namespace cairn {
@@ -549,6 +550,91 @@ TEST(StoreResourcesTest, SealedSegmentsHoldNoFileDescriptor) {
   auto store = test::open_ok(dir.path(), options);
   EXPECT_LE(open_descriptors(), before + 3);  // LOCK, the active segment, slack
   EXPECT_EQ(store->read_all(0, SIZE_MAX)->size(), 40u);
+}
+
+// Groups of hundreds of async appends are admitted a few dozen per hold of
+// the index lock (Log::WriterHold), across segment rolls (64 KiB segments)
+// and with retries inside them, while a reader pages through the log; then
+// a reopen, whose first append loads the id window and finds a checkpointed
+// stream under such a hold.
+TEST_P(StoreTest, LongAsyncGroupsAcrossRollsWithRetriesAndAReader) {
+  TempDir dir;
+  Options o = options();
+  o.segment_bytes = 64 << 10;
+  constexpr int kAppends = 3000;
+  constexpr int kStreams = 7;
+  std::vector<std::vector<EventSpec>> appends(kAppends);
+  std::vector<std::string> stream_of(kAppends);
+  {
+    auto store = test::open_ok(dir.path(), o);
+    ASSERT_NE(store, nullptr);
+    std::atomic<bool> stop{false};
+    std::thread reader([&] {
+      uint64_t seen = 0;
+      while (!stop) {
+        auto page = store->read_all(seen, 500);
+        ASSERT_TRUE(page.ok()) << page.status().to_string();
+        for (const auto& e : *page) ASSERT_EQ(e.position, seen++);
+      }
+    });
+    std::vector<std::future<Result<AppendResult>>> results;
+    std::vector<int> retry_of(kAppends, -1);
+    for (int i = 0; i < kAppends; ++i) {
+      if (i % 10 == 9) {  // a retry of an append a few before, maybe in the same group
+        retry_of[i] = i - 1 - i % 7;
+        appends[i] = appends[retry_of[i]];
+        stream_of[i] = stream_of[retry_of[i]];
+      } else {
+        appends[i] = test::make_events(1 + i % 2, "g" + std::to_string(i));
+        for (auto& e : appends[i]) e.data.resize(180, 'x');
+        stream_of[i] = "Long-" + std::to_string(i % kStreams);
+      }
+      results.push_back(store->append_async(stream_of[i], ExpectedVersion::any(), test::views(appends[i])));
+    }
+    std::vector<AppendResult> got(kAppends);
+    for (int i = 0; i < kAppends; ++i) {
+      auto r = results[i].get();
+      ASSERT_TRUE(r.ok()) << i << ": " << r.status().to_string();
+      got[i] = *r;
+      EXPECT_EQ(r->deduplicated, retry_of[i] >= 0) << i;
+      if (retry_of[i] >= 0) {
+        EXPECT_EQ(r->first_position, got[retry_of[i]].first_position) << i;
+        EXPECT_EQ(r->first_version, got[retry_of[i]].first_version) << i;
+      }
+    }
+    stop = true;
+    reader.join();
+    EXPECT_GE(test::segment_files(dir.path()).size(), 8u);
+    // Groups longer than two holds (the writer admits 32 requests per hold,
+    // each of one or two events).
+    EXPECT_GT(store->stats().group_events.max(), 96u);
+  }
+  auto store = test::open_ok(dir.path(), o);
+  ASSERT_NE(store, nullptr);
+  std::vector<size_t> next(kStreams, 0);
+  for (int i = 0; i < kAppends; ++i) {
+    if (i % 10 == 9) continue;
+    int s = i % kStreams;
+    auto back = store->read_stream(stream_of[i], next[s], appends[i].size());
+    ASSERT_TRUE(back.ok());
+    ASSERT_EQ(back->size(), appends[i].size());
+    for (size_t k = 0; k < appends[i].size(); ++k) {
+      EXPECT_EQ((*back)[k].id, appends[i][k].id);
+      EXPECT_EQ((*back)[k].data, appends[i][k].data);
+      EXPECT_EQ((*back)[k].version, next[s] + k);
+    }
+    next[s] += appends[i].size();
+  }
+  // A retry of the first append, from the oldest segment, and an exact append
+  // to a stream the reopened store knows from its checkpoint.
+  auto retry = store->append(stream_of[0], ExpectedVersion::any(), test::views(appends[0]));
+  ASSERT_TRUE(retry.ok()) << retry.status().to_string();
+  EXPECT_TRUE(retry->deduplicated);
+  EXPECT_EQ(retry->first_position, 0u);
+  auto more = test::make_events(1, "after");
+  auto r = store->append(stream_of[0], ExpectedVersion::exactly(next[0] - 1), test::views(more));
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  EXPECT_EQ(r->first_version, next[0]);
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, StoreTest, test::write_paths(), test::write_path_name);
