@@ -871,6 +871,7 @@ struct Run {
   // Cairn's StoreStats over the measured phase.
   double events_per_sync = 0, group_events_p50 = 0, group_events_max = 0;
   double sync_p50_us = 0, sync_p99_us = 0, queue_p50_us = 0, queue_p99_us = 0;
+  double mapped_share = 0;  // Cairn: of the group commits, the share copied into a mapping
   double fill_mb = 0;  // Cairn: filler written to reach the steady state
   // Appends: the close after the measured phase (Cairn: the background
   // indexer's backlog, then the active segment's index).
@@ -895,7 +896,8 @@ const Field kFields[] = {
     {"mb_ratio", &Run::mb_ratio}, {"events_per_fdatasync", &Run::events_per_sync},
     {"group_events_p50", &Run::group_events_p50}, {"group_events_max", &Run::group_events_max},
     {"sync_p50_us", &Run::sync_p50_us}, {"sync_p99_us", &Run::sync_p99_us}, {"queue_p50_us", &Run::queue_p50_us},
-    {"queue_p99_us", &Run::queue_p99_us}, {"fill_mb", &Run::fill_mb}, {"close_ms", &Run::close_ms},
+    {"queue_p99_us", &Run::queue_p99_us}, {"mapped_share", &Run::mapped_share}, {"fill_mb", &Run::fill_mb},
+    {"close_ms", &Run::close_ms},
     {"open_read_only_ms", &Run::open_ro_ms}, {"empty_open_read_only_ms", &Run::empty_open_ro_ms},
     {"open_rss_mb", &Run::open_rss_mb}, {"open_rss_mb_per_million_events", &Run::open_rss_mb_per_m},
     {"empty_open_rss_mb", &Run::empty_open_rss_mb}, {"open_read_only_rss_mb", &Run::open_ro_rss_mb},
@@ -986,6 +988,8 @@ void set_cairn_stats(Outcome& out, const cairn::StoreStats& before, const cairn:
   out.io_backend = after.io_backend;
   uint64_t syncs = after.syncs - before.syncs;
   r.events_per_sync = syncs > 0 ? static_cast<double>(after.events - before.events) / syncs : 0;
+  uint64_t groups = after.group_commits - before.group_commits;
+  r.mapped_share = groups > 0 ? static_cast<double>(after.mapped_writes - before.mapped_writes) / groups : 0;
   auto group = LatencyHistogram::difference(after.group_events, before.group_events);
   r.group_events_p50 = group.percentile(50);
   r.group_events_max = static_cast<double>(group.max());
@@ -1657,10 +1661,10 @@ void print_details(FILE* out, const Config& cfg, const Series& s) {
   }
   if (s.backend != "cairn" || cfg.workload == "open" || !cfg.appends()) return;
   std::fprintf(out, "  cairn stats: io %s | %s events/fdatasync | group events p50 %s max %.0f | sync latency p50 %s us "
-               "p99 %s us | queue wait p50 %s us p99 %s us | filler %.0f MB | close %.0f ms\n",
+               "p99 %s us | queue wait p50 %s us p99 %s us | mapped %.0f %% | filler %.0f MB | close %.0f ms\n",
                s.io_backend.c_str(), ratio(r.events_per_sync).c_str(), num(r.group_events_p50).c_str(),
                r.group_events_max, num(r.sync_p50_us).c_str(), num(r.sync_p99_us).c_str(), num(r.queue_p50_us).c_str(),
-               num(r.queue_p99_us).c_str(), r.fill_mb, r.close_ms);
+               num(r.queue_p99_us).c_str(), 100 * r.mapped_share, r.fill_mb, r.close_ms);
 }
 
 void print_table(FILE* out, const Config& cfg, const Context& ctx, const std::vector<Series>& all) {

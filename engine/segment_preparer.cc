@@ -49,6 +49,7 @@ void SegmentPreparer::request() {
 
 SegmentPreparer::Prepared SegmentPreparer::take() {
   std::lock_guard lock(mu_);
+  if (!ready_.file && (busy_ || wanted_)) behind_ = true;
   return std::exchange(ready_, Prepared{});
 }
 
@@ -86,6 +87,11 @@ void SegmentPreparer::run() {
 // A direct write reaches the device before the next starts, so the zeros
 // are paced as the appends' fdatasyncs need. Where O_DIRECT is refused, the
 // zeros go through the page cache, each 1 MiB written back before the next.
+// So they do, too, once the writer has needed a file that was not ready:
+// direct zeros and their read into the cache cross the device twice, and a
+// log writing at a good part of the device's bandwidth (`none` appends,
+// large batches) leaves no room for that; through the page cache the zeros
+// cross it once, for more CPU (DESIGN.md, "Prepared space").
 // A tail short of a page is written through the page cache either way. Only
 // a complete, synced file is handed out; stopping midway leaves a partial
 // file, which is removed.
@@ -95,7 +101,7 @@ Status SegmentPreparer::prepare(const std::string& path) {
   if (Status s = (*file)->truncate(0); !s.ok()) return s;
   const uint64_t aligned_end = segment_bytes_ / kDirectIoAlignment * kDirectIoAlignment;
   uint64_t direct_end = 0;
-  if (!direct_refused_ && write_direct_zeros(path, aligned_end)) direct_end = aligned_end;
+  if (!direct_refused_ && !through_cache() && write_direct_zeros(path, aligned_end)) direct_end = aligned_end;
   if (Status s = write_zeros(**file, direct_end, segment_bytes_, /*write_back=*/true); !s.ok()) return s;
   if (Status s = (*file)->sync(); !s.ok()) return s;
   for (uint64_t at = 0; load_into_cache_ && at < direct_end; at += kCacheChunk) {
@@ -132,6 +138,23 @@ Status SegmentPreparer::write_zeros(File& file, uint64_t from, uint64_t to, bool
     if (Status s = file.write_back(at, n); !s.ok()) return s;
   }
   return Status();
+}
+
+// Whether to zero through the page cache because the writer caught up with
+// the preparer (only when files are loaded into the cache: a direct writer's
+// writes would drop those pages). Logged once.
+bool SegmentPreparer::through_cache() {
+  if (through_cache_ || !load_into_cache_) return through_cache_;
+  {
+    std::lock_guard lock(mu_);
+    if (!behind_) return false;
+  }
+  through_cache_ = true;
+  if (log_) {
+    log_("preparing segments through the page cache from now on: the writer needed one before it was ready "
+         "(zeros written once, where direct zeros and their read into the cache cross the device twice)");
+  }
+  return true;
 }
 
 bool SegmentPreparer::stopping() {

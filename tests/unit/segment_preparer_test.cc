@@ -98,6 +98,8 @@ class Recorder final : public engine::ForwardingFileSystem {
   std::atomic<bool> refuse_direct{false};
   std::atomic<bool> fail_write_back{false};
   std::atomic<bool> fail_load{false};
+  std::atomic<bool> hold_direct{false};  // direct writes wait while set
+  std::atomic<bool> direct_held{false};  // a direct write waited
 
  private:
   class File final : public engine::File {
@@ -106,6 +108,10 @@ class Recorder final : public engine::ForwardingFileSystem {
     Status write_at(uint64_t offset, std::span<const std::string_view> parts) override {
       uint64_t n = 0;
       for (std::string_view part : parts) n += part.size();
+      while (direct_ && r_.hold_direct) {
+        r_.direct_held = true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }
       r_.record({direct_ ? "direct write" : "write", offset, n});
       return base_->write_at(offset, parts);
     }
@@ -306,6 +312,49 @@ TEST(SegmentPreparerTest, AFailedDirectWriteFallsBackToBufferedZerosForGood) {
   ASSERT_EQ(lines.size(), 1u);
   EXPECT_NE(lines[0].find("preparing segments without O_DIRECT from now on"), std::string::npos) << lines[0];
   EXPECT_NE(lines[0].find("Invalid argument"), std::string::npos) << lines[0];
+}
+
+// A writer that finds the next file still being prepared has caught up with
+// the preparer: the next files are zeroed through the page cache (one pass
+// over the device, no load), with one log line. Taking when nothing was
+// asked for is not falling behind.
+TEST(SegmentPreparerTest, AWriterThatCatchesUpSwitchesItToZerosThroughThePageCache) {
+  TempDir dir;
+  Recorder recorder(fs());
+  Logged logged;
+  SegmentPreparer preparer(recorder, dir.path(), 2u << 20, logged.sink());
+  EXPECT_EQ(preparer.take().file, nullptr);  // nothing asked for yet
+  recorder.hold_direct = true;
+  preparer.request();
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!recorder.direct_held && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  ASSERT_TRUE(recorder.direct_held) << "the first file was not zeroed direct";
+  EXPECT_EQ(preparer.take().file, nullptr) << "still being prepared";
+  recorder.hold_direct = false;
+  preparer.wait_idle();
+  SegmentPreparer::Prepared first = preparer.take();
+  ASSERT_NE(first.file, nullptr);
+  using Op = Recorder::Op;
+  std::vector<Op> direct = {{"direct write", 0, 1u << 20}, {"direct write", 1u << 20, 1u << 20}, {"sync", 0, 0},
+                            {"load", 0, 2u << 20}};
+  EXPECT_EQ(recorder.ops(), direct);
+  EXPECT_TRUE(logged.get().empty());
+  preparer.request();
+  preparer.wait_idle();
+  SegmentPreparer::Prepared second = preparer.take();
+  ASSERT_NE(second.file, nullptr);
+  EXPECT_EQ(std::filesystem::file_size(second.path), 2u << 20);
+  EXPECT_TRUE(all_zero(test::read_bytes(second.path)));
+  std::vector<Op> expected = direct;
+  std::vector<Op> buffered = {{"write", 0, 1u << 20}, {"write back", 0, 1u << 20},
+                              {"write", 1u << 20, 1u << 20}, {"write back", 1u << 20, 1u << 20}, {"sync", 0, 0}};
+  expected.insert(expected.end(), buffered.begin(), buffered.end());
+  EXPECT_EQ(recorder.ops(), expected);
+  auto lines = logged.get();
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_NE(lines[0].find("preparing segments through the page cache from now on"), std::string::npos) << lines[0];
 }
 
 TEST(ZeroAheadTest, AFailedChunkStopsZeroingAndKeepsTheData) {
