@@ -110,7 +110,11 @@ Result<std::optional<index::DirectoryStream>> Log::checkpointed_stream(std::stri
 // streams up concurrently.
 Result<uint32_t> Log::ordinal_for(std::string_view stream) {
   if (auto found = streams_.find(stream)) return *found;
-  auto slot = checkpointed_stream(stream);
+  Result<std::optional<index::DirectoryStream>> slot = std::optional<index::DirectoryStream>();
+  {
+    HoldPause pause(*this);
+    slot = checkpointed_stream(stream);
+  }
   if (!slot.ok()) return slot.status();
   uint64_t base = *slot ? (*slot)->slot.next_version : 0;
   auto lock = writer_lock();
@@ -163,7 +167,10 @@ uint64_t Log::indexed_end_position() const {
 Status Log::load_id_window() {
   uint64_t end = indexed_end_position();
   uint64_t lo = end > ids_.capacity() ? end - ids_.capacity() : 0;
-  auto lock = writer_shared_lock();
+  HoldPause pause(*this);
+  // A failed load left part of the window: start it again.
+  ids_ = index::IdWindow(ids_.capacity());
+  std::shared_lock lock(mu_);
   auto add_ids = [&](const format::BatchView& batch) {
     batch.for_each([&](uint32_t i, const format::EventView& e) {
       if (batch.stamp().first_position + i >= lo) ids_.add(e.id, batch.stamp().first_position + i);
@@ -218,7 +225,8 @@ Result<std::optional<Log::IdHit>> Log::find_id(const EventId& id) const {
     return std::optional<IdHit>(
         IdHit{*position, streams_.stream(b.stream).name, b.first_version + (*position - b.first_position)});
   }
-  auto lock = writer_shared_lock();
+  HoldPause pause(*this);  // a checkpointed batch: may read the disk
+  std::shared_lock lock(mu_);
   auto run = run_at_position(*position, 1);
   if (!run.ok()) return run.status();
   std::vector<RecordedEvent> events;
@@ -228,7 +236,11 @@ Result<std::optional<Log::IdHit>> Log::find_id(const EventId& id) const {
 
 Result<std::optional<uint32_t>> Log::find_stream(std::string_view stream) {
   if (auto found = streams_.find(stream)) return std::optional<uint32_t>(*found);
-  auto slot = checkpointed_stream(stream);
+  Result<std::optional<index::DirectoryStream>> slot = std::optional<index::DirectoryStream>();
+  {
+    HoldPause pause(*this);
+    slot = checkpointed_stream(stream);
+  }
   if (!slot.ok()) return slot.status();
   if (!*slot) return std::optional<uint32_t>();
   auto lock = writer_lock();

@@ -111,7 +111,8 @@ class Log {
   // The writer's side holds the index lock while one lives, across several
   // appends' lookups and index_batch calls (which then take it no more):
   // one exclusive lock and unlock per run of appends instead of per batch.
-  // Readers wait that long. Never held across I/O or a segment roll.
+  // Readers wait that long. Never held across I/O or a segment roll: the
+  // lookups that may read the disk let it go meanwhile (HoldPause).
   class WriterHold {
    public:
     explicit WriterHold(Log& log) : log_(log) {
@@ -270,12 +271,31 @@ class Log {
 
   mutable RwLock mu_;
   bool writer_holds_ = false;  // a WriterHold has mu_; the writer's side only
-  // The locks of the writer's side: none while it holds mu_ (WriterHold).
+  // Lets a WriterHold's lock go (for the writer's side only) while a lookup
+  // may read the disk: the checkpoint's stream runs, a checkpointed batch,
+  // the id window's first load. Readers do not wait for those.
+  class HoldPause {
+   public:
+    explicit HoldPause(const Log& log) : log_(const_cast<Log&>(log)), held_(log.writer_holds_) {
+      if (!held_) return;
+      log_.writer_holds_ = false;
+      log_.mu_.unlock();
+    }
+    ~HoldPause() {
+      if (!held_) return;
+      log_.mu_.lock();
+      log_.writer_holds_ = true;
+    }
+    HoldPause(const HoldPause&) = delete;
+    HoldPause& operator=(const HoldPause&) = delete;
+
+   private:
+    Log& log_;
+    const bool held_;
+  };
+  // The lock of the writer's side: none while it holds mu_ (WriterHold).
   std::unique_lock<RwLock> writer_lock() {
     return writer_holds_ ? std::unique_lock<RwLock>() : std::unique_lock<RwLock>(mu_);
-  }
-  std::shared_lock<RwLock> writer_shared_lock() const {
-    return writer_holds_ ? std::shared_lock<RwLock>() : std::shared_lock<RwLock>(mu_);
   }
   std::vector<std::unique_ptr<Segment>> segments_;
   index::PositionIndex positions_;

@@ -60,7 +60,12 @@ class PosixWritableMapping final : public WritableMapping {
   // MADV_POPULATE_WRITE (Linux 5.14): the write faults of the whole range in
   // one call. Refused by an older kernel: the stores fault as before.
   void prefault(uint64_t offset, uint64_t length) override {
+#ifdef MADV_POPULATE_WRITE
     (void)::madvise(static_cast<char*>(addr_) + offset, length, MADV_POPULATE_WRITE);
+#else
+    (void)offset;
+    (void)length;
+#endif
   }
 
  private:

@@ -55,11 +55,12 @@ void WriteBehind::run() {
     cv_.wait(lock, [&] { return finished_ || done_ < target_ || prefaulted_ < prefault_to_; });
     if (finished_) break;
     if (prefaulted_ < prefault_to_) {  // first: the writer is about to get there
-      uint64_t from = std::max(prefaulted_, prefault_from_);
+      // Never where the writer may be already (it could have released it).
+      uint64_t from = std::max({prefaulted_, prefault_from_, target_ + kChunk});
       uint64_t to = prefault_to_;
       busy_ = true;
       lock.unlock();
-      ahead_->prefault(from, to - from);
+      if (from < to) ahead_->prefault(from, to - from);
       lock.lock();
       busy_ = false;
       prefaulted_ = to;

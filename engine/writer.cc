@@ -405,7 +405,12 @@ void Writer::process(Batch& taken, bool inline_ok) {
       r.result = Status::read_only("store stopped accepting appends after an I/O error: " +
                                    failure().message());
     } else {
-      if (!index_hold_) index_hold_.emplace(log_);
+      // A large batch's checksums would hold readers up: it takes the lock alone.
+      if (r.frame.size() > kHoldFrameBytes) {
+        index_hold_.reset();
+      } else if (!index_hold_) {
+        index_hold_.emplace(log_);
+      }
       r.result = admit(r);
       if (++admitted % kAdmitsPerHold == 0) index_hold_.reset();
     }

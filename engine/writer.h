@@ -193,8 +193,10 @@ class Writer {
   bool wait_while_small(std::unique_lock<std::mutex>& lock);
   void take(Batch& taken);  // under mu_
   static constexpr size_t kAdmitAhead = 4;  // requests whose index reads are prefetched
-  // Requests admitted per hold of the index lock (Log::WriterHold).
+  // Requests admitted per hold of the index lock (Log::WriterHold); a
+  // request whose frame is larger is admitted outside a hold.
   static constexpr size_t kAdmitsPerHold = 32;
+  static constexpr size_t kHoldFrameBytes = 64u << 10;
   void process(Batch& taken, bool inline_ok);
   // The idempotency and version checks; on success stamps and indexes the
   // request's batch at the end of the current flight.

@@ -178,7 +178,7 @@ void IdWindow::grow() {
   HugePageVector<Slot> old = std::move(table_);
   table_.assign(std::max<size_t>(64, old.size() * 2), Slot{});
   mask_ = table_.size() - 1;
-  shift_ = 32 - static_cast<unsigned>(std::countr_zero(table_.size()));
+  shift_ = 64 - static_cast<unsigned>(std::countr_zero(table_.size()));
   used_ = 0;
   for (const Slot& s : old) {
     if (s.tag != 0) insert(s.tag, s.position);

@@ -131,7 +131,7 @@ class IdWindow {
     uint32_t position = 0;  // low 32 bits
   };
   static uint32_t tag_of(const EventId& id);
-  size_t home(uint32_t tag) const { return uint64_t{static_cast<uint32_t>(tag * 0x9E3779B1u)} >> shift_; }
+  size_t home(uint32_t tag) const { return static_cast<size_t>((uint64_t{tag} * 0x9E3779B97F4A7C15ull) >> shift_); }
   // The position whose low 32 bits are `low`, at or before the newest added.
   uint64_t position_of(uint32_t low) const { return newest_ - static_cast<uint32_t>(static_cast<uint32_t>(newest_) - low); }
   const EventId& id_at(uint64_t position) const { return ring_[position % capacity_]; }
@@ -144,7 +144,7 @@ class IdWindow {
   HugePageVector<EventId> ring_;  // ring_[p % capacity] = id at p
   HugePageVector<Slot> table_;
   size_t mask_ = 0;            // table_.size() - 1 (a power of two)
-  unsigned shift_ = 32;        // 32 - log2(table_.size())
+  unsigned shift_ = 63;        // 64 - log2(table_.size()) once the table has slots
   size_t used_ = 0;            // non-empty slots
   uint64_t newest_ = 0;        // the last position added
 };

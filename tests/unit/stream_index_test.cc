@@ -177,6 +177,25 @@ void check_against_reference_model(uint64_t first) {
 
 TEST(IdWindowTest, AgreesWithAReferenceModelOverManyEvictions) { check_against_reference_model(0); }
 
+// A window large enough for the table to grow to 2^18 slots, then wrap
+// three times: every id inside the window is found at its position, every
+// one that left it is not.
+TEST(IdWindowTest, ALargeWindowFindsExactlyItsLastCapacityIds) {
+  constexpr uint32_t kCapacity = 1u << 16;
+  constexpr uint64_t kFirst = (uint64_t{3} << 32) - 100000;  // across a wrap of the low 32 bits too
+  IdWindow window(kCapacity);
+  std::vector<EventId> ids(4 * kCapacity);
+  for (size_t i = 0; i < ids.size(); ++i) {
+    ids[i] = EventId::random();
+    window.add(ids[i], kFirst + i);
+  }
+  for (size_t i = 0; i < ids.size(); ++i) {
+    std::optional<uint64_t> expected;
+    if (i >= ids.size() - kCapacity) expected = kFirst + i;
+    ASSERT_EQ(window.find(ids[i]), expected) << i;
+  }
+}
+
 TEST(IdWindowTest, AgreesWithAReferenceModelAcrossThe32BitWrapOfPositions) {
   check_against_reference_model((uint64_t{1} << 32) - 2500);
   check_against_reference_model((uint64_t{5} << 32) - 10);
