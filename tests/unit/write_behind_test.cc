@@ -297,6 +297,14 @@ uint64_t data_end_of(const std::string& path) {
   return scan.ok() ? scan->data_end : 0;
 }
 
+Options four_mib_segments(Durability durability, bool mapped) {
+  Options o;
+  o.segment_bytes = 4 << 20;
+  o.durability = durability;
+  o.mapped_writes = mapped;
+  return o;
+}
+
 std::vector<std::string> segment_files(const std::string& dir) {
   std::vector<std::string> out;
   for (const auto& e : std::filesystem::directory_iterator(dir)) {
@@ -315,10 +323,7 @@ std::vector<std::string> segment_files(const std::string& dir) {
 TEST_P(StoreWriteBehindTest, UnsyncedAppendsAreWrittenBackAheadAndReadBack) {
   test::TempDir dir;
   WriteBackWatcher watcher(engine::posix_file_system());
-  Options o;
-  o.segment_bytes = 4 << 20;
-  o.durability = Durability::kNone;
-  o.mapped_writes = GetParam();
+  Options o = four_mib_segments(Durability::kNone, GetParam());
   std::vector<test::EventSpec> all;
   {
     auto store = engine::open_store(watcher, dir.path(), o);
@@ -413,9 +418,7 @@ TEST_P(StoreWriteBehindTest, SyncedAppendsAreNotWrittenBack) {
 TEST(StoreWriteBehindMappedTest, BatchAppendsPrefaultNothing) {
   test::TempDir dir;
   WriteBackWatcher watcher(engine::posix_file_system());
-  Options o;
-  o.segment_bytes = 4 << 20;
-  o.durability = Durability::kBatch;
+  Options o = four_mib_segments(Durability::kBatch, /*mapped=*/true);
   auto store = engine::open_store(watcher, dir.path(), o);
   ASSERT_TRUE(store.ok()) << store.status().to_string();
   auto mapped_chunks = [&] {  // the most any segment had stored through the mapping and released
