@@ -87,7 +87,7 @@ void SegmentPreparer::run() {
 // A direct write reaches the device before the next starts, so the zeros
 // are paced as the appends' fdatasyncs need. Where O_DIRECT is refused, the
 // zeros go through the page cache, each 1 MiB written back before the next.
-// So they do, too, once the writer has needed a file that was not ready:
+// So they do, too (silently), once the writer has needed a file that was not ready:
 // direct zeros and their read into the cache cross the device twice, and a
 // log writing at a good part of the device's bandwidth (`none` appends,
 // large batches) leaves no room for that; through the page cache the zeros
@@ -142,19 +142,13 @@ Status SegmentPreparer::write_zeros(File& file, uint64_t from, uint64_t to, bool
 
 // Whether to zero through the page cache because the writer caught up with
 // the preparer (only when files are loaded into the cache: a direct writer's
-// writes would drop those pages). Logged once.
+// writes would drop those pages). Not logged: an ordinary adaptation to a
+// fast log, nothing for the user to act on.
 bool SegmentPreparer::through_cache() {
   if (through_cache_ || !load_into_cache_) return through_cache_;
-  {
-    std::lock_guard lock(mu_);
-    if (!behind_) return false;
-  }
-  through_cache_ = true;
-  if (log_) {
-    log_("preparing segments through the page cache from now on: the writer needed one before it was ready "
-         "(zeros written once, where direct zeros and their read into the cache cross the device twice)");
-  }
-  return true;
+  std::lock_guard lock(mu_);
+  through_cache_ = behind_;
+  return through_cache_;
 }
 
 bool SegmentPreparer::stopping() {

@@ -73,7 +73,7 @@ class SegmentPreparer {
   const std::function<void(std::string_view)> log_;
   const bool load_into_cache_;
   bool direct_refused_ = false;  // the preparer thread's: a direct write failed once
-  bool through_cache_ = false;   // the preparer thread's: zeroing through the page cache, logged
+  bool through_cache_ = false;   // the preparer thread's: zeroing through the page cache
   std::mutex mu_;
   std::condition_variable cv_;
   Prepared ready_;               // guarded by mu_
