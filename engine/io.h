@@ -106,6 +106,13 @@ class File {
     }
     return Status();
   }
+  // Reserves the blocks of [0, length) without writing them (fallocate: they
+  // read as zeros, and the size becomes at least length). kNotSupported
+  // where the file system or the wrapper cannot; the default.
+  virtual Status allocate(uint64_t length) {
+    (void)length;
+    return Status::not_supported(path() + ": no fallocate");
+  }
   virtual Status truncate(uint64_t size) = 0;
   virtual Result<uint64_t> size() const = 0;
   virtual Result<std::shared_ptr<Mapping>> map(uint64_t length) const = 0;

@@ -49,7 +49,9 @@ void SegmentPreparer::request() {
 
 SegmentPreparer::Prepared SegmentPreparer::take() {
   std::lock_guard lock(mu_);
-  if (!ready_.file && (busy_ || wanted_)) behind_ = true;
+  auto now = Clock::now();
+  if (last_take_ != Clock::time_point{}) take_interval_ = now - last_take_;
+  last_take_ = now;
   return std::exchange(ready_, Prepared{});
 }
 
@@ -87,11 +89,12 @@ void SegmentPreparer::run() {
 // A direct write reaches the device before the next starts, so the zeros
 // are paced as the appends' fdatasyncs need. Where O_DIRECT is refused, the
 // zeros go through the page cache, each 1 MiB written back before the next.
-// So they do, too (silently), once the writer has needed a file that was not ready:
-// direct zeros and their read into the cache cross the device twice, and a
-// log writing at a good part of the device's bandwidth (`none` appends,
-// large batches) leaves no room for that; through the page cache the zeros
-// cross it once, for more CPU (DESIGN.md, "Prepared space").
+// A log that fills segments faster than twice the time zeroing one took
+// (`none` appends, large batches: a good part of the device's bandwidth)
+// has no room for zeros that, with their read into the cache, cross the
+// device twice per segment: its files get their blocks allocated but not
+// written (fallocate; they read as zeros), or, where that is refused, zeros
+// through the page cache, which cross it once (DESIGN.md, "Prepared space").
 // A tail short of a page is written through the page cache either way. Only
 // a complete, synced file is handed out; stopping midway leaves a partial
 // file, which is removed.
@@ -100,8 +103,19 @@ Status SegmentPreparer::prepare(const std::string& path) {
   if (!file.ok()) return file.status();
   if (Status s = (*file)->truncate(0); !s.ok()) return s;
   const uint64_t aligned_end = segment_bytes_ / kDirectIoAlignment * kDirectIoAlignment;
+  const bool outrun_now = outrun();
+  if (outrun_now) {
+    Status allocated = allocate_only(**file);
+    if (!allocated.ok() && allocated.code() != Code::kNotSupported) return allocated;
+    if (allocated.ok()) {
+      std::lock_guard lock(mu_);
+      ready_ = Prepared{std::move(*file), path};
+      return Status();
+    }
+  }
+  const auto started = Clock::now();
   uint64_t direct_end = 0;
-  if (!direct_refused_ && !through_cache() && write_direct_zeros(path, aligned_end)) direct_end = aligned_end;
+  if (!direct_refused_ && !outrun_now && write_direct_zeros(path, aligned_end)) direct_end = aligned_end;
   if (Status s = write_zeros(**file, direct_end, segment_bytes_, /*write_back=*/true); !s.ok()) return s;
   if (Status s = (*file)->sync(); !s.ok()) return s;
   for (uint64_t at = 0; load_into_cache_ && at < direct_end; at += kCacheChunk) {
@@ -109,8 +123,17 @@ Status SegmentPreparer::prepare(const std::string& path) {
     if (Status s = (*file)->load_into_cache(at, std::min(kCacheChunk, direct_end - at)); !s.ok()) return s;
   }
   std::lock_guard lock(mu_);
+  if (!outrun_now) zeroing_time_ = Clock::now() - started;
   ready_ = Prepared{std::move(*file), path};
   return Status();
+}
+
+// The blocks reserved and the size set, synced: the writer's fdatasyncs
+// then commit the conversion of the extents they wrote, a cost its large
+// writes spread.
+Status SegmentPreparer::allocate_only(File& file) {
+  if (Status s = file.allocate(segment_bytes_); !s.ok()) return s;
+  return file.sync();
 }
 
 // Any failure of the direct open or writes falls back to buffered zeros,
@@ -140,15 +163,18 @@ Status SegmentPreparer::write_zeros(File& file, uint64_t from, uint64_t to, bool
   return Status();
 }
 
-// Whether to zero through the page cache because the writer caught up with
-// the preparer (only when files are loaded into the cache: a direct writer's
-// writes would drop those pages). Not logged: an ordinary adaptation to a
-// fast log, nothing for the user to act on.
-bool SegmentPreparer::through_cache() {
-  if (through_cache_ || !load_into_cache_) return through_cache_;
+bool SegmentPreparer::outruns_zeroing(Clock::duration take_interval, Clock::duration zeroing_time) {
+  return take_interval > Clock::duration::zero() && zeroing_time > Clock::duration::zero() &&
+         take_interval < 2 * zeroing_time;
+}
+
+// Decided afresh for each file, so a log that slows down gets zeros again.
+// Not with a direct writer (its files are written whole with O_DIRECT, see
+// load_into_cache). Not logged: an ordinary adaptation, nothing to act on.
+bool SegmentPreparer::outrun() {
+  if (!load_into_cache_) return false;
   std::lock_guard lock(mu_);
-  through_cache_ = behind_;
-  return through_cache_;
+  return outruns_zeroing(take_interval_, zeroing_time_);
 }
 
 bool SegmentPreparer::stopping() {

@@ -18,6 +18,7 @@
 
 #include "engine/io.h"
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdlib>
 #include <functional>
@@ -45,10 +46,13 @@ class SegmentPreparer {
   // Starts preparing a file unless one is ready or being prepared.
   void request();
   // The prepared file, if one is ready (file == nullptr otherwise: the caller
-  // creates its segment the ordinary way rather than wait). Finding it still
-  // being prepared means the preparer falls behind the writer: from then on
-  // it zeros through the page cache (see prepare()).
+  // creates its segment the ordinary way rather than wait). The time between
+  // takes is how fast the log fills segments (see prepare()).
   Prepared take();
+  using Clock = std::chrono::steady_clock;
+  // Whether a log that takes a file every `take_interval` outruns zero-filled
+  // preparation, which took `zeroing_time` last (either unknown: no).
+  static bool outruns_zeroing(Clock::duration take_interval, Clock::duration zeroing_time);
   // Waits until the file being prepared is ready or preparing failed (tests).
   void wait_idle();
 
@@ -64,7 +68,8 @@ class SegmentPreparer {
   Status write_zeros(File& file, uint64_t from, uint64_t to, bool write_back);
   // Zeros [0, end) of `path` with O_DIRECT; false (and direct_refused_) on failure.
   bool write_direct_zeros(const std::string& path, uint64_t end);
-  bool through_cache();
+  bool outrun();
+  Status allocate_only(File& file);
   bool stopping();
 
   FileSystem& fs_;
@@ -73,11 +78,12 @@ class SegmentPreparer {
   const std::function<void(std::string_view)> log_;
   const bool load_into_cache_;
   bool direct_refused_ = false;  // the preparer thread's: a direct write failed once
-  bool through_cache_ = false;   // the preparer thread's: zeroing through the page cache
   std::mutex mu_;
   std::condition_variable cv_;
   Prepared ready_;               // guarded by mu_
-  bool behind_ = false;          // guarded by mu_: a take() found the file still being prepared
+  Clock::time_point last_take_{};      // guarded by mu_
+  Clock::duration take_interval_{};    // guarded by mu_: between the last two takes
+  Clock::duration zeroing_time_{};     // guarded by mu_: the last zero-filled preparation
   uint64_t next_number_ = 0;     // guarded by mu_
   bool wanted_ = false;          // guarded by mu_: prepare another file
   bool stopping_ = false;        // guarded by mu_

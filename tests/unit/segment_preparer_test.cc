@@ -98,8 +98,8 @@ class Recorder final : public engine::ForwardingFileSystem {
   std::atomic<bool> refuse_direct{false};
   std::atomic<bool> fail_write_back{false};
   std::atomic<bool> fail_load{false};
-  std::atomic<bool> hold_direct{false};  // direct writes wait while set
-  std::atomic<bool> direct_held{false};  // a direct write waited
+  std::atomic<bool> refuse_allocate{false};
+  std::atomic<int> direct_delay_ms{0};  // each direct write takes at least this long
 
  private:
   class File final : public engine::File {
@@ -108,10 +108,7 @@ class Recorder final : public engine::ForwardingFileSystem {
     Status write_at(uint64_t offset, std::span<const std::string_view> parts) override {
       uint64_t n = 0;
       for (std::string_view part : parts) n += part.size();
-      while (direct_ && r_.hold_direct) {
-        r_.direct_held = true;
-        std::this_thread::sleep_for(std::chrono::milliseconds(1));
-      }
+      if (direct_) std::this_thread::sleep_for(std::chrono::milliseconds(r_.direct_delay_ms.load()));
       r_.record({direct_ ? "direct write" : "write", offset, n});
       return base_->write_at(offset, parts);
     }
@@ -131,6 +128,11 @@ class Recorder final : public engine::ForwardingFileSystem {
       if (r_.fail_load) return Status::io_error(path() + ": read at offset 0: Input/output error (injected)");
       r_.record({"load", offset, length});
       return base_->load_into_cache(offset, length);
+    }
+    Status allocate(uint64_t length) override {
+      if (r_.refuse_allocate) return Status::not_supported(path() + ": fallocate refused");
+      r_.record({"allocate", 0, length});
+      return base_->allocate(length);
     }
     Status truncate(uint64_t size) override { return base_->truncate(size); }
     Result<uint64_t> size() const override { return base_->size(); }
@@ -314,45 +316,59 @@ TEST(SegmentPreparerTest, AFailedDirectWriteFallsBackToBufferedZerosForGood) {
   EXPECT_NE(lines[0].find("Invalid argument"), std::string::npos) << lines[0];
 }
 
-// A writer that finds the next file still being prepared has caught up with
-// the preparer: the next files are zeroed through the page cache (one pass
-// over the device, no load), without a log line (nothing for the user to
-// act on). Taking when nothing was asked for is not falling behind.
-TEST(SegmentPreparerTest, AWriterThatCatchesUpSwitchesItToZerosThroughThePageCache) {
-  TempDir dir;
-  Recorder recorder(fs());
-  Logged logged;
-  SegmentPreparer preparer(recorder, dir.path(), 2u << 20, logged.sink());
-  EXPECT_EQ(preparer.take().file, nullptr);  // nothing asked for yet
-  recorder.hold_direct = true;
-  preparer.request();
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (!recorder.direct_held && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+// A log outruns zero-filled preparation when it takes files faster than
+// twice the time the last zeroing took; unknown times never count.
+TEST(SegmentPreparerTest, OutrunsZeroingWhenFilesAreTakenFasterThanTwiceTheZeroingTime) {
+  using std::chrono::milliseconds;
+  EXPECT_TRUE(SegmentPreparer::outruns_zeroing(milliseconds(150), milliseconds(100)));
+  EXPECT_TRUE(SegmentPreparer::outruns_zeroing(milliseconds(199), milliseconds(100)));
+  EXPECT_FALSE(SegmentPreparer::outruns_zeroing(milliseconds(200), milliseconds(100)));
+  EXPECT_FALSE(SegmentPreparer::outruns_zeroing(milliseconds(5000), milliseconds(100)));
+  EXPECT_FALSE(SegmentPreparer::outruns_zeroing(milliseconds(0), milliseconds(100))) << "one take: no interval yet";
+  EXPECT_FALSE(SegmentPreparer::outruns_zeroing(milliseconds(10), milliseconds(0))) << "nothing zeroed yet";
+}
+
+// Files taken back to back while zeroing takes 100 ms or more: the next
+// file gets its blocks allocated, not written (all zeros to read, the
+// segment's size, synced), and nothing is logged; where fallocate is
+// refused, zeros through the page cache (one pass over the device, no load).
+TEST(SegmentPreparerTest, ALogThatOutrunsZeroingGetsAllocatedFiles) {
+  for (bool refuse : {false, true}) {
+    SCOPED_TRACE(refuse ? "fallocate refused" : "fallocate");
+    TempDir dir;
+    Recorder recorder(fs());
+    recorder.refuse_allocate = refuse;
+    recorder.direct_delay_ms = 50;  // 2 MiB: two direct writes, 100 ms or more
+    Logged logged;
+    SegmentPreparer preparer(recorder, dir.path(), 2u << 20, logged.sink());
+    for (int i = 0; i < 2; ++i) {  // two zero-filled files, taken back to back
+      preparer.request();
+      preparer.wait_idle();
+      ASSERT_NE(preparer.take().file, nullptr) << i;
+    }
+    using Op = Recorder::Op;
+    std::vector<Op> direct = {{"direct write", 0, 1u << 20}, {"direct write", 1u << 20, 1u << 20}, {"sync", 0, 0},
+                              {"load", 0, 2u << 20}};
+    std::vector<Op> expected = direct;
+    expected.insert(expected.end(), direct.begin(), direct.end());
+    EXPECT_EQ(recorder.ops(), expected);
+    preparer.request();
+    preparer.wait_idle();
+    SegmentPreparer::Prepared third = preparer.take();
+    ASSERT_NE(third.file, nullptr);
+    EXPECT_EQ(std::filesystem::file_size(third.path), 2u << 20);
+    EXPECT_TRUE(all_zero(test::read_bytes(third.path)));
+    if (refuse) {
+      std::vector<Op> buffered = {{"write", 0, 1u << 20}, {"write back", 0, 1u << 20},
+                                  {"write", 1u << 20, 1u << 20}, {"write back", 1u << 20, 1u << 20}, {"sync", 0, 0}};
+      expected.insert(expected.end(), buffered.begin(), buffered.end());
+    } else {
+      expected.push_back({"allocate", 0, 2u << 20});
+      expected.push_back({"sync", 0, 0});
+    }
+    EXPECT_EQ(recorder.ops(), expected);
+    EXPECT_TRUE(logged.get().empty());
   }
-  ASSERT_TRUE(recorder.direct_held) << "the first file was not zeroed direct";
-  EXPECT_EQ(preparer.take().file, nullptr) << "still being prepared";
-  recorder.hold_direct = false;
-  preparer.wait_idle();
-  SegmentPreparer::Prepared first = preparer.take();
-  ASSERT_NE(first.file, nullptr);
-  using Op = Recorder::Op;
-  std::vector<Op> direct = {{"direct write", 0, 1u << 20}, {"direct write", 1u << 20, 1u << 20}, {"sync", 0, 0},
-                            {"load", 0, 2u << 20}};
-  EXPECT_EQ(recorder.ops(), direct);
-  EXPECT_TRUE(logged.get().empty());
-  preparer.request();
-  preparer.wait_idle();
-  SegmentPreparer::Prepared second = preparer.take();
-  ASSERT_NE(second.file, nullptr);
-  EXPECT_EQ(std::filesystem::file_size(second.path), 2u << 20);
-  EXPECT_TRUE(all_zero(test::read_bytes(second.path)));
-  std::vector<Op> expected = direct;
-  std::vector<Op> buffered = {{"write", 0, 1u << 20}, {"write back", 0, 1u << 20},
-                              {"write", 1u << 20, 1u << 20}, {"write back", 1u << 20, 1u << 20}, {"sync", 0, 0}};
-  expected.insert(expected.end(), buffered.begin(), buffered.end());
-  EXPECT_EQ(recorder.ops(), expected);
-  EXPECT_TRUE(logged.get().empty());
 }
 
 TEST(ZeroAheadTest, AFailedChunkStopsZeroingAndKeepsTheData) {
