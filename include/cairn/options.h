@@ -99,7 +99,10 @@ struct Options {
   bool verify_on_open = false;
   // Keep the next segment file ready, zero-filled and synced, so appends
   // overwrite allocated blocks (a cheaper fdatasync) and a roll-over does
-  // not wait for a new file. Costs one segment's worth of disk space.
+  // not wait for a new file. Costs one segment's worth of disk space. A log
+  // that fills segments faster than twice the time zeroing one takes gets
+  // them allocated but not written (fallocate), since the zeros would
+  // double its write traffic (DESIGN.md, "Prepared space").
   bool prepare_segments = true;
   // Write the log's synced group commits with O_DIRECT: each is one write of
   // whole 4 KiB pages from aligned memory (the segment's partial last page
