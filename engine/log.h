@@ -270,13 +270,13 @@ class Log {
   Result<std::vector<Run>> runs_of(const std::vector<uint64_t>& positions) const;
 
   mutable RwLock mu_;
-  bool writer_holds_ = false;  // a WriterHold has mu_; the writer's side only
+  mutable bool writer_holds_ = false;  // a WriterHold has mu_; the writer's side only
   // Lets a WriterHold's lock go (for the writer's side only) while a lookup
   // may read the disk: the checkpoint's stream runs, a checkpointed batch,
   // the id window's first load. Readers do not wait for those.
   class HoldPause {
    public:
-    explicit HoldPause(const Log& log) : log_(const_cast<Log&>(log)), held_(log.writer_holds_) {
+    explicit HoldPause(const Log& log) : log_(log), held_(log.writer_holds_) {
       if (!held_) return;
       log_.writer_holds_ = false;
       log_.mu_.unlock();
@@ -290,7 +290,7 @@ class Log {
     HoldPause& operator=(const HoldPause&) = delete;
 
    private:
-    Log& log_;
+    const Log& log_;  // mu_ and writer_holds_ are mutable
     const bool held_;
   };
   // The lock of the writer's side: none while it holds mu_ (WriterHold).

@@ -153,9 +153,6 @@ class PosixFile final : public File {
     return Status();
   }
 
-  // Through a descriptor of its own, so that POSIX_FADV_RANDOM (no
-  // readahead) does not stay on the file's; opened through /proc/self/fd,
-  // so that it is this file whatever became of its name.
   Status allocate(uint64_t length) override {
     int err = 0;
     do err = ::fallocate(fd_, 0, 0, static_cast<off_t>(length)) == 0 ? 0 : errno;
@@ -164,6 +161,10 @@ class PosixFile final : public File {
     if (err != 0) return errno_status("fallocate", path_, err);
     return Status();
   }
+
+  // Through a descriptor of its own, so that POSIX_FADV_RANDOM (no
+  // readahead) does not stay on the file's; opened through /proc/self/fd,
+  // so that it is this file whatever became of its name.
   Status load_into_cache(uint64_t offset, uint64_t length) override {
     std::string self = "/proc/self/fd/" + std::to_string(fd_);
     int fd = ::open(self.c_str(), O_RDONLY | O_CLOEXEC);
