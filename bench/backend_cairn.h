@@ -17,7 +17,7 @@ namespace cairn::bench {
 struct CairnTuning {
   uint64_t segment_bytes = 64ull << 20;                     // Options::segment_bytes
   cairn::IoBackend io_backend = cairn::IoBackend::kAuto;    // Options::io_backend
-  uint32_t max_writes_in_flight = 2;                        // Options::max_writes_in_flight
+  uint32_t max_writes_in_flight = cairn::Options{}.max_writes_in_flight;
   bool prepare_segments = true;                             // Options::prepare_segments
   bool read_only = false;                                   // Options::read_only
   bool direct_io = false;                                   // Options::direct_io

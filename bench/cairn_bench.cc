@@ -88,7 +88,7 @@ struct Config {
   bool json = false;
   uint64_t segment_mib = 64;
   std::string io_backend = "auto";
-  uint32_t pipeline = 2;
+  uint32_t pipeline = cairn::Options{}.max_writes_in_flight;
   bool prepare = true;
   bool direct = false;
   bool mapped = true;
@@ -164,7 +164,7 @@ void usage(FILE* out) {
   --json               one JSON object per run configuration on stdout (table on stderr)
   --segment-mib N      Cairn Options::segment_bytes in MiB, default 64
   --io-backend B       Cairn Options::io_backend: auto|io_uring|pwrite, default auto
-  --pipeline N         Cairn Options::max_writes_in_flight, default 2
+  --pipeline N         Cairn Options::max_writes_in_flight, default 4
   --prepare 0|1        Cairn Options::prepare_segments (zero-filled segments ahead), default 1
   --direct 0|1         Cairn Options::direct_io (O_DIRECT writes of whole pages), default 0;
                        the raw bandwidth is then measured with O_DIRECT writes too
@@ -635,9 +635,9 @@ void async_writer(Load& load, int t, Tally& tally) {
   std::mutex tally_mu;
   InFlight in_flight(cfg.inflight);
   for (Phase phase; (phase = load.schedule.claim(batch.size())) != Phase::kStop;) {
-    in_flight.acquire();
     size_t j = own.pick(rng);
-    load.maker.fill(batch, own.stream(j), own.version(j) + 1, rng);
+    load.maker.fill(batch, own.stream(j), own.version(j) + 1, rng);  // ready before a slot frees
+    in_flight.acquire();
     auto t0 = Clock::now();
     bool measured = phase == Phase::kMeasure;
     size_t n = batch.size();

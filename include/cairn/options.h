@@ -83,8 +83,9 @@ struct Options {
   // then refuses appends until it is reopened; kAuto falls back to pwrite.
   IoBackend io_backend = IoBackend::kAuto;
   // Group commits written and being made durable at once (1 to 16): while
-  // one group's fdatasync is in flight, the next is filled and written.
-  uint32_t max_writes_in_flight = 2;
+  // one group's fdatasync is in flight, the next is filled and written. More
+  // than 2 pays only when groups are large (DESIGN.md, "Pipelining").
+  uint32_t max_writes_in_flight = 4;
   // A stream's category, for filtered reads (Store::read_all_filtered,
   // read_category), is its name before the first of these ("Order-42" is in
   // category "Order"); a stream without it is in no category.
