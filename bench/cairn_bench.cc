@@ -5,6 +5,7 @@
 #include <cairn/store.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -848,6 +849,10 @@ struct Run {
   double events = 0, ops = 0, seconds = 0, events_per_s = 0, ops_per_s = 0, mb_per_s = 0;
   double p50_us = 0, p90_us = 0, p99_us = 0, p999_us = 0, max_us = 0;
   double conflicts = 0, rss_mb = 0;
+  // CPU time of the whole process (every thread, io_uring's workers
+  // included; not the kernel's own flusher and journal threads) over the
+  // measured phase, per event measured.
+  double cpu_us_per_event = 0;
   double read_ops_per_s = 0, read_events_per_s = 0, read_p50_us = 0, read_p99_us = 0;  // mixed: the reader
   double subscriber_events_per_s = 0;  // mixed: events the subscriber received per measured second
   double open_ms = 0, empty_open_ms = 0;                                                 // open
@@ -888,6 +893,7 @@ const Field kFields[] = {
     {"events_per_s", &Run::events_per_s}, {"ops_per_s", &Run::ops_per_s}, {"mb_per_s", &Run::mb_per_s},
     {"p50_us", &Run::p50_us}, {"p90_us", &Run::p90_us}, {"p99_us", &Run::p99_us}, {"p999_us", &Run::p999_us},
     {"max_us", &Run::max_us}, {"conflicts", &Run::conflicts}, {"rss_mb", &Run::rss_mb},
+    {"cpu_us_per_event", &Run::cpu_us_per_event},
     {"read_ops_per_s", &Run::read_ops_per_s}, {"read_events_per_s", &Run::read_events_per_s},
     {"read_p50_us", &Run::read_p50_us}, {"subscriber_events_per_s", &Run::subscriber_events_per_s}, {"read_p99_us", &Run::read_p99_us}, {"open_ms", &Run::open_ms},
     {"empty_open_ms", &Run::empty_open_ms}, {"raw_fdatasync_p50_us", &Run::raw_p50_us},
@@ -919,6 +925,7 @@ struct Outcome {
   std::string io_backend;  // Cairn's, from StoreStats
   std::string error;
   bool indexed_filter = false;  // read-filtered: Backend::indexed_filter()
+  double cpu_cores = 0;         // set by drive()
 };
 
 // A line of /proc/self/status ("VmRSS", "RssAnon", "RssFile"), in MB.
@@ -970,7 +977,10 @@ std::unique_ptr<Backend> open_for_run(const Config& cfg, const std::string& name
   return open_cairn(options, tuning, error);
 }
 
-void set_latency(Run& r, const Tally& t) {
+// The measured phase's figures from the load threads' tallies, and the CPU
+// time per event from what drive() measured.
+void set_measured(Outcome& out, const Tally& t) {
+  Run& r = out.run;
   r.ops = static_cast<double>(t.ops);
   r.events = static_cast<double>(t.events);
   r.seconds = t.seconds();
@@ -981,6 +991,7 @@ void set_latency(Run& r, const Tally& t) {
   r.p99_us = t.latency_ns.percentile(99) / 1e3;
   r.p999_us = t.latency_ns.percentile(99.9) / 1e3;
   r.max_us = static_cast<double>(t.latency_ns.max()) / 1e3;
+  r.cpu_us_per_event = r.events_per_s > 0 ? out.cpu_cores * 1e6 / r.events_per_s : 0;
 }
 
 void set_cairn_stats(Outcome& out, const cairn::StoreStats& before, const cairn::StoreStats& after) {
@@ -1001,8 +1012,18 @@ void set_cairn_stats(Outcome& out, const cairn::StoreStats& before, const cairn:
   r.queue_p99_us = queue.percentile(99) / 1e3;
 }
 
-// Runs the load threads; the main thread takes Cairn's stats when the
-// measured phase begins and ends, and the resident memory at the end.
+// User + system CPU seconds of every thread of this process so far.
+double process_cpu_seconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  auto secs = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
+  return secs(u.ru_utime) + secs(u.ru_stime);
+}
+
+// Runs the load threads; the main thread takes Cairn's stats and the CPU
+// time when the measured phase begins and ends, and the resident memory at
+// the end. Sets cpu_cores (CPUs busy on average over the measured phase);
+// the caller turns it into CPU time per event once the events are counted.
 template <class Body>
 void drive(Load& load, int threads, Body body, Outcome& out) {
   cairn::Store* store = cairn_store(load.backend);
@@ -1011,7 +1032,11 @@ void drive(Load& load, int threads, Body body, Outcome& out) {
   for (int t = 0; t < threads; ++t) pool.emplace_back(body, t);
   load.schedule.wait_for(Phase::kMeasure);
   cairn::StoreStats before = store ? store->stats() : cairn::StoreStats{};
+  double cpu0 = process_cpu_seconds();
+  auto wall0 = Clock::now();
   load.schedule.wait_for(Phase::kStop);
+  double wall = std::chrono::duration<double>(Clock::now() - wall0).count();
+  out.cpu_cores = wall > 0 ? (process_cpu_seconds() - cpu0) / wall : 0;
   out.run.rss_mb = rss_mb();
   for (auto& th : pool) th.join();
   if (store) set_cairn_stats(out, before, store->stats());
@@ -1051,7 +1076,7 @@ Outcome run_appends(Backend& backend, const Config& cfg) {
           cfg.async() ? async_writer(load, t, writers[t]) : sync_writer(load, t, writers[t]);
         },
         out);
-  set_latency(out.run, merged(writers));
+  set_measured(out, merged(writers));
   if (mixed) {
     double s = reader.seconds();
     out.run.read_ops_per_s = s > 0 ? reader.ops / s : 0;
@@ -1118,7 +1143,7 @@ Outcome run_reads(const Config& cfg, const std::string& name, const std::string&
           },
           out);
   }
-  set_latency(out.run, merged(readers));
+  set_measured(out, merged(readers));
   if (filtered && out.error.empty()) {
     Outcome scan;
     std::vector<Tally> scanners(cfg.writers);
@@ -1550,7 +1575,8 @@ void print_header(FILE* out, const Config& cfg, const Context& ctx) {
                     : cfg.workload == "read-all" ? "read_all page of 4096 events"
                     : cfg.workload == "read-filtered" ? "read_all_filtered page of up to 4096 events" : "open";
   std::fprintf(out, "ops = %s; latency per %s; MB/s = event data + metadata; xW/raw = ops/s / (W / raw fdatasync "
-               "p50); p50/raw = p50 / raw fdatasync p50; MB/raw = MB/s / raw write MB/s\n",
+               "p50); p50/raw = p50 / raw fdatasync p50; MB/raw = MB/s / raw write MB/s; cpu/ev = CPU us of the "
+               "whole process (all threads) per event, measured phase\n",
                cfg.appends() ? "appends" : cfg.workload == "open" ? "opens" : "reads", per);
 }
 
@@ -1562,10 +1588,10 @@ void print_columns(FILE* out, const Config& cfg) {
     return;
   }
   std::fprintf(out, "\n%-8s %-14s %-5s %3s %6s %5s %5s %10s %10s %8s %8s %8s %8s %8s %8s | %8s %8s | %6s %7s %6s | "
-               "%7s %7s %5s %-6s %s\n",
+               "%7s %7s %6s %5s %-6s %s\n",
                "backend", "workload", "dur", "W", "size", "batch", "infl", "events/s", "ops/s", "MB/s", "p50 us",
                "p90 us", "p99 us", "p999 us", "max us", "raw p50", "raw MB/s", "xW/raw", "p50/raw", "MB/raw",
-               "x cairn", "rss MB", "confl", "disk", "events/s range");
+               "x cairn", "rss MB", "cpu/ev", "confl", "disk", "events/s range");
 }
 
 std::string range_of(const Series& s) {
@@ -1598,12 +1624,12 @@ void print_row(FILE* out, const Config& cfg, const Context& ctx, const Series& s
     return;
   }
   std::fprintf(out, "%-8s %-14s %-5s %3d %6zu %5u %5u %10.0f %10.0f %8.1f %8s %8s %8s %8s %8s | %8.1f %8.0f | %6s %7s "
-               "%6s | %7s %7.0f %5.0f %-6s %s\n",
+               "%6s | %7s %7.0f %6.2f %5.0f %-6s %s\n",
                s.backend.c_str(), cfg.workload.c_str(), cfg.durability.c_str(), cfg.writers, cfg.event_size, cfg.batch,
                cfg.inflight, r.events_per_s, r.ops_per_s, r.mb_per_s, num(r.p50_us).c_str(), num(r.p90_us).c_str(),
                num(r.p99_us).c_str(), num(r.p999_us).c_str(), num(r.max_us).c_str(), r.raw_p50_us, r.raw_mb_per_s,
                ratio(r.x_bound).c_str(), ratio(r.p50_ratio).c_str(), ratio(r.mb_ratio).c_str(), vs.c_str(), r.rss_mb,
-               r.conflicts, ctx.machine.device.c_str(), range_of(s).c_str());
+               r.cpu_us_per_event, r.conflicts, ctx.machine.device.c_str(), range_of(s).c_str());
 }
 
 void print_details(FILE* out, const Config& cfg, const Series& s) {
