@@ -105,10 +105,10 @@ class CairnBackend final : public Backend {
   }
 
   void append_async(std::string_view stream, int64_t expected_version, const std::vector<BenchEvent>& events,
-                    std::function<void(bool ok, const std::string& error)> done) override {
+                    AppendSink* sink, uint64_t tag) override {
     store_->append_async(stream, to_expected(expected_version), as_new_events(events),
-                         [done = std::move(done)](cairn::Result<cairn::AppendResult> r) {
-                           done(r.ok(), r.ok() ? std::string() : r.status().to_string());
+                         [sink, tag](cairn::Result<cairn::AppendResult> r) {
+                           sink->done(tag, r.ok(), r.ok() ? std::string() : r.status().to_string());
                          });
   }
 

@@ -626,6 +626,42 @@ void sync_writer(Load& load, int t, Tally& tally) {
   }
 }
 
+// Where one async writer's appends of `n` events each report. An append's
+// tag is its start time (steady clock nanoseconds), with kMeasured set when
+// it was started in the measured phase.
+class AsyncTally final : public AppendSink {
+ public:
+  AsyncTally(Load& load, Tally& tally, InFlight& in_flight, size_t n)
+      : load_(load), tally_(tally), in_flight_(in_flight), n_(n) {}
+
+  static uint64_t tag(Clock::time_point t0, bool measured) {
+    auto ns = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(t0.time_since_epoch()).count());
+    return ns | (measured ? kMeasured : 0);
+  }
+
+  void done(uint64_t tag, bool ok, const std::string& error) override {
+    auto t1 = Clock::now();
+    if (ok && (tag & kMeasured)) {
+      Clock::time_point t0{std::chrono::nanoseconds(tag & ~kMeasured)};
+      std::lock_guard lock(mu_);
+      tally_.add(t0, t1, n_);
+    } else if (!ok && is_conflict(error)) {
+      load_.conflicts.fetch_add(1);
+    } else if (!ok) {
+      load_.fail(error);
+    }
+    in_flight_.release();
+  }
+
+ private:
+  static constexpr uint64_t kMeasured = uint64_t{1} << 63;
+  Load& load_;
+  Tally& tally_;
+  InFlight& in_flight_;
+  const size_t n_;
+  std::mutex mu_;  // callbacks may run on more than one thread
+};
+
 // Keeps cfg.inflight appends in flight (append_async), each timed from the
 // call to its callback. Expected versions count the appends still in flight.
 void async_writer(Load& load, int t, Tally& tally) {
@@ -633,29 +669,15 @@ void async_writer(Load& load, int t, Tally& tally) {
   OwnStreams own(t, cfg.writers, cfg.streams, load.start_version);
   Rng rng;
   std::vector<BenchEvent> batch = load.maker.batch(cfg.batch);
-  std::mutex tally_mu;
   InFlight in_flight(cfg.inflight);
+  AsyncTally sink(load, tally, in_flight, batch.size());
   for (Phase phase; (phase = load.schedule.claim(batch.size())) != Phase::kStop;) {
     size_t j = own.pick(rng);
     load.maker.fill(batch, own.stream(j), own.version(j) + 1, rng);  // ready before a slot frees
     in_flight.acquire();
-    auto t0 = Clock::now();
-    bool measured = phase == Phase::kMeasure;
-    size_t n = batch.size();
-    load.backend.append_async(stream_name(own.stream(j)), own.version(j), batch,
-                              [&, t0, measured, n](bool ok, const std::string& error) {
-                                auto t1 = Clock::now();
-                                if (ok && measured) {
-                                  std::lock_guard lock(tally_mu);
-                                  tally.add(t0, t1, n);
-                                } else if (!ok && is_conflict(error)) {
-                                  load.conflicts.fetch_add(1);
-                                } else if (!ok) {
-                                  load.fail(error);
-                                }
-                                in_flight.release();
-                              });
-    own.advance(j, n);
+    uint64_t tag = AsyncTally::tag(Clock::now(), phase == Phase::kMeasure);
+    load.backend.append_async(stream_name(own.stream(j)), own.version(j), batch, &sink, tag);
+    own.advance(j, batch.size());
   }
   in_flight.drain();
 }
@@ -814,16 +836,16 @@ void prefill_thread(Backend& backend, const EventMaker& maker, uint32_t streams,
                     int t, Failure& failure) {
   Rng rng;
   InFlight in_flight(kPrefillInFlight);
+  FunctionSink sink([&](bool ok, const std::string& error) {
+    if (!ok) failure.set("prefill: " + error);
+    in_flight.release();
+  });
   for (uint32_t done = 0; done < per_stream && failure.get().empty(); done += 10) {
     std::vector<BenchEvent> batch = maker.batch(std::min<uint32_t>(10, per_stream - done));
     for (uint32_t n = t; n < streams; n += threads) {
       in_flight.acquire();
       maker.fill(batch, n, done, rng);
-      backend.append_async(stream_name(n), static_cast<int64_t>(done) - 1, batch,
-                           [&](bool ok, const std::string& error) {
-                             if (!ok) failure.set("prefill: " + error);
-                             in_flight.release();
-                           });
+      backend.append_async(stream_name(n), static_cast<int64_t>(done) - 1, batch, &sink, 0);
     }
   }
   in_flight.drain();
@@ -1261,6 +1283,11 @@ int crash_child(const Config& cfg, const std::string& name) {
   Failure failure;
   InFlight in_flight(kPrefillInFlight);
   std::atomic<uint64_t> acked{0};
+  FunctionSink sink([&](bool ok, const std::string& e) {
+    if (ok) acked.fetch_add(10);
+    else failure.set("crash child: " + e);
+    in_flight.release();
+  });
   const cairn::StoreStats st0 = store->stats();
   uint64_t rolled_at = 0;
   bool rolled = false;
@@ -1280,11 +1307,7 @@ int crash_child(const Config& cfg, const std::string& name) {
     }
     in_flight.acquire();
     maker.fill(batch, 0, 0, rng);
-    backend->append_async("Crash-" + std::to_string(k % 1000), -2, batch, [&](bool ok, const std::string& e) {
-      if (ok) acked.fetch_add(10);
-      else failure.set("crash child: " + e);
-      in_flight.release();
-    });
+    backend->append_async("Crash-" + std::to_string(k % 1000), -2, batch, &sink, 0);
   }
   in_flight.drain();
   if (!failure.get().empty()) return probe_error(failure.get());
