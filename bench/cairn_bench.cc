@@ -1806,7 +1806,7 @@ std::string json_series(const Config& cfg, const Context& ctx, const Series& s, 
                               {"p50_over_raw_fdatasync_p50", jnum(r.p50_ratio)},
                               {"mb_per_s_over_raw_write_mb_per_s", jnum(r.mb_ratio)},
                               {"events_per_s_over_cairn", jnum(cairn_rate > 0 ? r.events_per_s / cairn_rate : 0)}})},
-      {"conflicts", jnum(r.conflicts)}, {"rss_mb", jnum(r.rss_mb)}, {"repeat", jnum(cfg.repeat)},
+      {"conflicts", jnum(r.conflicts)}, {"rss_mb", jnum(r.rss_mb)}, {"cpu_us_per_event", jnum(r.cpu_us_per_event)}, {"repeat", jnum(cfg.repeat)},
       {"warmup", quoted(cfg.events > 0 && cfg.appends() ? std::to_string(cfg.events / 10) + " events"
                                                           : fmt("%g s", cfg.warmup_seconds()))},
       {"dir", quoted(ctx.dir)}, {"fs", quoted(ctx.machine.fs_type)}, {"device", quoted(ctx.machine.device)},
