@@ -166,7 +166,7 @@ void usage(FILE* out) {
   --json               one JSON object per run configuration on stdout (table on stderr)
   --segment-mib N      Cairn Options::segment_bytes in MiB, default 64
   --io-backend B       Cairn Options::io_backend: auto|io_uring|pwrite, default auto
-  --pipeline N         Cairn Options::max_writes_in_flight, default 4
+  --pipeline N         Cairn Options::max_writes_in_flight, default %u
   --prepare 0|1        Cairn Options::prepare_segments (zero-filled segments ahead), default 1
   --direct 0|1         Cairn Options::direct_io (O_DIRECT writes of whole pages), default 0;
                        the raw bandwidth is then measured with O_DIRECT writes too
@@ -191,7 +191,7 @@ is not zero-filled ahead (the engine prepares the next one when the active one i
 full), so before append workloads filler events (durability none, streams Warmup-<k>)
 are written until the store runs in a segment that was prepared ahead.
 )",
-               join(backend_names(), ", ").c_str(), kRareType);
+               join(backend_names(), ", ").c_str(), cairn::Options{}.max_writes_in_flight, kRareType);
 }
 
 [[noreturn]] void bad_usage(const std::string& why) {
@@ -276,13 +276,13 @@ void resolve_defaults(Config& cfg) {
 }
 
 void validate(const Config& cfg) {
-  if (!contains(kWorkloads, cfg.workload)) bad_usage("unknown workload " + cfg.workload);
+  if (!contains(kWorkloads, cfg.workload)) bad_usage("--workload: unknown workload " + cfg.workload);
   if (cfg.writers < 1) bad_usage("--writers must be at least 1");
   if (cfg.streams < static_cast<uint32_t>(cfg.writers)) bad_usage("--streams must be at least --writers");
   if (cfg.batch < 1) bad_usage("--batch must be at least 1");
   if (cfg.repeat < 1) bad_usage("--repeat must be at least 1");
-  if (!contains({"sync", "batch", "none"}, cfg.durability)) bad_usage("unknown durability " + cfg.durability);
-  if (!contains({"auto", "io_uring", "pwrite"}, cfg.io_backend)) bad_usage("unknown io backend " + cfg.io_backend);
+  if (!contains({"sync", "batch", "none"}, cfg.durability)) bad_usage("--durability: unknown level " + cfg.durability + " (sync, batch or none)");
+  if (!contains({"auto", "io_uring", "pwrite"}, cfg.io_backend)) bad_usage("--io-backend: unknown backend " + cfg.io_backend);
   if (cfg.pipeline < 1 || cfg.pipeline > 16) bad_usage("--pipeline must be 1 to 16");
   if (cfg.segment_mib < 1) bad_usage("--segment-mib must be at least 1");
   if (cfg.backends.empty()) bad_usage("no backend named");
@@ -594,22 +594,22 @@ void sync_writer(Load& load, int t, Tally& tally) {
 }
 
 // Where one async writer's appends of `n` events each report. An append's
-// tag is its start time (steady clock nanoseconds), with kMeasured set when
-// it was started in the measured phase.
+// tag is its start time (nanoseconds since the sink was made, so never
+// negative), with kMeasured set when it was started in the measured phase.
 class AsyncTally final : public AppendSink {
  public:
   AsyncTally(Load& load, Tally& tally, InFlight& in_flight, size_t n)
       : load_(load), tally_(tally), in_flight_(in_flight), n_(n) {}
 
-  static uint64_t tag(Clock::time_point t0, bool measured) {
-    auto ns = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(t0.time_since_epoch()).count());
+  uint64_t tag(Clock::time_point t0, bool measured) const {
+    auto ns = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(t0 - base_).count());
     return ns | (measured ? kMeasured : 0);
   }
 
   void done(uint64_t tag, bool ok, const std::string& error) override {
     auto t1 = Clock::now();
     if (ok && (tag & kMeasured)) {
-      Clock::time_point t0{std::chrono::nanoseconds(tag & ~kMeasured)};
+      Clock::time_point t0 = base_ + std::chrono::nanoseconds(tag & ~kMeasured);
       std::lock_guard lock(mu_);
       tally_.add(t0, t1, n_);
     } else if (!ok && is_conflict(error)) {
@@ -626,6 +626,7 @@ class AsyncTally final : public AppendSink {
   Tally& tally_;
   InFlight& in_flight_;
   const size_t n_;
+  const Clock::time_point base_ = Clock::now();
   std::mutex mu_;  // callbacks may run on more than one thread
 };
 
@@ -642,7 +643,7 @@ void async_writer(Load& load, int t, Tally& tally) {
     size_t j = own.pick(rng);
     load.maker.fill(batch, own.stream(j), own.version(j) + 1, rng);  // ready before a slot frees
     in_flight.acquire();
-    uint64_t tag = AsyncTally::tag(Clock::now(), phase == Phase::kMeasure);
+    uint64_t tag = sink.tag(Clock::now(), phase == Phase::kMeasure);
     load.backend.append_async(stream_name(own.stream(j)), own.version(j), batch, &sink, tag);
     own.advance(j, batch.size());
   }

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <deque>
+#include <memory>
 #include <mutex>
 #include <random>
 #include <thread>
@@ -102,6 +103,21 @@ TEST(InFlightTest, AFullWindowWaitsForASixteenthToComplete) {
   EXPECT_TRUE(started.load());
   for (int i = 0; i < 31; ++i) window.release();
   window.drain();
+}
+
+// drain() returns only once the last release() is done with the object: the
+// acquiring thread destroys it at once (ASan and TSan see a release() that
+// still touches it).
+TEST(InFlightTest, TheWindowMayBeDestroyedAsSoonAsDrainReturns) {
+  for (int round = 0; round < 2000; ++round) {
+    auto window = std::make_unique<InFlight>(1 + round % 3);
+    InFlight* w = window.get();
+    w->acquire();
+    std::thread releaser([w] { w->release(); });
+    w->drain();
+    window.reset();
+    releaser.join();
+  }
 }
 
 TEST(InFlightTest, DrainWaitsForTheLastRelease) {
