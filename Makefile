@@ -123,7 +123,7 @@ BENCH_RUNS := \
   "--workload append-durable --writers 1" \
   "--workload append-durable --writers 16" \
   "--workload append-durable --writers 1 --inflight 1024" \
-  "--workload append-batch --batch 1000 --event-size 1024" \
+  "--workload append-batch --batch 1000 --event-size 1024 --inflight 4" \
   "--workload append-batch --batch 10 --writers 4 --durability none" \
   "--workload read-stream" \
   "--workload read-all"
