@@ -1025,7 +1025,7 @@ void drive(Load& load, int threads, Body body, Outcome& out) {
   double cpu0 = process_cpu_seconds();
   auto wall0 = Clock::now();
   load.schedule.wait_for(Phase::kStop);
-  double wall = std::chrono::duration<double>(Clock::now() - wall0).count();
+  double wall = seconds_since(wall0);
   out.cpu_cores = wall > 0 ? (process_cpu_seconds() - cpu0) / wall : 0;
   out.run.rss_mb = rss_mb();
   for (auto& th : pool) th.join();

@@ -106,15 +106,18 @@ Result<std::optional<index::DirectoryStream>> Log::checkpointed_stream(std::stri
   return checkpoint_.directory->find(stream);
 }
 
+// The writer's side: the checkpoint's stream runs may be read from disk, so
+// a WriterHold lets the lock go meanwhile.
+Result<std::optional<index::DirectoryStream>> Log::checkpointed_stream_unheld(std::string_view stream) {
+  HoldPause pause(*this);
+  return checkpointed_stream(stream);
+}
+
 // The writer's thread (or recovery): adds under the lock, since readers look
 // streams up concurrently.
 Result<uint32_t> Log::ordinal_for(std::string_view stream) {
   if (auto found = streams_.find(stream)) return *found;
-  Result<std::optional<index::DirectoryStream>> slot = std::optional<index::DirectoryStream>();
-  {
-    HoldPause pause(*this);
-    slot = checkpointed_stream(stream);
-  }
+  auto slot = checkpointed_stream_unheld(stream);
   if (!slot.ok()) return slot.status();
   uint64_t base = *slot ? (*slot)->slot.next_version : 0;
   auto lock = writer_lock();
@@ -236,11 +239,7 @@ Result<std::optional<Log::IdHit>> Log::find_id(const EventId& id) const {
 
 Result<std::optional<uint32_t>> Log::find_stream(std::string_view stream) {
   if (auto found = streams_.find(stream)) return std::optional<uint32_t>(*found);
-  Result<std::optional<index::DirectoryStream>> slot = std::optional<index::DirectoryStream>();
-  {
-    HoldPause pause(*this);
-    slot = checkpointed_stream(stream);
-  }
+  auto slot = checkpointed_stream_unheld(stream);
   if (!slot.ok()) return slot.status();
   if (!*slot) return std::optional<uint32_t>();
   auto lock = writer_lock();

@@ -245,6 +245,8 @@ class Log {
   Result<Run> checkpoint_stream_run(std::string_view stream, const index::DirectoryStream& found, uint64_t version,
                                     uint64_t count) const;
   Result<std::optional<index::DirectoryStream>> checkpointed_stream(std::string_view stream) const;
+  // checkpointed_stream() for the writer's side, with its hold let go.
+  Result<std::optional<index::DirectoryStream>> checkpointed_stream_unheld(std::string_view stream);
   // Versions of `stream` readers may see (those below published()).
   Result<uint64_t> visible_versions(std::string_view stream, std::optional<index::DirectoryStream>& slot) const;
   Result<uint32_t> ordinal_for(std::string_view stream);
