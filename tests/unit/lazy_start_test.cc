@@ -36,10 +36,12 @@ class QueueWatchingFileSystem final : public engine::ForwardingFileSystem {
   std::optional<Status> refuse;
   bool fall_back = false;
   std::atomic<int> queues_asked{0};
+  std::atomic<unsigned> depth_asked{0};  // of the last queue asked for
 
   Result<std::unique_ptr<engine::WriteQueue>> make_write_queue(IoBackend backend, unsigned depth,
                                                                std::string* why_fallback) override {
     queues_asked.fetch_add(1);
+    depth_asked.store(depth);
     if (refuse) return *refuse;
     if (fall_back && backend == IoBackend::kAuto) {
       if (why_fallback != nullptr) *why_fallback = "refused by the test";
@@ -383,6 +385,19 @@ TEST_P(LazyStartTest, ReadOnlyStoreReportsNoBackend) {
 }
 
 INSTANTIATE_TEST_SUITE_P(WritePaths, LazyStartTest, test::write_paths(), test::write_path_name);
+
+// By default four group commits may be written and synced at once
+// (DESIGN.md, "Pipelining"): the first append makes the write queue that deep.
+TEST(WriteQueueDepthTest, DefaultOptionsAskForFourFlights) {
+  test::TempDir dir;
+  QueueWatchingFileSystem fs;
+  auto store = engine::open_store(fs, dir.path(), Options{});
+  ASSERT_TRUE(store.ok()) << store.status().to_string();
+  auto events = test::make_events(1);
+  ASSERT_TRUE((*store)->append("s", ExpectedVersion::any(), test::views(events)).ok());
+  EXPECT_EQ(fs.queues_asked.load(), 1);
+  EXPECT_EQ(fs.depth_asked.load(), 4u);
+}
 
 }  // namespace
 }  // namespace cairn
