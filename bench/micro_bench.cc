@@ -17,6 +17,8 @@
 
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
@@ -121,6 +123,48 @@ void BM_PositionIndexFind(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_PositionIndexFind)->Arg(1000)->Arg(1000000);
+
+// Adding state.range(0) new streams, one at a time, to an empty StreamIndex:
+// the rate, and the slowest single add (max_add_us): a table growth that
+// rehashes every stream at once shows up there, not in the rate.
+void BM_StreamIndexAdd(benchmark::State& state) {
+  const auto count = static_cast<size_t>(state.range(0));
+  std::vector<std::string> names(count);
+  for (size_t i = 0; i < count; ++i) names[i] = "Order-" + std::to_string(i);
+  double max_add_us = 0;
+  for (auto _ : state) {
+    index::StreamIndex streams;
+    for (const std::string& name : names) {
+      auto start = std::chrono::steady_clock::now();
+      benchmark::DoNotOptimize(streams.add(name, 0));
+      double us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count();
+      max_add_us = std::max(max_add_us, us);
+    }
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * count));
+  state.counters["max_add_us"] = max_add_us;
+}
+BENCHMARK(BM_StreamIndexAdd)->Arg(1 << 16)->Arg(1 << 21)->Unit(benchmark::kMillisecond);
+
+// The same for a window of state.range(0) positions filling up from empty.
+void BM_IdWindowFill(benchmark::State& state) {
+  const auto capacity = static_cast<uint32_t>(state.range(0));
+  std::vector<EventId> ids(capacity);
+  for (auto& id : ids) id = EventId::random();
+  double max_add_us = 0;
+  for (auto _ : state) {
+    index::IdWindow window(capacity);
+    for (uint32_t p = 0; p < capacity; ++p) {
+      auto start = std::chrono::steady_clock::now();
+      window.add(ids[p], p);
+      double us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count();
+      max_add_us = std::max(max_add_us, us);
+    }
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations() * capacity));
+  state.counters["max_add_us"] = max_add_us;
+}
+BENCHMARK(BM_IdWindowFill)->Arg(1 << 18)->Arg(1 << 22)->Unit(benchmark::kMillisecond);
 
 void BM_IdWindowAddAndFind(benchmark::State& state) {
   index::IdWindow window(1u << 18);

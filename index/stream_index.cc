@@ -30,55 +30,83 @@ void PositionIndex::drop_below(uint64_t position) {
 }
 
 void StreamIndex::drop_below(uint64_t position) {
-  for (Stream& s : streams_) {
+  size_t kept = 0;
+  for (uint32_t ordinal : with_positions_) {
+    Stream& s = mutable_stream(ordinal);
     auto it = std::lower_bound(s.positions.begin(), s.positions.end(), position);
     s.base_version += static_cast<uint64_t>(it - s.positions.begin());
     s.positions.erase(s.positions.begin(), it);
+    if (!s.positions.empty()) with_positions_[kept++] = ordinal;
   }
+  with_positions_.resize(kept);
 }
 
 uint64_t StreamIndex::hash(std::string_view name) { return std::hash<std::string_view>{}(name); }
 
-std::optional<uint32_t> StreamIndex::find(std::string_view name) const {
-  if (table_.empty()) return std::nullopt;
-  uint64_t h = hash(name);
-  for (size_t i = h & mask_; table_[i].ordinal_plus_1 != 0; i = (i + 1) & mask_) {
-    uint32_t ordinal = table_[i].ordinal_plus_1 - 1;
-    if (table_[i].hash == h && streams_[ordinal].name == name) return ordinal;
+std::optional<uint32_t> StreamIndex::find_in(const Table& table, uint64_t h, std::string_view name) const {
+  if (table.slots.empty()) return std::nullopt;
+  for (size_t i = h & table.mask; table.slots[i].ordinal_plus_1 != 0; i = (i + 1) & table.mask) {
+    uint32_t ordinal = table.slots[i].ordinal_plus_1 - 1;
+    if (table.slots[i].hash == h && stream(ordinal).name == name) return ordinal;
   }
   return std::nullopt;
 }
 
-void StreamIndex::prefetch(std::string_view name) const {
-  if (!table_.empty()) __builtin_prefetch(&table_[hash(name) & mask_]);
+// While growing, most names are still found in the old table alone.
+std::optional<uint32_t> StreamIndex::find(std::string_view name) const {
+  uint64_t h = hash(name);
+  if (auto found = find_in(old_, h, name)) return found;
+  return find_in(table_, h, name);
 }
 
-// Names are never removed; the table doubles when it would be over half full.
+void StreamIndex::prefetch(std::string_view name) const {
+  uint64_t h = hash(name);
+  if (!old_.slots.empty()) __builtin_prefetch(&old_.slots[h & old_.mask]);
+  if (!table_.slots.empty()) __builtin_prefetch(&table_.slots[h & table_.mask]);
+}
+
+// Names are never removed.
 uint32_t StreamIndex::add(std::string_view name, uint64_t base_version) {
-  auto ordinal = static_cast<uint32_t>(streams_.size());
-  streams_.push_back(Stream{std::string(name), base_version, {}});
-  if (streams_.size() * 2 > table_.size()) grow();
-  insert(hash(name), ordinal);
+  auto ordinal = static_cast<uint32_t>(count_);
+  if ((ordinal & kChunkMask) == 0) chunks_.push_back(std::make_unique<Stream[]>(kChunkMask + 1));
+  Stream& s = mutable_stream(ordinal);
+  s.name = name;
+  s.base_version = base_version;
+  ++count_;
+  if (count_ * 2 > table_.slots.size()) grow();
+  insert(table_, hash(name), ordinal);
+  move_some();
   return ordinal;
 }
 
 void StreamIndex::grow() {
-  HugePageVector<Slot> old = std::move(table_);
-  table_.assign(std::max<size_t>(64, old.size() * 2), Slot{});
-  mask_ = table_.size() - 1;
-  for (const Slot& s : old) {
-    if (s.ordinal_plus_1 != 0) insert(s.hash, s.ordinal_plus_1 - 1);
-  }
+  while (!old_.slots.empty()) move_some();  // never the case (see kMovedPerAdd)
+  size_t size = std::max<size_t>(64, table_.slots.size() * 2);
+  old_ = std::move(table_);
+  table_ = Table{ZeroedArray<Slot>(size), size - 1};
+  moved_ = 0;
 }
 
-void StreamIndex::insert(uint64_t h, uint32_t ordinal) {
-  size_t i = h & mask_;
-  while (table_[i].ordinal_plus_1 != 0) i = (i + 1) & mask_;
-  table_[i] = Slot{h, ordinal + 1};
+void StreamIndex::move_some() {
+  if (old_.slots.empty()) return;
+  size_t end = std::min(old_.slots.size(), moved_ + kMovedPerAdd);
+  for (; moved_ < end; ++moved_) {
+    const Slot& s = old_.slots[moved_];
+    if (s.ordinal_plus_1 != 0) insert(table_, s.hash, s.ordinal_plus_1 - 1);
+  }
+  if (moved_ == old_.slots.size()) old_ = Table{};
+}
+
+void StreamIndex::insert(Table& table, uint64_t h, uint32_t ordinal) {
+  size_t i = h & table.mask;
+  while (table.slots[i].ordinal_plus_1 != 0) i = (i + 1) & table.mask;
+  table.slots[i] = Slot{h, ordinal + 1};
 }
 
 void StreamIndex::add_events(uint32_t ordinal, uint64_t first_position, uint32_t count) {
-  auto& positions = streams_[ordinal].positions;
+  if (count == 0) return;
+  auto& positions = mutable_stream(ordinal).positions;
+  if (positions.empty()) with_positions_.push_back(ordinal);
   for (uint32_t i = 0; i < count; ++i) positions.push_back(first_position + i);
 }
 

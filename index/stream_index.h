@@ -11,6 +11,7 @@
 #include <cairn/event.h>
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -67,16 +68,19 @@ class StreamIndex {
   // Prefetches the table slot find(name) reads first (the table outgrows the
   // caches with many streams; the writer prefetches a few appends ahead).
   void prefetch(std::string_view name) const;
-  // A new stream's versions continue from `base_version`.
+  // A new stream's versions continue from `base_version`. Never moves the
+  // streams already added (a reference from stream() stays valid).
   uint32_t add(std::string_view name, uint64_t base_version);
-  const Stream& stream(uint32_t ordinal) const { return streams_[ordinal]; }
-  size_t stream_count() const { return streams_.size(); }
+  const Stream& stream(uint32_t ordinal) const { return chunks_[ordinal >> kChunkBits][ordinal & kChunkMask]; }
+  size_t stream_count() const { return count_; }
   // Versions next_version(ordinal) .. +count-1 at positions first_position .. +count-1.
   void add_events(uint32_t ordinal, uint64_t first_position, uint32_t count);
   // Forgets every position below `position`; versions move into base_version.
+  // Visits only the streams holding positions, not every stream.
   void drop_below(uint64_t position);
   uint64_t next_version(uint32_t ordinal) const {
-    return streams_[ordinal].base_version + streams_[ordinal].positions.size();
+    const Stream& s = stream(ordinal);
+    return s.base_version + s.positions.size();
   }
 
  private:
@@ -87,12 +91,34 @@ class StreamIndex {
     uint64_t hash = 0;
     uint32_t ordinal_plus_1 = 0;  // 0: empty
   };
+  struct Table {
+    ZeroedArray<Slot> slots;
+    size_t mask = 0;
+  };
+  // Growth never stops an add for long: a table that would be over half
+  // full is replaced by one twice its size (zero pages, see ZeroedArray),
+  // the old one is kept unchanged beside it, and each add moves the next
+  // kMovedPerAdd of its slots into the new one. Until every slot is moved,
+  // lookups look in both. Moving a table of S slots takes S / kMovedPerAdd
+  // adds, during which the new table (2 S slots) goes from S / 2 names to
+  // S / 2 + S / kMovedPerAdd, well short of half full: a growth always
+  // ends before the next one is due.
+  static constexpr size_t kMovedPerAdd = 8;
+  static constexpr unsigned kChunkBits = 10;  // streams live in chunks of 1024, which never move
+  static constexpr size_t kChunkMask = (size_t{1} << kChunkBits) - 1;
   static uint64_t hash(std::string_view name);
-  void insert(uint64_t h, uint32_t ordinal);
+  std::optional<uint32_t> find_in(const Table& table, uint64_t h, std::string_view name) const;
+  static void insert(Table& table, uint64_t h, uint32_t ordinal);
+  Stream& mutable_stream(uint32_t ordinal) { return chunks_[ordinal >> kChunkBits][ordinal & kChunkMask]; }
   void grow();
-  HugePageVector<Slot> table_;
-  size_t mask_ = 0;
-  std::vector<Stream> streams_;
+  void move_some();
+
+  Table table_;
+  Table old_;            // while growing: the table before, unchanged
+  size_t moved_ = 0;     // old_'s slots below this are in table_ too
+  std::vector<std::unique_ptr<Stream[]>> chunks_;
+  size_t count_ = 0;
+  std::vector<uint32_t> with_positions_;  // the streams whose positions are not empty, each once
 };
 
 // Event ids of the last `capacity` positions (0: none). Nil ids are not

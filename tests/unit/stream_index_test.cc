@@ -1,6 +1,7 @@
 // index/: position lookups, stream versions, and the idempotency id window.
 #include "index/stream_index.h"
 
+#include <algorithm>
 #include <array>
 #include <map>
 #include <string>
@@ -78,6 +79,116 @@ TEST(StreamIndexTest, FindsEveryNameAcrossTableGrowth) {
   EXPECT_EQ(streams.stream_count(), names.size());
 }
 
+// Growth moves names between tables a little at a time (kMovedPerAdd slots
+// an add); the streams themselves never move, so a reference taken early
+// stays valid, and every name keeps its ordinal, found in whichever table
+// holds it, at every step of several growths.
+TEST(StreamIndexTest, StreamsStayPutAndFoundWhileTheTableGrows) {
+  StreamIndex streams;
+  uint32_t first = streams.add("first", 3);
+  streams.add_events(first, 40, 2);
+  const StreamIndex::Stream* held = &streams.stream(first);
+  for (int i = 0; i < 70000; ++i) {
+    std::string name = "s" + std::to_string(i);
+    ASSERT_EQ(streams.add(name, 0), static_cast<uint32_t>(i + 1));
+    // The name just added, one added long ago, and one never added.
+    ASSERT_EQ(streams.find(name), static_cast<uint32_t>(i + 1));
+    ASSERT_EQ(streams.find("s" + std::to_string(i / 2)), static_cast<uint32_t>(i / 2 + 1));
+    ASSERT_EQ(streams.find("t" + std::to_string(i)), std::nullopt);
+  }
+  EXPECT_EQ(&streams.stream(first), held);
+  EXPECT_EQ(held->name, "first");
+  EXPECT_EQ(held->positions, (std::vector<uint64_t>{40, 41}));
+  EXPECT_EQ(streams.next_version(first), 5u);
+  for (int i = 0; i < 70000; ++i) ASSERT_EQ(streams.find("s" + std::to_string(i)), static_cast<uint32_t>(i + 1));
+  EXPECT_EQ(streams.stream_count(), 70001u);
+}
+
+// drop_below forgets the positions below a checkpoint and moves their
+// versions into each stream's base; streams with no positions (new ones,
+// or ones whose positions were all dropped before) keep theirs, and a
+// stream dropped empty that gets events again is dropped again later.
+TEST(StreamIndexTest, DropBelowMovesCheckpointedVersionsIntoTheBase) {
+  StreamIndex streams;
+  uint32_t a = streams.add("a", 0);
+  uint32_t b = streams.add("b", 0);
+  uint32_t c = streams.add("c", 0);
+  uint32_t d = streams.add("d", 0);
+  uint32_t e = streams.add("e", 7);
+  streams.add_events(a, 0, 2);
+  streams.add_events(b, 2, 2);
+  streams.add_events(c, 4, 1);
+  streams.add_events(a, 5, 1);
+  streams.add_events(e, 6, 1);
+  streams.add_events(d, 7, 0);
+  streams.add_events(e, 8, 1);
+  auto expect = [&](uint32_t s, uint64_t base, std::vector<uint64_t> positions) {
+    EXPECT_EQ(streams.stream(s).base_version, base) << streams.stream(s).name;
+    EXPECT_EQ(streams.stream(s).positions, positions) << streams.stream(s).name;
+  };
+  streams.drop_below(4);
+  expect(a, 2, {5});
+  expect(b, 2, {});
+  expect(c, 0, {4});
+  expect(d, 0, {});
+  expect(e, 7, {6, 8});
+  streams.add_events(b, 9, 1);
+  streams.drop_below(9);
+  expect(a, 3, {});
+  expect(b, 2, {9});
+  expect(c, 1, {});
+  expect(e, 9, {});
+  streams.drop_below(10);
+  expect(b, 3, {});
+  streams.add_events(a, 10, 2);
+  streams.drop_below(11);
+  expect(a, 4, {11});
+  EXPECT_EQ(streams.next_version(a), 5u);
+  EXPECT_EQ(streams.next_version(b), 3u);
+  EXPECT_EQ(streams.next_version(d), 0u);
+  EXPECT_EQ(streams.next_version(e), 9u);
+}
+
+// Against a plain model: 3,000 streams, events appended at random, and
+// drop_below at rising positions now and then; after each drop every
+// stream's base and positions are the model's.
+TEST(StreamIndexTest, DropBelowAgreesWithAModelOverManyStreams) {
+  struct Model {
+    uint64_t base = 0;
+    std::vector<uint64_t> positions;
+  };
+  StreamIndex streams;
+  std::vector<Model> model(3000);
+  for (size_t s = 0; s < model.size(); ++s) ASSERT_EQ(streams.add("m" + std::to_string(s), 0), s);
+  uint64_t position = 0;
+  uint64_t below = 0;
+  uint64_t rng = 12345;
+  auto next = [&] {
+    rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+    return rng >> 33;
+  };
+  for (int round = 0; round < 40; ++round) {
+    for (int i = 0; i < 500; ++i) {
+      auto s = static_cast<uint32_t>(next() % (round % 2 == 0 ? model.size() : 50));
+      auto count = static_cast<uint32_t>(next() % 3);
+      streams.add_events(s, position, count);
+      for (uint32_t k = 0; k < count; ++k) model[s].positions.push_back(position + k);
+      position += count;
+    }
+    below = std::max(below, position - next() % 200);
+    streams.drop_below(below);
+    for (Model& m : model) {
+      auto it = std::lower_bound(m.positions.begin(), m.positions.end(), below);
+      m.base += static_cast<uint64_t>(it - m.positions.begin());
+      m.positions.erase(m.positions.begin(), it);
+    }
+    for (size_t s = 0; s < model.size(); ++s) {
+      ASSERT_EQ(streams.stream(static_cast<uint32_t>(s)).base_version, model[s].base) << "round " << round;
+      ASSERT_EQ(streams.stream(static_cast<uint32_t>(s)).positions, model[s].positions) << "round " << round;
+    }
+  }
+}
+
 TEST(PositionIndexTest, PositionsBeforeTheFirstBatchAreNotFound) {
   PositionIndex index;
   EXPECT_EQ(index.find(0), std::nullopt);
@@ -112,6 +223,26 @@ TEST(HugePageVectorTest, LargeBlocksAreHugePageAlignedAndKeepTheirValues) {
   HugePageVector<uint64_t> small(16, 7);
   EXPECT_LT(small.capacity() * sizeof(uint64_t), kHugePage);
   EXPECT_EQ(small, HugePageVector<uint64_t>(16, 7));
+}
+
+// A ZeroedArray reads as zeros until written, keeps what is written, and
+// hands its block over on a move (the moved-from array is empty).
+TEST(ZeroedArrayTest, StartsAsZerosAndMovesItsBlock) {
+  ZeroedArray<uint64_t> a(1u << 20);  // 8 MiB: huge pages advised
+  ASSERT_EQ(a.size(), 1u << 20);
+  for (size_t i = 0; i < a.size(); i += 4099) ASSERT_EQ(a[i], 0u) << i;
+  for (size_t i = 0; i < a.size(); i += 7) a[i] = i + 1;
+  ZeroedArray<uint64_t> b(std::move(a));
+  EXPECT_TRUE(a.empty());  // NOLINT(bugprone-use-after-move): the promise tested
+  ASSERT_EQ(b.size(), 1u << 20);
+  for (size_t i = 0; i < b.size(); ++i) ASSERT_EQ(b[i], i % 7 == 0 ? i + 1 : 0u) << i;
+  ZeroedArray<uint64_t> small(3);
+  small[2] = 9;
+  b = std::move(small);
+  EXPECT_EQ(b.size(), 3u);
+  EXPECT_EQ(b[0], 0u);
+  EXPECT_EQ(b[2], 9u);
+  EXPECT_TRUE(ZeroedArray<uint64_t>().empty());
 }
 
 TEST(IdWindowTest, RemembersTheLastCapacityPositions) {
