@@ -5,6 +5,7 @@
 #include "format/segment_scan.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <mutex>
 
 namespace cairn::engine {
@@ -84,9 +85,20 @@ void Log::adopt_offered_checkpoint() {
   }
   if (!offered || offered->end <= checkpoint_.end) return;
   std::unique_lock lock(mu_);
-  checkpoint_ = std::move(*offered);
-  positions_.drop_below(checkpoint_.end);
-  streams_.drop_below(checkpoint_.end);
+  continue_drop(SIZE_MAX);  // the last adoption's, if still under way
+  std::swap(checkpoint_, *offered);
+  streams_.begin_drop(checkpoint_.end);
+  lock.unlock();
+  offered.reset();  // the checkpoint before: its files are unmapped outside the lock
+}
+
+// The streams' positions below the checkpoint are dropped a few streams an
+// indexed batch (a store with millions of streams would otherwise stop its
+// writer and its readers for tens of milliseconds at each roll); the
+// batches they point to stay in the position index until every stream is
+// done. Under the writer's lock.
+void Log::continue_drop(size_t streams) {
+  if (streams_.dropping() && streams_.drop_some(streams)) positions_.drop_below(checkpoint_.end);
 }
 
 void Log::replace_segment_index(uint32_t segment, std::shared_ptr<const index::SegmentIndex> index) {
@@ -146,6 +158,7 @@ Status Log::index_batch(uint32_t segment, uint64_t offset, uint32_t frame_size,
   index::BatchLocation loc = index::location_of(batch, offset, frame_size, segment, stream);
   positions_.add(loc);
   streams_.add_events(stream, loc.first_position, loc.count);
+  continue_drop(kDropStreamsPerBatch);
   if (!ids_loaded_) return Status();
   if (known_ids.size() == batch.count()) {
     ids_.add_run(known_ids, loc.first_position);
@@ -629,13 +642,18 @@ std::optional<index::SegmentContents> Log::segment_contents(uint32_t segment, ui
   index::SegmentContents out;
   std::vector<uint32_t> key_of;  // store stream ordinal -> key + 1
   uint64_t first_position = 0;
+  size_t streams = 0;
   {
     std::shared_lock lock(mu_);
     if (segment >= segments_.size()) return std::nullopt;
     std::lock_guard load(bitmaps_load_mu_);
     if (bitmaps_[segment].source) return std::nullopt;
     first_position = bitmaps_[segment].first_position;
+    streams = streams_.stream_count();
   }
+  // Made outside the lock: with millions of streams it is megabytes of
+  // fresh memory, slow to fault in, and the writer waits for the lock.
+  key_of.assign(streams, 0);
   uint64_t position = first_position;
   uint64_t offset = format::kSegmentHeaderSize;
   while (offset < data_end) {

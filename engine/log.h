@@ -296,6 +296,9 @@ class Log {
     const bool held_;
   };
   // The lock of the writer's side: none while it holds mu_ (WriterHold).
+  // Streams trimmed per indexed batch while a checkpoint's drop is under way.
+  static constexpr size_t kDropStreamsPerBatch = 16;
+  void continue_drop(size_t streams);
   std::unique_lock<RwLock> writer_lock() {
     return writer_holds_ ? std::unique_lock<RwLock>() : std::unique_lock<RwLock>(mu_);
   }

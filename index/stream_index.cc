@@ -2,43 +2,101 @@
 
 #include <algorithm>
 #include <bit>
+#include <cstddef>
+#include <cstdint>
 #include <cstring>
 
 namespace cairn::index {
 
-void PositionIndex::add(const BatchLocation& batch) { batches_.push_back(batch); }
+void PositionIndex::add(const BatchLocation& batch) {
+  size_t i = head_ + count_;
+  size_t chunk = first_chunk_ + (i >> kChunkBits);
+  if (chunk == chunks_.size()) {
+    chunks_.push_back(std::make_unique<BatchLocation[]>(kChunkMask + 1));
+    chunk_first_.push_back(batch.first_position);
+  }
+  chunks_[chunk][i & kChunkMask] = batch;
+  ++count_;
+}
 
 std::optional<size_t> PositionIndex::find(uint64_t position) const {
-  if (batches_.empty() || position < batches_.front().first_position || position >= end_position()) {
-    return std::nullopt;
+  if (count_ == 0 || position < batch(0).first_position || position >= end_position()) return std::nullopt;
+  // The last chunk, then the last batch in it, starting at or before `position`.
+  auto chunk = static_cast<size_t>(
+      std::upper_bound(chunk_first_.begin() + static_cast<std::ptrdiff_t>(first_chunk_), chunk_first_.end(), position) -
+      chunk_first_.begin() - 1);
+  const BatchLocation* slots = chunks_[chunk].get();
+  size_t lo = chunk == first_chunk_ ? head_ : 0;
+  size_t n = std::min(kChunkMask + 1, head_ + count_ - ((chunk - first_chunk_) << kChunkBits)) - lo;
+  while (n > 1) {
+    size_t half = n / 2;
+    if (slots[lo + half].first_position <= position) lo += half;
+    n -= half;
   }
-  auto it = std::upper_bound(
-      batches_.begin(), batches_.end(), position,
-      [](uint64_t p, const BatchLocation& b) { return p < b.first_position; });
-  return static_cast<size_t>(it - batches_.begin()) - 1;
+  return ((chunk - first_chunk_) << kChunkBits) + lo - head_;
 }
 
 uint64_t PositionIndex::end_position() const {
-  if (batches_.empty()) return 0;
-  return batches_.back().first_position + batches_.back().count;
+  if (count_ == 0) return 0;
+  const BatchLocation& last = batch(count_ - 1);
+  return last.first_position + last.count;
 }
 
 void PositionIndex::drop_below(uint64_t position) {
-  auto it = std::find_if(batches_.begin(), batches_.end(),
-                         [&](const BatchLocation& b) { return b.first_position + b.count > position; });
-  batches_.erase(batches_.begin(), it);
+  // The first batch that ends above `position`.
+  size_t lo = 0;
+  size_t hi = count_;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (batch(mid).first_position + batch(mid).count > position) {
+      hi = mid;
+    } else {
+      lo = mid + 1;
+    }
+  }
+  head_ += lo;
+  count_ -= lo;
+  for (; head_ > kChunkMask; head_ -= kChunkMask + 1) chunks_[first_chunk_++].reset();
+  if (count_ == 0) {
+    chunks_.clear();
+    chunk_first_.clear();
+    first_chunk_ = 0;
+    head_ = 0;
+  } else if (first_chunk_ * 2 > chunks_.size()) {  // the freed slots: a few pointers each
+    chunks_.erase(chunks_.begin(), chunks_.begin() + static_cast<std::ptrdiff_t>(first_chunk_));
+    chunk_first_.erase(chunk_first_.begin(), chunk_first_.begin() + static_cast<std::ptrdiff_t>(first_chunk_));
+    first_chunk_ = 0;
+  }
 }
 
 void StreamIndex::drop_below(uint64_t position) {
-  size_t kept = 0;
-  for (uint32_t ordinal : with_positions_) {
+  begin_drop(position);
+  drop_some(SIZE_MAX);
+}
+
+void StreamIndex::begin_drop(uint64_t position) {
+  if (dropping_) drop_some(SIZE_MAX);
+  dropping_ = true;
+  drop_position_ = position;
+  drop_next_ = 0;
+  drop_kept_ = 0;
+}
+
+bool StreamIndex::drop_some(size_t streams) {
+  if (!dropping_) return true;
+  size_t end = drop_next_ + std::min(streams, with_positions_.size() - drop_next_);
+  for (; drop_next_ < end; ++drop_next_) {
+    uint32_t ordinal = with_positions_[drop_next_];
     Stream& s = mutable_stream(ordinal);
-    auto it = std::lower_bound(s.positions.begin(), s.positions.end(), position);
+    auto it = std::lower_bound(s.positions.begin(), s.positions.end(), drop_position_);
     s.base_version += static_cast<uint64_t>(it - s.positions.begin());
     s.positions.erase(s.positions.begin(), it);
-    if (!s.positions.empty()) with_positions_[kept++] = ordinal;
+    if (!s.positions.empty()) with_positions_[drop_kept_++] = ordinal;
   }
-  with_positions_.resize(kept);
+  if (drop_next_ < with_positions_.size()) return false;
+  with_positions_.resize(drop_kept_);
+  dropping_ = false;
+  return true;
 }
 
 uint64_t StreamIndex::hash(std::string_view name) { return std::hash<std::string_view>{}(name); }

@@ -45,15 +45,29 @@ class PositionIndex {
   void add(const BatchLocation& batch);
   // The ordinal of the batch holding `position`, or nullopt outside the batches.
   std::optional<size_t> find(uint64_t position) const;
-  const BatchLocation& batch(size_t ordinal) const { return batches_[ordinal]; }
-  size_t batch_count() const { return batches_.size(); }
+  const BatchLocation& batch(size_t ordinal) const {
+    size_t i = head_ + ordinal;
+    return chunks_[first_chunk_ + (i >> kChunkBits)][i & kChunkMask];
+  }
+  size_t batch_count() const { return count_; }
   // One past the last indexed position (0 when empty).
   uint64_t end_position() const;
   // Forgets the batches that end at or below `position` (a batch boundary).
   void drop_below(uint64_t position);
 
  private:
-  std::vector<BatchLocation> batches_;
+  // Batches live in chunks that never move: adding never copies the ones
+  // before (a vector's doubling copied them all, tens of milliseconds into
+  // fresh memory at a million batches), and dropping frees whole chunks
+  // from the front. find() looks up the chunk in chunk_first_ (small, and
+  // contiguous), then the batch inside it.
+  static constexpr unsigned kChunkBits = 10;
+  static constexpr size_t kChunkMask = (size_t{1} << kChunkBits) - 1;
+  std::vector<std::unique_ptr<BatchLocation[]>> chunks_;  // those before first_chunk_ are freed
+  std::vector<uint64_t> chunk_first_;  // chunk_first_[c]: the first position of chunks_[c]'s slot 0
+  size_t first_chunk_ = 0;
+  size_t head_ = 0;  // the first batch's slot in chunks_[first_chunk_]
+  size_t count_ = 0;
 };
 
 class StreamIndex {
@@ -78,6 +92,15 @@ class StreamIndex {
   // Forgets every position below `position`; versions move into base_version.
   // Visits only the streams holding positions, not every stream.
   void drop_below(uint64_t position);
+  // The same a little at a time, so that no one call visits every stream
+  // holding positions: begin_drop() names the position (finishing a drop
+  // still under way first), and each drop_some() trims the next `streams`
+  // streams holding positions, returning true once every stream is done.
+  // Meanwhile streams not yet trimmed keep their positions below it: the
+  // caller keeps what those positions point to until then.
+  void begin_drop(uint64_t position);
+  bool drop_some(size_t streams);
+  bool dropping() const { return dropping_; }
   uint64_t next_version(uint32_t ordinal) const {
     const Stream& s = stream(ordinal);
     return s.base_version + s.positions.size();
@@ -118,7 +141,14 @@ class StreamIndex {
   size_t moved_ = 0;     // old_'s slots below this are in table_ too
   std::vector<std::unique_ptr<Stream[]>> chunks_;
   size_t count_ = 0;
-  std::vector<uint32_t> with_positions_;  // the streams whose positions are not empty, each once
+  // The streams whose positions are not empty, each once. During a drop:
+  // [0, drop_kept_) trimmed and still holding positions, [drop_next_, end)
+  // not trimmed yet (add_events appends there), the rest free.
+  std::vector<uint32_t> with_positions_;
+  bool dropping_ = false;
+  uint64_t drop_position_ = 0;
+  size_t drop_next_ = 0;
+  size_t drop_kept_ = 0;
 };
 
 // Event ids of the last `capacity` positions (0: none). Nil ids are not

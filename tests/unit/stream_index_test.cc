@@ -189,6 +189,113 @@ TEST(StreamIndexTest, DropBelowAgreesWithAModelOverManyStreams) {
   }
 }
 
+// A drop done a few streams at a time (begin_drop, drop_some) while events
+// keep coming: at every step each stream still has its next version, and
+// its positions are the model's, preceded, until it is trimmed, only by
+// positions below the drop's. Once drop_some says done, every stream is
+// the model's; a drop begun during another finishes that one first.
+TEST(StreamIndexTest, AGradualDropKeepsEveryStreamConsistent) {
+  struct Model {
+    uint64_t base = 0;
+    std::vector<uint64_t> positions;
+    void drop(uint64_t below) {
+      auto it = std::lower_bound(positions.begin(), positions.end(), below);
+      base += static_cast<uint64_t>(it - positions.begin());
+      positions.erase(positions.begin(), it);
+    }
+  };
+  StreamIndex streams;
+  std::vector<Model> model(2000);
+  for (size_t s = 0; s < model.size(); ++s) ASSERT_EQ(streams.add("g" + std::to_string(s), 0), s);
+  uint64_t position = 0;
+  uint64_t rng = 777;
+  auto next = [&] {
+    rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+    return rng >> 33;
+  };
+  auto append = [&] {
+    auto s = static_cast<uint32_t>(next() % model.size());
+    auto count = static_cast<uint32_t>(1 + next() % 2);
+    streams.add_events(s, position, count);
+    for (uint32_t k = 0; k < count; ++k) model[s].positions.push_back(position + k);
+    position += count;
+  };
+  auto check_during = [&](uint64_t below, const char* when) {
+    for (size_t s = 0; s < model.size(); ++s) {
+      const auto& got = streams.stream(static_cast<uint32_t>(s));
+      const Model& m = model[s];
+      ASSERT_EQ(got.base_version + got.positions.size(), m.base + m.positions.size()) << when << " " << s;
+      ASSERT_GE(got.positions.size(), m.positions.size()) << when << " " << s;
+      size_t extra = got.positions.size() - m.positions.size();
+      ASSERT_TRUE(std::equal(m.positions.begin(), m.positions.end(), got.positions.begin() + extra)) << when << " " << s;
+      for (size_t k = 0; k < extra; ++k) ASSERT_LT(got.positions[k], below) << when << " " << s;
+    }
+  };
+  uint64_t below = 0;
+  for (int round = 0; round < 12; ++round) {
+    for (int i = 0; i < 3000; ++i) append();
+    below = position - next() % 100;
+    streams.begin_drop(below);
+    for (Model& m : model) m.drop(below);
+    ASSERT_TRUE(streams.dropping());
+    int steps = 0;
+    // Round 5 begins the next drop before this one is done.
+    while (round != 5 && !streams.drop_some(1 + next() % 20)) {
+      append();
+      if (++steps % 50 == 0) ASSERT_NO_FATAL_FAILURE(check_during(below, "during"));
+    }
+    if (round != 5) {
+      ASSERT_GT(steps, 10) << "the drop took a single step";
+      EXPECT_FALSE(streams.dropping());
+      for (size_t s = 0; s < model.size(); ++s) {
+        ASSERT_EQ(streams.stream(static_cast<uint32_t>(s)).base_version, model[s].base) << round << " " << s;
+        ASSERT_EQ(streams.stream(static_cast<uint32_t>(s)).positions, model[s].positions) << round << " " << s;
+      }
+    }
+  }
+}
+
+// Thousands of batches over many chunks, dropped from the front now and
+// then (once down to nothing), against a plain vector: every position finds
+// its batch, positions outside do not, and ordinals, counts and ends agree.
+TEST(PositionIndexTest, AgreesWithAVectorAcrossChunksAndDrops) {
+  PositionIndex index;
+  std::vector<BatchLocation> model;
+  uint64_t position = 0;
+  uint64_t rng = 4242;
+  auto next = [&] {
+    rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+    return rng >> 33;
+  };
+  auto check = [&](const char* when) {
+    ASSERT_EQ(index.batch_count(), model.size()) << when;
+    ASSERT_EQ(index.end_position(), model.empty() ? 0 : position) << when;
+    for (size_t i = 0; i < model.size(); ++i) {
+      ASSERT_EQ(index.batch(i).first_position, model[i].first_position) << when << " " << i;
+      ASSERT_EQ(index.batch(i).offset, model[i].offset) << when << " " << i;
+      for (uint32_t k = 0; k < model[i].count; ++k) {
+        ASSERT_EQ(index.find(model[i].first_position + k), i) << when << " position " << model[i].first_position + k;
+      }
+    }
+    if (!model.empty()) ASSERT_EQ(index.find(model.front().first_position - 1), std::nullopt) << when;
+    ASSERT_EQ(index.find(position), std::nullopt) << when;
+  };
+  for (int round = 0; round < 8; ++round) {
+    for (int i = 0; i < 1500 + round * 300; ++i) {
+      auto count = static_cast<uint32_t>(1 + next() % 3);
+      index.add(batch(position, count));
+      model.push_back(batch(position, count));
+      position += count;
+    }
+    ASSERT_NO_FATAL_FAILURE(check("after adding"));
+    // Round 4 drops everything; the others a batch boundary or a position inside a batch.
+    uint64_t below = round == 4 ? position : model[next() % model.size()].first_position + next() % 2;
+    index.drop_below(below);
+    while (!model.empty() && model.front().first_position + model.front().count <= below) model.erase(model.begin());
+    ASSERT_NO_FATAL_FAILURE(check("after dropping"));
+  }
+}
+
 TEST(PositionIndexTest, PositionsBeforeTheFirstBatchAreNotFound) {
   PositionIndex index;
   EXPECT_EQ(index.find(0), std::nullopt);
