@@ -529,7 +529,8 @@ Result<uint64_t> Log::runs_of(std::optional<std::string_view> stream, uint64_t f
 }
 
 // Each chunk starts with a search: the writer may have adopted an index
-// checkpoint since the last one, which renumbers the in-memory batches.
+// checkpoint since the last one, or finished trimming for one, which
+// renumbers the in-memory batches.
 Result<uint64_t> Log::position_runs(uint64_t from, uint64_t to, uint64_t limit, std::vector<Run>& runs) const {
   size_t first_run = runs.size();
   uint64_t p = from;
@@ -543,7 +544,8 @@ Result<uint64_t> Log::position_runs(uint64_t from, uint64_t to, uint64_t limit, 
 }
 
 // Versions below the stream's in-memory base are in the index checkpoint;
-// both move when the writer adopts a newer one, so each chunk asks again.
+// both move when the writer adopts a newer one (the base when it trims the
+// stream, a few batches later), so each chunk asks again.
 Result<uint64_t> Log::stream_runs(std::string_view stream, uint64_t from, uint64_t to, uint64_t limit,
                                   std::vector<Run>& runs) const {
   std::optional<index::DirectoryStream> slot;
@@ -658,7 +660,7 @@ std::optional<index::SegmentContents> Log::segment_contents(uint32_t segment, ui
   uint64_t offset = format::kSegmentHeaderSize;
   while (offset < data_end) {
     std::shared_lock lock(mu_);
-    // Found again each chunk: adopting a checkpoint renumbers the batches.
+    // Found again each chunk: the drop after an adoption renumbers the batches.
     std::optional<size_t> at = positions_.find(position);
     if (!at) return std::nullopt;
     size_t end = std::min(positions_.batch_count(), *at + kContentsChunk);

@@ -8,8 +8,11 @@
 // Invariants:
 //   - segments_[i] holds positions [first_position(i), first_position(i+1)),
 //     and has sequence i + 1.
-//   - The in-memory indexes hold exactly the batches from the checkpoint's end
-//     on; a stream's in-memory versions continue its checkpointed ones.
+//   - The in-memory indexes hold every batch from the checkpoint's end on;
+//     a stream's in-memory versions continue its checkpointed ones. After
+//     an adoption they may also hold batches below the end until every
+//     stream is trimmed (continue_drop): an untrimmed stream's positions
+//     still point at them, and lookups below the end go to the files.
 //   - The indexes may run ahead of published(): the writer indexes a batch
 //     before it is durable. Readers see only positions below published(),
 //     which advances (release) after each fdatasync, in log order.
@@ -64,7 +67,8 @@ class Log {
   uint64_t checkpoint_end() const { return checkpoint_.end; }
   // A newer checkpoint the indexer wrote (any thread); the writer's side
   // adopts it (at a roll): lookups below its end move to its files, and the
-  // in-memory indexes let go of the batches it covers.
+  // in-memory indexes let go of the batches it covers over the next batches
+  // indexed (continue_drop).
   void offer_checkpoint(Checkpoint checkpoint);
   void adopt_offered_checkpoint();
   // Swaps in a rewritten index of a checkpointed segment (any thread).
@@ -295,10 +299,10 @@ class Log {
     const Log& log_;  // mu_ and writer_holds_ are mutable
     const bool held_;
   };
-  // The lock of the writer's side: none while it holds mu_ (WriterHold).
   // Streams trimmed per indexed batch while a checkpoint's drop is under way.
   static constexpr size_t kDropStreamsPerBatch = 16;
   void continue_drop(size_t streams);
+  // The lock of the writer's side: none while it holds mu_ (WriterHold).
   std::unique_lock<RwLock> writer_lock() {
     return writer_holds_ ? std::unique_lock<RwLock>() : std::unique_lock<RwLock>(mu_);
   }

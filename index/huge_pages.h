@@ -1,7 +1,8 @@
-// HugePageAllocator and ZeroedArray (below): for large arrays read at random
-// (the hash tables of the in-memory indexes). A block of 2 MiB or more is 2 MiB-aligned and advised
-// as transparent huge pages, so that a lookup needs one TLB entry per 2 MiB
-// instead of per 4 KiB. A TLB miss costs a two-level page walk in a virtual
+// HugePageAllocator and ZeroedArray (below): for large arrays read at
+// random (the hash tables of the in-memory indexes). A block of 2 MiB or
+// more is advised as transparent huge pages (HugePageAllocator's are also
+// 2 MiB-aligned; the kernel aligns ZeroedArray's large mappings itself since
+// 6.7), so that a lookup needs one TLB entry per 2 MiB instead of per 4 KiB. A TLB miss costs a two-level page walk in a virtual
 // machine, and a table of a few MiB probed at random misses on nearly every
 // probe. Where the kernel gives no huge pages the advice does nothing.
 #pragma once
@@ -9,6 +10,7 @@
 #include <sys/mman.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <cstdlib>
 #include <memory>
 #include <new>
@@ -68,6 +70,7 @@ class ZeroedArray {
   ZeroedArray() = default;
   explicit ZeroedArray(size_t n) : size_(n), bytes_(n * sizeof(T)) {
     if (n == 0) return;
+    if (n > SIZE_MAX / sizeof(T)) throw std::bad_alloc();
     void* p = ::mmap(nullptr, bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED) throw std::bad_alloc();
     if (bytes_ >= kHugePage) (void)::madvise(p, bytes_, MADV_HUGEPAGE);

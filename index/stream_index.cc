@@ -124,15 +124,16 @@ void StreamIndex::prefetch(std::string_view name) const {
 }
 
 // Names are never removed.
+// What can throw (bad_alloc) comes first, before anything changes.
 uint32_t StreamIndex::add(std::string_view name, uint64_t base_version) {
   auto ordinal = static_cast<uint32_t>(count_);
+  if ((count_ + 1) * 2 > table_.slots.size()) grow();
   if ((ordinal & kChunkMask) == 0) chunks_.push_back(std::make_unique<Stream[]>(kChunkMask + 1));
   Stream& s = mutable_stream(ordinal);
   s.name = name;
   s.base_version = base_version;
-  ++count_;
-  if (count_ * 2 > table_.slots.size()) grow();
   insert(table_, hash(name), ordinal);
+  ++count_;
   move_some();
   return ordinal;
 }
@@ -140,8 +141,9 @@ uint32_t StreamIndex::add(std::string_view name, uint64_t base_version) {
 void StreamIndex::grow() {
   while (!old_.slots.empty()) move_some();  // never the case (see kMovedPerAdd)
   size_t size = std::max<size_t>(64, table_.slots.size() * 2);
+  Table bigger{ZeroedArray<Slot>(size), size - 1};
   old_ = std::move(table_);
-  table_ = Table{ZeroedArray<Slot>(size), size - 1};
+  table_ = std::move(bigger);
   moved_ = 0;
 }
 

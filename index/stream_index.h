@@ -122,11 +122,14 @@ class StreamIndex {
   // full is replaced by one twice its size (zero pages, see ZeroedArray),
   // the old one is kept unchanged beside it, and each add moves the next
   // kMovedPerAdd of its slots into the new one. Until every slot is moved,
-  // lookups look in both. Moving a table of S slots takes S / kMovedPerAdd
-  // adds, during which the new table (2 S slots) goes from S / 2 names to
-  // S / 2 + S / kMovedPerAdd, well short of half full: a growth always
-  // ends before the next one is due.
+  // lookups look in both. Moving a table of S slots (S / 2 names) takes
+  // S / kMovedPerAdd adds, after which the new table (2 S slots) holds
+  // S / 2 + S / kMovedPerAdd names, well short of half full: a growth
+  // always ends before the next one is due. (The old table is unmapped
+  // when emptied, under the index lock: about 0.3 ms for 128 MiB of huge
+  // pages, a few ms on small pages.)
   static constexpr size_t kMovedPerAdd = 8;
+  static_assert(kMovedPerAdd >= 2, "a growth must end before the next is due");
   static constexpr unsigned kChunkBits = 10;  // streams live in chunks of 1024, which never move
   static constexpr size_t kChunkMask = (size_t{1} << kChunkBits) - 1;
   static uint64_t hash(std::string_view name);

@@ -1457,6 +1457,64 @@ TEST(IndexCheckpointTest, SealedSegmentsMoveFromMemoryToTheIndexFiles) {
   ASSERT_NO_FATAL_FAILURE(expect_clean_open(dir.path(), small_segments(), model, 102));
 }
 
+// Adopting a checkpoint at a roll trims the streams' in-memory positions a
+// few streams per batch indexed after it, and the position index lets go of
+// the checkpoint's batches only when every stream is done. With a few
+// thousand streams holding positions the trim is still under way right
+// after a roll: reads (every stream, both directions, read_all windows) and
+// retries of batches the checkpoint covers, made then, must be exact. A
+// roll counts once the in-memory batch count shows the drop ending in a
+// later append (it falls), so the checks did run mid-drop.
+TEST(IndexCheckpointTest, ReadsAndRetriesStayExactWhileACheckpointIsTrimmedIn) {
+  TempDir dir;
+  Model model;
+  auto store = test::open_ok(dir.path(), small_segments());
+  ASSERT_NE(store, nullptr);
+  std::mt19937_64 rng(1414);
+  const auto names = stream_names(600, "t");
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(90);
+  uint64_t segments = store->stats().segments;
+  int checked_mid_drop = 0;
+  while (checked_mid_drop < 3) {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "checked mid-drop " << checked_mid_drop << " times";
+    ASSERT_EQ(append_random(*store, model, rng, names, /*try_wrong=*/false), "");
+    StoreStats st = store->stats();
+    if (st.segments == segments) continue;
+    segments = st.segments;
+    if (segments < 4) continue;
+    ASSERT_NO_FATAL_FAILURE(check_store(*store, model, 1400 + segments));
+    // Retries of batches from the first segment to the one just sealed (all
+    // inside the id window): found through the in-memory batches or the
+    // files, wherever they are now.
+    for (size_t k = 0; k < 4; ++k) {
+      size_t b = (model.batches.size() - 1) * k / 4;
+      auto [stream, specs] = model.batch_specs(b);
+      auto r = store->append(stream, ExpectedVersion::no_stream(), test::views(specs));
+      ASSERT_TRUE(r.ok()) << "batch " << b << ": " << r.status().to_string();
+      EXPECT_TRUE(r->deduplicated) << "batch " << b;
+      EXPECT_EQ(r->first_position, model.batches[b].first_position) << "batch " << b;
+      EXPECT_EQ(r->first_version, model.events[model.batches[b].first_position].version) << "batch " << b;
+    }
+    // Until the next roll: a drop that ends in one of these appends (the
+    // in-memory batches fall) was under way during the checks above.
+    uint64_t before = store->stats().memory_indexed_batches;
+    while (true) {
+      ASSERT_EQ(append_random(*store, model, rng, names, false), "");
+      StoreStats now = store->stats();
+      if (now.segments != segments) break;
+      if (now.memory_indexed_batches <= before) {
+        ++checked_mid_drop;
+        break;
+      }
+      before = now.memory_indexed_batches;
+    }
+  }
+  ASSERT_NO_FATAL_FAILURE(check_store(*store, model, 1499));
+  ASSERT_TRUE(store->close().ok());
+  store.reset();
+  ASSERT_NO_FATAL_FAILURE(expect_clean_open(dir.path(), small_segments(), model, 1498));
+}
+
 }  // namespace
 }  // namespace cairn
 
