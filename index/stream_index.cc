@@ -184,7 +184,7 @@ uint32_t IdWindow::tag_of(const EventId& id) {
 
 void IdWindow::add(const EventId& id, uint64_t position) {
   if (capacity_ == 0) return;
-  if (ring_.size() < capacity_) ring_.resize(std::min<uint64_t>(capacity_, position + 1));
+  if (ring_.empty()) allocate();
   EventId& slot = ring_[position % capacity_];
   if (position >= capacity_ && !slot.is_nil()) erase(position - capacity_);
   slot = id;
@@ -195,8 +195,17 @@ void IdWindow::add(const EventId& id, uint64_t position) {
     table_[*i].position = static_cast<uint32_t>(position);
     return;
   }
-  if ((used_ + 1) * 4 > table_.size()) grow();
   insert(tag, static_cast<uint32_t>(position));
+}
+
+// A table of at most capacity ids, a quarter full at most: the smallest
+// power of two slots at least four times the capacity.
+void IdWindow::allocate() {
+  ring_ = ZeroedArray<EventId>(capacity_);
+  size_t size = std::bit_ceil(std::max<size_t>(64, size_t{capacity_} * 4));
+  table_ = ZeroedArray<Slot>(size);
+  mask_ = size - 1;
+  shift_ = 64 - static_cast<unsigned>(std::countr_zero(size));
 }
 
 void IdWindow::prefetch(const EventId& id) const {
@@ -238,7 +247,6 @@ void IdWindow::insert(uint32_t tag, uint32_t position) {
   size_t i = home(tag);
   while (table_[i].tag != 0) i = (i + 1) & mask_;
   table_[i] = Slot{tag, position};
-  ++used_;
 }
 
 // Backward-shift deletion: entries after the hole that could live in it move
@@ -259,18 +267,6 @@ void IdWindow::erase(uint64_t position) {
     i = j;
   }
   table_[i] = Slot{};
-  --used_;
-}
-
-void IdWindow::grow() {
-  HugePageVector<Slot> old = std::move(table_);
-  table_.assign(std::max<size_t>(64, old.size() * 2), Slot{});
-  mask_ = table_.size() - 1;
-  shift_ = 64 - static_cast<unsigned>(std::countr_zero(table_.size()));
-  used_ = 0;
-  for (const Slot& s : old) {
-    if (s.tag != 0) insert(s.tag, s.position);
-  }
 }
 
 }  // namespace cairn::index

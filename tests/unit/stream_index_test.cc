@@ -315,28 +315,13 @@ EventId id_of(uint8_t n) {
   return id;
 }
 
-// Blocks of 2 MiB or more are 2 MiB-aligned (so that whole huge pages can
-// back them); smaller ones come from the ordinary allocator. Either way the
-// vector keeps its values across growth.
-TEST(HugePageVectorTest, LargeBlocksAreHugePageAlignedAndKeepTheirValues) {
-  HugePageVector<uint64_t> v;
-  for (uint64_t i = 0; i < 1'000'000; ++i) {
-    v.push_back(i * 0x9E3779B97F4A7C15ull);
-    if (v.capacity() * sizeof(uint64_t) >= kHugePage) {
-      ASSERT_EQ(reinterpret_cast<uintptr_t>(v.data()) % kHugePage, 0u) << "at size " << v.size();
-    }
-  }
-  for (uint64_t i = 0; i < v.size(); ++i) ASSERT_EQ(v[i], i * 0x9E3779B97F4A7C15ull);
-  HugePageVector<uint64_t> small(16, 7);
-  EXPECT_LT(small.capacity() * sizeof(uint64_t), kHugePage);
-  EXPECT_EQ(small, HugePageVector<uint64_t>(16, 7));
-}
-
-// A ZeroedArray reads as zeros until written, keeps what is written, and
-// hands its block over on a move (the moved-from array is empty).
+// A ZeroedArray reads as zeros until written, keeps what is written, is
+// 2 MiB-aligned when large, and hands its block over on a move (the
+// moved-from array is empty).
 TEST(ZeroedArrayTest, StartsAsZerosAndMovesItsBlock) {
-  ZeroedArray<uint64_t> a(1u << 20);  // 8 MiB: huge pages advised
+  ZeroedArray<uint64_t> a(1u << 20);  // 8 MiB: 2 MiB-aligned, huge pages advised
   ASSERT_EQ(a.size(), 1u << 20);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(&a[0]) % kHugePage, 0u);
   for (size_t i = 0; i < a.size(); i += 4099) ASSERT_EQ(a[i], 0u) << i;
   for (size_t i = 0; i < a.size(); i += 7) a[i] = i + 1;
   ZeroedArray<uint64_t> b(std::move(a));
