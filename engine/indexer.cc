@@ -63,6 +63,7 @@ void Indexer::run() {
     uint32_t ordinal = queue_.front();
     queue_.pop_front();
     lock.unlock();
+    log_.release_retired();  // the checkpoint the seal's adoption replaced
     auto segments = log_.segments();
     uint64_t sealed_end = segments[ordinal]->sealed_end();
     auto contents = log_.segment_contents(ordinal, sealed_end - format::kFooterFrameSize);

@@ -71,6 +71,9 @@ class Log {
   // indexed (continue_drop).
   void offer_checkpoint(Checkpoint checkpoint);
   void adopt_offered_checkpoint();
+  // Lets go of the checkpoint the last adoption replaced (the indexer's
+  // thread, so that the writer's roll does not unmap its files).
+  void release_retired();
   // Swaps in a rewritten index of a checkpointed segment (any thread).
   void replace_segment_index(uint32_t segment, std::shared_ptr<const index::SegmentIndex> index);
   // Appends a segment; returns its ordinal.
@@ -315,6 +318,7 @@ class Log {
   Checkpoint checkpoint_;    // set at open, advanced by the writer's side
   std::mutex offered_mu_;
   std::optional<Checkpoint> offered_;
+  std::optional<Checkpoint> retired_;  // guarded by offered_mu_: replaced, for release_retired()
   char category_separator_;
   mutable std::vector<SegmentBitmapsAt> bitmaps_;
   mutable std::mutex bitmaps_load_mu_;  // bitmaps_[i] indexes segments_[i]

@@ -48,12 +48,30 @@ class ZeroedArray {
     return *this;
   }
 
+  // Faults in the pages of elements [first, first + count) now, writable,
+  // rather than at their first writes.
+  void fault_in(size_t first, size_t count) {
+    char* from = reinterpret_cast<char*>(data_ + first);
+    size_t bytes = count * sizeof(T);
+    if (bytes == 0) return;
+#ifdef MADV_POPULATE_WRITE
+    if (::madvise(page_floor(from), static_cast<size_t>(from + bytes - page_floor(from)), MADV_POPULATE_WRITE) == 0) return;
+#endif
+    for (size_t at = 0; at < bytes; at += 4096) {  // older kernels: touch each page
+      volatile char* p = from + at;
+      *p = *p;
+    }
+  }
+
   T& operator[](size_t i) { return data_[i]; }
   const T& operator[](size_t i) const { return data_[i]; }
   size_t size() const { return size_; }
   bool empty() const { return size_ == 0; }
 
  private:
+  static char* page_floor(char* p) {
+    return reinterpret_cast<char*>(reinterpret_cast<uintptr_t>(p) & ~uintptr_t{4095});
+  }
   static void* map(size_t bytes) {
     void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED) throw std::bad_alloc();

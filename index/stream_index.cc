@@ -127,13 +127,14 @@ void StreamIndex::prefetch(std::string_view name) const {
 // What can throw (bad_alloc) comes first, before anything changes.
 uint32_t StreamIndex::add(std::string_view name, uint64_t base_version) {
   auto ordinal = static_cast<uint32_t>(count_);
-  if ((count_ + 1) * 2 > table_.slots.size()) grow();
+  if (next_.slots.empty() && (count_ + 1) * 2 > table_.slots.size()) grow();
   if ((ordinal & kChunkMask) == 0) chunks_.push_back(std::make_unique<Stream[]>(kChunkMask + 1));
   Stream& s = mutable_stream(ordinal);
   s.name = name;
   s.base_version = base_version;
   insert(table_, hash(name), ordinal);
   ++count_;
+  fault_in_next();
   move_some();
   return ordinal;
 }
@@ -141,9 +142,23 @@ uint32_t StreamIndex::add(std::string_view name, uint64_t base_version) {
 void StreamIndex::grow() {
   while (!old_.slots.empty()) move_some();  // never the case (see kMovedPerAdd)
   size_t size = std::max<size_t>(64, table_.slots.size() * 2);
-  Table bigger{ZeroedArray<Slot>(size), size - 1};
+  next_ = Table{ZeroedArray<Slot>(size), size - 1};
+  faulted_ = 0;
+  fault_in_next();  // a table of one huge page or less takes over at once (the first one too)
+}
+
+// One huge page of the next table per add; once all are in, it takes over.
+void StreamIndex::fault_in_next() {
+  if (next_.slots.empty()) return;
+  constexpr size_t kSlotsPerPage = kHugePage / sizeof(Slot);
+  if (faulted_ < next_.slots.size()) {
+    next_.slots.fault_in(faulted_, std::min(kSlotsPerPage, next_.slots.size() - faulted_));
+    faulted_ += kSlotsPerPage;
+  }
+  if (faulted_ < next_.slots.size()) return;
   old_ = std::move(table_);
-  table_ = std::move(bigger);
+  table_ = std::move(next_);
+  next_ = Table{};
   moved_ = 0;
 }
 

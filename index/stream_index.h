@@ -120,8 +120,11 @@ class StreamIndex {
   };
   // Growth never stops an add for long: a table that would be over half
   // full is replaced by one twice its size (zero pages, see ZeroedArray),
-  // the old one is kept unchanged beside it, and each add moves the next
-  // kMovedPerAdd of its slots into the new one. Until every slot is moved,
+  // first faulted in a huge page per add (next_: on a VM with free-page
+  // reporting a fresh huge page costs about 5 ms, and the moves below land
+  // at random, so the first adds after a swap would each fault in several),
+  // then swapped in; the old one is kept unchanged beside it, and each add
+  // moves the next kMovedPerAdd of its slots into the new one. Until every slot is moved,
   // lookups look in both. Moving a table of S slots (S / 2 names) takes
   // S / kMovedPerAdd adds, after which the new table (2 S slots) holds
   // S / 2 + S / kMovedPerAdd names, well short of half full: a growth
@@ -132,6 +135,7 @@ class StreamIndex {
   static_assert(kMovedPerAdd >= 2, "a growth must end before the next is due");
   static constexpr unsigned kChunkBits = 10;  // streams live in chunks of 1024, which never move
   static constexpr size_t kChunkMask = (size_t{1} << kChunkBits) - 1;
+  void fault_in_next();
   static uint64_t hash(std::string_view name);
   std::optional<uint32_t> find_in(const Table& table, uint64_t h, std::string_view name) const;
   static void insert(Table& table, uint64_t h, uint32_t ordinal);
@@ -140,6 +144,8 @@ class StreamIndex {
   void move_some();
 
   Table table_;
+  Table next_;           // before a growth: the table to come, being faulted in (names go to table_ meanwhile)
+  size_t faulted_ = 0;   // next_'s slots below this are faulted in
   Table old_;            // while growing: the table before, unchanged
   size_t moved_ = 0;     // old_'s slots below this are in table_ too
   std::vector<std::unique_ptr<Stream[]>> chunks_;
