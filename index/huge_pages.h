@@ -7,7 +7,9 @@
 #pragma once
 
 #include <sys/mman.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <new>
@@ -57,8 +59,8 @@ class ZeroedArray {
 #ifdef MADV_POPULATE_WRITE
     if (::madvise(page_floor(from), static_cast<size_t>(from + bytes - page_floor(from)), MADV_POPULATE_WRITE) == 0) return;
 #endif
-    for (size_t at = 0; at < bytes; at += 4096) {  // older kernels: touch each page
-      volatile char* p = from + at;
+    for (char* page = page_floor(from); page < from + bytes; page += page_size()) {  // older kernels: touch each page
+      volatile char* p = std::max(page, from);
       *p = *p;
     }
   }
@@ -69,8 +71,12 @@ class ZeroedArray {
   bool empty() const { return size_ == 0; }
 
  private:
+  static size_t page_size() {
+    static const auto size = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+    return size;
+  }
   static char* page_floor(char* p) {
-    return reinterpret_cast<char*>(reinterpret_cast<uintptr_t>(p) & ~uintptr_t{4095});
+    return reinterpret_cast<char*>(reinterpret_cast<uintptr_t>(p) & ~uintptr_t{page_size() - 1});
   }
   static void* map(size_t bytes) {
     void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -84,8 +90,10 @@ class ZeroedArray {
     auto addr = reinterpret_cast<uintptr_t>(raw);
     char* aligned = raw + ((kHugePage - addr % kHugePage) % kHugePage);
     if (aligned > raw) (void)::munmap(raw, static_cast<size_t>(aligned - raw));
-    size_t tail = static_cast<size_t>(raw + bytes + kHugePage - (aligned + bytes));
-    if (tail > 0) (void)::munmap(aligned + bytes, tail);
+    // The tail from the page after the last byte (munmap wants a page-aligned start).
+    char* end = page_floor(aligned + bytes + page_size() - 1);
+    char* mapped_end = page_floor(raw + bytes + kHugePage + page_size() - 1);
+    if (mapped_end > end) (void)::munmap(end, static_cast<size_t>(mapped_end - end));
     (void)::madvise(aligned, bytes, MADV_HUGEPAGE);
     return aligned;
   }

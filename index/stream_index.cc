@@ -216,9 +216,11 @@ void IdWindow::add(const EventId& id, uint64_t position) {
 // A table of at most capacity ids, a quarter full at most: the smallest
 // power of two slots at least four times the capacity.
 void IdWindow::allocate() {
-  ring_ = ZeroedArray<EventId>(capacity_);
   size_t size = std::bit_ceil(std::max<size_t>(64, size_t{capacity_} * 4));
-  table_ = ZeroedArray<Slot>(size);
+  ZeroedArray<EventId> ring(capacity_);
+  ZeroedArray<Slot> table(size);  // both made before either is kept: all or nothing
+  ring_ = std::move(ring);
+  table_ = std::move(table);
   mask_ = size - 1;
   shift_ = 64 - static_cast<unsigned>(std::countr_zero(size));
 }

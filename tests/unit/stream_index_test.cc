@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <array>
+#include <fstream>
 #include <map>
 #include <string>
 #include <string_view>
@@ -337,6 +338,51 @@ TEST(ZeroedArrayTest, StartsAsZerosAndMovesItsBlock) {
   EXPECT_TRUE(ZeroedArray<uint64_t>().empty());
 }
 
+// An array whose size is not a whole number of pages (a ring of 200,000
+// ids: 3,200,000 bytes) gives back all it mapped: making and dropping ten
+// leaves the process's mapped size where it was (each used to keep up to
+// 2 MiB of its alignment slack mapped).
+TEST(ZeroedArrayTest, AnOddSizedBlockGivesBackAllItMapped) {
+  auto mapped_pages = [] {
+    std::ifstream statm("/proc/self/statm");
+    uint64_t pages = 0;
+    statm >> pages;
+    return pages;
+  };
+  { ZeroedArray<EventId> warm(200000); }
+  uint64_t before = mapped_pages();
+  for (int i = 0; i < 10; ++i) {
+    ZeroedArray<EventId> ring(200000);
+    ring[199999].bytes[15] = 1;
+    ASSERT_EQ(reinterpret_cast<uintptr_t>(&ring[0]) % kHugePage, 0u);
+  }
+  uint64_t after = mapped_pages();
+  EXPECT_LT(after, before + 256) << "pages mapped: " << before << " -> " << after;
+}
+
+// Windows of 1 and of 200,000 positions (neither a power of two, the
+// second's ring not a whole number of pages), starting far from position 0
+// as after an open: exactly the last `capacity` ids are found.
+TEST(IdWindowTest, OddCapacitiesFromAFarPositionFindExactlyTheirWindow) {
+  for (uint32_t capacity : {1u, 200000u}) {
+    IdWindow window(capacity);
+    const uint64_t first = 9'000'000'000'000ull;
+    const uint64_t count = uint64_t{capacity} * 2 + 3;
+    auto id_at = [](uint64_t p) {
+      EventId id;
+      for (size_t b = 0; b < 8; ++b) id.bytes[b] = static_cast<uint8_t>(p >> (8 * b));
+      id.bytes[8] = 0xAB;
+      return id;
+    };
+    for (uint64_t p = first; p < first + count; ++p) window.add(id_at(p), p);
+    for (uint64_t p = first; p < first + count; ++p) {
+      bool inside = p >= first + count - capacity;
+      ASSERT_EQ(window.find(id_at(p)), inside ? std::optional<uint64_t>(p) : std::nullopt)
+          << "capacity " << capacity << " position " << p;
+    }
+  }
+}
+
 TEST(IdWindowTest, RemembersTheLastCapacityPositions) {
   IdWindow window(3);
   for (uint8_t p = 0; p < 5; ++p) window.add(id_of(p + 1), p);
@@ -400,8 +446,7 @@ void check_against_reference_model(uint64_t first) {
 
 TEST(IdWindowTest, AgreesWithAReferenceModelOverManyEvictions) { check_against_reference_model(0); }
 
-// A window large enough for the table to grow to 2^18 slots, then wrap
-// three times: every id inside the window is found at its position, every
+// A window whose table has 2^18 slots, wrapping three times: every id inside the window is found at its position, every
 // one that left it is not.
 TEST(IdWindowTest, ALargeWindowFindsExactlyItsLastCapacityIds) {
   constexpr uint32_t kCapacity = 1u << 16;
