@@ -105,6 +105,25 @@ TEST(StreamIndexTest, StreamsStayPutAndFoundWhileTheTableGrows) {
   EXPECT_EQ(streams.stream_count(), 70001u);
 }
 
+// Past 262,144 names the next table is 8 MiB, four huge pages, so it is
+// faulted in over several adds while names still go to the current table
+// (past half full), then takes over and is moved into: names added in
+// every phase are found with their ordinals, names never added are not.
+TEST(StreamIndexTest, FindsEveryNameWhileABigTableIsFaultedInAndMoved) {
+  StreamIndex streams;
+  constexpr uint32_t kNames = 300000;
+  for (uint32_t i = 0; i < kNames; ++i) {
+    ASSERT_EQ(streams.add("big-" + std::to_string(i), 0), i);
+    if (i > 262000 && i < 262200) {  // around the growth: the name just added and a spread of older ones
+      ASSERT_EQ(streams.find("big-" + std::to_string(i)), i);
+      for (uint32_t j = 0; j <= i; j += 9973) ASSERT_EQ(streams.find("big-" + std::to_string(j)), j) << "at " << i;
+      ASSERT_EQ(streams.find("big-x" + std::to_string(i)), std::nullopt);
+    }
+  }
+  for (uint32_t i = 0; i < kNames; ++i) ASSERT_EQ(streams.find("big-" + std::to_string(i)), i);
+  EXPECT_EQ(streams.find("big-" + std::to_string(kNames)), std::nullopt);
+}
+
 // drop_below forgets the positions below a checkpoint and moves their
 // versions into each stream's base; streams with no positions (new ones,
 // or ones whose positions were all dropped before) keep theirs, and a
