@@ -105,7 +105,7 @@ TEST(StreamIndexTest, StreamsStayPutAndFoundWhileTheTableGrows) {
   EXPECT_EQ(streams.stream_count(), 70001u);
 }
 
-// Past 262,144 names the next table is 8 MiB, four huge pages, so it is
+// Past 262,144 names the next table is 16 MiB, eight huge pages, so it is
 // faulted in over several adds while names still go to the current table
 // (past half full), then takes over and is moved into: names added in
 // every phase are found with their ordinals, names never added are not.
