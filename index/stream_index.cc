@@ -230,9 +230,9 @@ void IdWindow::prefetch(const EventId& id) const {
 }
 
 void IdWindow::prefetch_add(const EventId& id, uint64_t position) const {
-  if (table_.empty()) return;
+  if (table_.empty()) return;  // made with the ring, at full size (allocate())
   prefetch(id);
-  if (position >= capacity_ && ring_.size() == capacity_) prefetch(id_at(position - capacity_));
+  if (position >= capacity_) prefetch(id_at(position - capacity_));
 }
 
 // The first kPrefetchAhead ids are prefetched too: in the batches of a few
