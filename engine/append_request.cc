@@ -28,6 +28,7 @@ void RequestPool::give(std::vector<std::unique_ptr<AppendRequest>>& finished) {
     r->stream.clear();
     r->expected = ExpectedVersion::any();
     r->frame.clear();
+    r->batch = format::BatchView();
     r->ids.clear();
     r->durability = Durability::kSync;
     r->done = nullptr;

@@ -4,6 +4,8 @@
 // state reuses one whose frame and id buffers already have their capacity.
 #pragma once
 
+#include "format/batch.h"
+
 #include <cairn/store.h>
 
 #include <atomic>
@@ -27,8 +29,10 @@ struct SyncWaiter {
 
 struct AppendRequest {
   std::string stream;
+  uint64_t stream_hash = 0;  // index::StreamIndex::hash(stream), computed by the appender
   ExpectedVersion expected = ExpectedVersion::any();
   std::string frame;  // an encoded events frame; the writer restamps it
+  format::BatchView batch;  // `frame` decoded by the appender (views into it; stamp as encoded)
   std::vector<EventId> ids;
   Durability durability = Durability::kSync;  // never kDefault here
   Store::AppendCallback done;  // for async appends

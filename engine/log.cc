@@ -241,8 +241,8 @@ Status Log::load_id_window() {
 
 void Log::prefetch_id(const EventId& id) const { ids_.prefetch(id); }
 
-void Log::prefetch_append(std::string_view stream, std::span<const EventId> ids, uint64_t first_position) const {
-  streams_.prefetch(stream);
+void Log::prefetch_append(uint64_t stream_hash, std::span<const EventId> ids, uint64_t first_position) const {
+  streams_.prefetch(stream_hash);
   for (size_t i = 0; i < std::min(ids.size(), index::IdWindow::kPrefetchAhead); ++i) {
     ids_.prefetch_add(ids[i], first_position + i);
   }
@@ -265,8 +265,8 @@ Result<std::optional<Log::IdHit>> Log::find_id(const EventId& id) const {
   return std::optional<IdHit>(IdHit{*position, events[0].stream, events[0].version});
 }
 
-Result<std::optional<uint32_t>> Log::find_stream(std::string_view stream) {
-  if (auto found = streams_.find(stream)) return std::optional<uint32_t>(*found);
+Result<std::optional<uint32_t>> Log::find_stream(std::string_view stream, uint64_t stream_hash) {
+  if (auto found = streams_.find(stream, stream_hash)) return std::optional<uint32_t>(*found);
   auto slot = checkpointed_stream_unheld(stream);
   if (!slot.ok()) return slot.status();
   if (!*slot) return std::optional<uint32_t>();

@@ -109,12 +109,14 @@ class Log {
   // Brings what find_id(id) reads first into the cache (a batch's ids are
   // looked up one after another, each a likely cache miss).
   void prefetch_id(const EventId& id) const;
-  // Prefetches what indexing a batch of `stream` with `ids` at
+  // Prefetches what indexing a batch of the stream whose name hashes to
+  // `stream_hash` (index::StreamIndex::hash) with `ids` at
   // `first_position` will read first (the writer's, a few appends ahead).
-  void prefetch_append(std::string_view stream, std::span<const EventId> ids, uint64_t first_position) const;
+  void prefetch_append(uint64_t stream_hash, std::span<const EventId> ids, uint64_t first_position) const;
   // The in-memory ordinal of `stream`, added (continuing its checkpointed
   // versions) when only the checkpoint knows it; nullopt for a new stream.
-  Result<std::optional<uint32_t>> find_stream(std::string_view stream);
+  // `stream_hash` is index::StreamIndex::hash(stream).
+  Result<std::optional<uint32_t>> find_stream(std::string_view stream, uint64_t stream_hash);
   // The writer's side holds the index lock while one lives, across several
   // appends' lookups and index_batch calls (which then take it no more):
   // one exclusive lock and unlock per run of appends instead of per batch.

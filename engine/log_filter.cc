@@ -96,7 +96,12 @@ Status Log::index_bitmaps(uint32_t segment, const format::BatchView& batch) {
                               " is outside the 2^32 positions from the segment's first, " +
                               std::to_string(at.first_position));
   }
-  if (Status s = load_bitmaps(segment); !s.ok()) return s;  // the segment's indexed part
+  // The segment's indexed part, when not loaded yet. `source` is read here
+  // without bitmaps_load_mu_: index_batch holds the index lock exclusively,
+  // and readers change `source` only under it shared.
+  if (at.source) {
+    if (Status s = load_bitmaps(segment); !s.ok()) return s;
+  }
   // A segment index may already hold this batch (one written past the
   // stream directory's end by a crashed store: recovery scans it again).
   if (first - at.first_position < at.bitmaps.end()) return Status();

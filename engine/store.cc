@@ -13,6 +13,8 @@
 #include "engine/info_log.h"
 #include "engine/writer.h"
 #include "format/batch.h"
+#include "format/frame.h"
+#include "index/stream_index.h"
 
 #include <atomic>
 #include <cstdio>
@@ -46,11 +48,16 @@ class Store::Impl {
     if (Status s = invalidate_clean_record(); !s.ok()) return s;
     auto request = writer_->new_request();
     request->stream = stream;
+    request->stream_hash = index::StreamIndex::hash(stream);
     request->expected = expected;
     request->durability = durability == Durability::kDefault ? options_.durability : durability;
     request->ids.reserve(events.size());
     for (const NewEvent& e : events) request->ids.push_back(e.id);
     format::encode_batch(request->frame, stream, events, {}, /*seal=*/false);  // the writer seals it
+    static const std::string kWhere = "an append's encoded batch";  // never fails: the bytes were just encoded
+    auto batch = format::BatchView::decode(format::own_frame_body(request->frame), kWhere);
+    if (!batch.ok()) return batch.status();
+    request->batch = *batch;
     return request;
   }
 

@@ -393,7 +393,7 @@ void Writer::process(Batch& taken, bool inline_ok) {
   size_t ahead = 0;
   auto prefetch_next = [&] {
     const AppendRequest& r = *taken[ahead++];
-    log_.prefetch_append(r.stream, r.ids, ahead_position);
+    log_.prefetch_append(r.stream_hash, r.ids, ahead_position);
     ahead_position += r.ids.size();
   };
   while (ahead < std::min(kAdmitAhead, taken.size())) prefetch_next();
@@ -460,7 +460,7 @@ Result<AppendResult> Writer::admit(AppendRequest& r) {
     if (retry->ok()) stats_.deduplicated.fetch_add(1, std::memory_order_relaxed);
     return std::move(*retry);
   }
-  auto found = log_.find_stream(r.stream);
+  auto found = log_.find_stream(r.stream, r.stream_hash);
   if (!found.ok()) return found.status();
   std::optional<uint32_t> stream = *found;
   uint64_t next_version = stream ? log_.indexed_next_version(*stream) : 0;
@@ -476,13 +476,11 @@ Result<AppendResult> Writer::admit(AppendRequest& r) {
   format::BatchStamp stamp{next_position_, next_version, durable_position_.load(std::memory_order_acquire),
                            wall_clock_ns()};
   format::restamp_batch(r.frame.data(), r.frame.size(), stamp);
-  auto batch = format::BatchView::decode(format::own_frame_body(r.frame), "pending append");
-  if (!batch.ok()) return batch.status();
-  if (Status s = log_.index_batch(active_.ordinal, offset, static_cast<uint32_t>(r.frame.size()), *batch, stream, r.ids);
+  if (Status s = log_.index_batch(active_.ordinal, offset, static_cast<uint32_t>(r.frame.size()),
+                                  r.batch.restamped(stamp), stream, r.ids);
       !s.ok()) {
     return s;
   }
-  content_.update(r.frame);
   current_.frames.push_back(r.frame);
   current_.bytes += r.frame.size();
   current_.events += r.ids.size();
@@ -891,6 +889,11 @@ void Writer::complete(Flight& f, const Status& io) {
     log_.publish(f.end_position);
   }
   acknowledge(f);
+  // After the acknowledgements, which need not wait for it. Flights complete
+  // in log order, and the seal reads the hash only once none is in.
+  if (!has_failed_.load(std::memory_order_acquire)) {
+    for (std::string_view frame : f.frames) content_.update(frame);
+  }
 }
 
 void Writer::count_appends(const Flight& f) {

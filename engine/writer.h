@@ -257,7 +257,10 @@ class Writer {
 
   // The leader's state: touched only by the current leader (handed over under mu_).
   ActiveSegment active_;
-  format::StreamingChecksum content_;  // of the active segment's batches written since open
+  // Of the active segment's batches written since open, in log order:
+  // updated by complete() (the completer's thread, or the leader's when it
+  // completes a flight itself), read and reset only while no flight is in.
+  format::StreamingChecksum content_;
   bool content_complete_ = true;       // content_ covers every batch of the active segment
   std::function<void(uint32_t)> on_sealed_;
   uint64_t next_position_;             // indexed end, including the current flight

@@ -62,7 +62,16 @@ class BatchView {
   // exactly. Errors are kCorruption with `where` (file and offset) prefixed.
   static Result<BatchView> decode(std::string_view body, const std::string& where);
 
+  // An empty view (count() 0), to be assigned a decoded one.
+  BatchView() = default;
+
   const BatchStamp& stamp() const { return stamp_; }
+  // The view of the same bytes after restamp_batch(..., stamp) rewrote them.
+  BatchView restamped(const BatchStamp& stamp) const {
+    BatchView v = *this;
+    v.stamp_ = stamp;
+    return v;
+  }
   uint32_t count() const { return count_; }
   std::string_view stream() const { return stream_; }
   uint64_t last_position() const { return stamp_.first_position + count_ - 1; }

@@ -207,9 +207,13 @@ const Roaring* SegmentBitmaps::find(const Bitmaps& bitmaps, std::string_view nam
   return it == bitmaps.end() ? nullptr : &it->second;
 }
 
-Roaring& SegmentBitmaps::find_or_add(Bitmaps& bitmaps, std::string_view name) {
+Roaring& SegmentBitmaps::find_or_add(Bitmaps& bitmaps, LastFound& last, std::string_view name) {
+  if (last.bitmap != nullptr && last.name == name) return *last.bitmap;
   auto it = bitmaps.find(name);
   if (it == bitmaps.end()) it = bitmaps.emplace(std::string(name), Roaring()).first;
+  last.bitmap = nullptr;  // until the name is copied (it may throw)
+  last.name = name;
+  last.bitmap = &it->second;
   return it->second;
 }
 
@@ -223,8 +227,8 @@ void SegmentBitmaps::add(std::string_view type, std::string_view category, uint3
       r.addRange(relative_position, uint64_t{relative_position} + count);
     }
   };
-  add_to(find_or_add(types_, type));
-  if (!category.empty()) add_to(find_or_add(categories_, category));
+  add_to(find_or_add(types_, last_type_, type));
+  if (!category.empty()) add_to(find_or_add(categories_, last_category_, category));
   end_ = std::max(end_, uint64_t{relative_position} + count);
 }
 

@@ -23,6 +23,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace cairn::index {
@@ -81,13 +82,36 @@ class SegmentBitmaps {
 
  private:
   using Bitmaps = std::map<std::string, Roaring, std::less<>>;
+  // The bitmap add() found last for a name, kept so that a run of events of
+  // one type or category skips the map's lookup. A copy forgets it (it
+  // points into its source's map); a move hands it over with the map's
+  // nodes.
+  struct LastFound {
+    std::string name;
+    Roaring* bitmap = nullptr;
+    LastFound() = default;
+    LastFound(const LastFound&) {}
+    LastFound(LastFound&& other) noexcept
+        : name(std::move(other.name)), bitmap(std::exchange(other.bitmap, nullptr)) {}
+    LastFound& operator=(const LastFound&) {
+      bitmap = nullptr;
+      return *this;
+    }
+    LastFound& operator=(LastFound&& other) noexcept {
+      name = std::move(other.name);
+      bitmap = std::exchange(other.bitmap, nullptr);
+      return *this;
+    }
+  };
   static const Roaring* find(const Bitmaps& bitmaps, std::string_view name);
-  static Roaring& find_or_add(Bitmaps& bitmaps, std::string_view name);
+  static Roaring& find_or_add(Bitmaps& bitmaps, LastFound& last, std::string_view name);
 
   char separator_;
   uint64_t end_ = 0;
   Bitmaps types_;       // never holds an empty bitmap
   Bitmaps categories_;  // never holds an empty bitmap
+  LastFound last_type_;
+  LastFound last_category_;
 };
 
 // Appends to `out` the members of `bitmap` in [from, end), in increasing

@@ -1,5 +1,7 @@
 #include "index/stream_index.h"
 
+#include "format/checksum.h"
+
 #include <algorithm>
 #include <bit>
 #include <cstddef>
@@ -99,7 +101,7 @@ bool StreamIndex::drop_some(size_t streams) {
   return true;
 }
 
-uint64_t StreamIndex::hash(std::string_view name) { return std::hash<std::string_view>{}(name); }
+uint64_t StreamIndex::hash(std::string_view name) { return format::checksum(name); }
 
 std::optional<uint32_t> StreamIndex::find_in(const Table& table, uint64_t h, std::string_view name) const {
   if (table.slots.empty()) return std::nullopt;
@@ -111,14 +113,12 @@ std::optional<uint32_t> StreamIndex::find_in(const Table& table, uint64_t h, std
 }
 
 // While growing, most names are still found in the old table alone.
-std::optional<uint32_t> StreamIndex::find(std::string_view name) const {
-  uint64_t h = hash(name);
+std::optional<uint32_t> StreamIndex::find(std::string_view name, uint64_t h) const {
   if (auto found = find_in(old_, h, name)) return found;
   return find_in(table_, h, name);
 }
 
-void StreamIndex::prefetch(std::string_view name) const {
-  uint64_t h = hash(name);
+void StreamIndex::prefetch(uint64_t h) const {
   if (!old_.slots.empty()) __builtin_prefetch(&old_.slots[h & old_.mask]);
   if (!table_.slots.empty()) __builtin_prefetch(&table_.slots[h & table_.mask]);
 }

@@ -78,10 +78,14 @@ class StreamIndex {
     std::vector<uint64_t> positions;  // positions[v - base_version] = global position of version v
   };
 
-  std::optional<uint32_t> find(std::string_view name) const;
-  // Prefetches the table slot find(name) reads first (the table outgrows the
+  // The hash find() and prefetch() look a name up by: an appender computes
+  // it on its own thread, so that the writer's lookups need not.
+  static uint64_t hash(std::string_view name);
+  std::optional<uint32_t> find(std::string_view name) const { return find(name, hash(name)); }
+  std::optional<uint32_t> find(std::string_view name, uint64_t name_hash) const;
+  // Prefetches the table slot find() reads first (the table outgrows the
   // caches with many streams; the writer prefetches a few appends ahead).
-  void prefetch(std::string_view name) const;
+  void prefetch(uint64_t name_hash) const;
   // A new stream's versions continue from `base_version`. Never moves the
   // streams already added (a reference from stream() stays valid).
   uint32_t add(std::string_view name, uint64_t base_version);
@@ -136,7 +140,6 @@ class StreamIndex {
   static constexpr unsigned kChunkBits = 10;  // streams live in chunks of 1024, which never move
   static constexpr size_t kChunkMask = (size_t{1} << kChunkBits) - 1;
   void fault_in_next();
-  static uint64_t hash(std::string_view name);
   std::optional<uint32_t> find_in(const Table& table, uint64_t h, std::string_view name) const;
   static void insert(Table& table, uint64_t h, uint32_t ordinal);
   Stream& mutable_stream(uint32_t ordinal) { return chunks_[ordinal >> kChunkBits][ordinal & kChunkMask]; }

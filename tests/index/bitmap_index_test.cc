@@ -85,6 +85,69 @@ TEST(SegmentBitmapsTest, AddBatchEqualsOneAddPerEvent) {
   EXPECT_EQ(by_batch.category("nocategory"), nullptr);
 }
 
+// add() remembers the bitmap it found last for a type and a category: a copy
+// must not add to its source's bitmaps, a move must keep adding to the
+// moved ones, and a name read from a reused buffer must not match the
+// remembered one by address.
+TEST(SegmentBitmapsTest, CopiesAndMovesKeepAddingToTheirOwnBitmaps) {
+  auto type_members = [](const SegmentBitmaps& b, const std::string& t) {
+    return b.type(t) ? members(*b.type(t)) : std::vector<uint32_t>{};
+  };
+  auto category_members = [](const SegmentBitmaps& b, const std::string& c) {
+    return b.category(c) ? members(*b.category(c)) : std::vector<uint32_t>{};
+  };
+  SegmentBitmaps a;
+  a.add("T", "C", 0);
+  SegmentBitmaps b = a;
+  b.add("T", "C", 1);
+  a.add("T", "C", 2);
+  EXPECT_EQ(type_members(a, "T"), (std::vector<uint32_t>{0, 2}));
+  EXPECT_EQ(category_members(a, "C"), (std::vector<uint32_t>{0, 2}));
+  EXPECT_EQ(type_members(b, "T"), (std::vector<uint32_t>{0, 1}));
+  EXPECT_EQ(category_members(b, "C"), (std::vector<uint32_t>{0, 1}));
+
+  SegmentBitmaps c = std::move(a);
+  c.add("T", "C", 3);
+  EXPECT_EQ(type_members(c, "T"), (std::vector<uint32_t>{0, 2, 3}));
+  a = b;  // the moved-from one, assigned a copy
+  a.add("T", "C", 5);
+  EXPECT_EQ(type_members(a, "T"), (std::vector<uint32_t>{0, 1, 5}));
+  EXPECT_EQ(type_members(b, "T"), (std::vector<uint32_t>{0, 1}));
+  EXPECT_EQ(type_members(c, "T"), (std::vector<uint32_t>{0, 2, 3}));
+
+  SegmentBitmaps d;
+  d.add("T", "C", 0);
+  d = std::move(c);
+  d.add("T", "C", 4);
+  EXPECT_EQ(type_members(d, "T"), (std::vector<uint32_t>{0, 2, 3, 4}));
+  EXPECT_EQ(category_members(d, "C"), (std::vector<uint32_t>{0, 2, 3, 4}));
+
+  std::vector<SegmentBitmaps> grown;
+  for (uint32_t i = 0; i < 40; ++i) {  // reallocations move (or copy) the earlier ones
+    grown.emplace_back();
+    grown.back().add("T", "C", i);
+    for (uint32_t j = 0; j <= i; ++j) grown[j].add("T", "C", 100 + i);
+  }
+  for (uint32_t j = 0; j < grown.size(); ++j) {
+    std::vector<uint32_t> want{j};
+    for (uint32_t i = j; i < 40; ++i) want.push_back(100 + i);
+    ASSERT_EQ(type_members(grown[j], "T"), want) << j;
+    ASSERT_EQ(category_members(grown[j], "C"), want) << j;
+  }
+
+  SegmentBitmaps e;
+  std::string type = "Placed", category = "Order";
+  e.add(type, category, 0);
+  type = "Paid!!";  // same buffer, same length
+  category = "Ordex";
+  e.add(type, category, 1);
+  e.add("Placed", "Order", 2);
+  EXPECT_EQ(type_members(e, "Placed"), (std::vector<uint32_t>{0, 2}));
+  EXPECT_EQ(type_members(e, "Paid!!"), (std::vector<uint32_t>{1}));
+  EXPECT_EQ(category_members(e, "Order"), (std::vector<uint32_t>{0, 2}));
+  EXPECT_EQ(category_members(e, "Ordex"), (std::vector<uint32_t>{1}));
+}
+
 TEST(CategoryOfTest, IsTheNameBeforeTheFirstSeparator) {
   EXPECT_EQ(category_of("Order-42", '-'), "Order");
   EXPECT_EQ(category_of("Order-42-a", '-'), "Order");

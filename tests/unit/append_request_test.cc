@@ -1,8 +1,11 @@
 // engine/append_request: the pool that recycles finished append requests.
 #include "engine/append_request.h"
 
+#include "format/batch.h"
+#include "format/frame.h"
 #include "test_util.h"
 
+#include <algorithm>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -17,8 +20,12 @@ std::unique_ptr<AppendRequest> filled(RequestPool& pool, const std::shared_ptr<i
   auto r = pool.take();
   r->stream = "Order-42";
   r->expected = ExpectedVersion::exactly(7);
-  r->frame.assign(frame_bytes, 'f');
   r->ids.push_back(EventId::random());
+  r->frame.reserve(frame_bytes);
+  NewEvent event{r->ids.back(), "Placed", std::string_view("data"), {}};
+  format::encode_batch(r->frame, r->stream, std::span(&event, 1), {}, /*seal=*/false);
+  r->batch = format::BatchView::decode(format::own_frame_body(r->frame), "test").value();
+  r->frame.resize(std::max(frame_bytes, r->frame.size()), 'f');
   r->durability = Durability::kNone;
   r->done = [token](Result<AppendResult>) {};
   r->result = AppendResult{};
@@ -30,6 +37,7 @@ void expect_cleared(const AppendRequest& r) {
   EXPECT_EQ(r.expected.kind(), ExpectedVersion::Kind::kAny);
   EXPECT_EQ(r.frame, "");
   EXPECT_TRUE(r.ids.empty());
+  EXPECT_EQ(r.batch.count(), 0u);
   EXPECT_EQ(r.durability, Durability::kSync);
   EXPECT_FALSE(r.done);
   EXPECT_EQ(r.waiter, nullptr);

@@ -64,8 +64,9 @@ TEST(StreamIndexTest, FindsEveryNameAcrossTableGrowth) {
   names.push_back(std::string("nul\0inside", 10));
   names.push_back(std::string(1024, 'x'));
   for (size_t i = 0; i < names.size(); ++i) {
-    streams.prefetch(names[i]);
+    streams.prefetch(StreamIndex::hash(names[i]));
     EXPECT_EQ(streams.find(names[i]), std::nullopt) << names[i];
+    EXPECT_EQ(streams.find(names[i], StreamIndex::hash(names[i])), std::nullopt) << names[i];
     ASSERT_EQ(streams.add(names[i], 0), i);
     if (i % 97 == 0 || i + 1 == names.size()) {
       for (size_t j = 0; j <= i; ++j) ASSERT_EQ(streams.find(names[j]), j) << names[j];
@@ -262,7 +263,9 @@ TEST(StreamIndexTest, AGradualDropKeepsEveryStreamConsistent) {
     // Round 5 begins the next drop before this one is done.
     while (round != 5 && !streams.drop_some(1 + next() % 20)) {
       append();
-      if (++steps % 50 == 0) ASSERT_NO_FATAL_FAILURE(check_during(below, "during"));
+      if (++steps % 50 == 0) {
+        ASSERT_NO_FATAL_FAILURE(check_during(below, "during"));
+      }
     }
     if (round != 5) {
       ASSERT_GT(steps, 10) << "the drop took a single step";
@@ -297,7 +300,9 @@ TEST(PositionIndexTest, AgreesWithAVectorAcrossChunksAndDrops) {
         ASSERT_EQ(index.find(model[i].first_position + k), i) << when << " position " << model[i].first_position + k;
       }
     }
-    if (!model.empty()) ASSERT_EQ(index.find(model.front().first_position - 1), std::nullopt) << when;
+    if (!model.empty()) {
+      ASSERT_EQ(index.find(model.front().first_position - 1), std::nullopt) << when;
+    }
     ASSERT_EQ(index.find(position), std::nullopt) << when;
   };
   for (int round = 0; round < 8; ++round) {
