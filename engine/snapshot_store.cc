@@ -239,6 +239,13 @@ Result<SnapshotInfo> Snapshots::Impl::save(std::string_view stream, uint64_t ver
     return Status::invalid_argument("snapshot at version " + std::to_string(version) + " of stream '" +
                                     std::string(stream) + "', whose last version is " + std::to_string(*last));
   }
+  // The snapshot must not outlive the events it summarizes: under kBatch and
+  // kNone they may not be durable yet, and a power loss would take them
+  // back while keeping the snapshot, which a load would then return for the
+  // events appended in their place.
+  if (config_.make_log_durable) {
+    if (Status s = config_.make_log_durable(log_.published()); !s.ok()) return s;
+  }
   SnapshotRecord r;
   r.stream = stream;
   r.schema = schema;

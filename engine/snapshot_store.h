@@ -90,6 +90,9 @@ class Snapshots::Impl {
     format::StoreId store_id{};
     bool read_only = false;
     Options options;  // snapshots_to_keep, max_snapshot_bytes, snapshot_file_bytes, info_log
+    // Makes the log durable below a position (Store::sync): a save first
+    // makes the events it summarizes durable. Null: nothing to wait for.
+    std::function<Status(uint64_t)> make_log_durable;
   };
   // Opens the snapshot log of the store (an empty one when `dir/snapshots`
   // does not exist; it is created by the first save). A log that cannot be

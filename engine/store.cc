@@ -16,6 +16,7 @@
 #include "format/frame.h"
 #include "index/stream_index.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <mutex>
@@ -35,6 +36,7 @@ class Store::Impl {
         indexer_(std::move(indexer)),
         hub_(std::make_shared<engine::SubscriptionHub>(*recovered_.log, std::move(checkpoints), dir_)) {
     clean_invalidated_ = !writer_ || !recovered_.clean_record_found;
+    if (writer_) hub_->set_make_log_durable([this](uint64_t position) { return writer_->sync_to(position); });
     open_snapshots();
   }
 
@@ -133,6 +135,12 @@ class Store::Impl {
     auto paused = [this](const std::function<Status()>& f) { return snapshot_impl_->with_writes_paused(f); };
     return engine::take_checkpoint({fs_, dir_, recovered_.identity, log(), paused}, target, options);
   }
+  // Makes every position below `position` durable (Store::sync).
+  Status sync(uint64_t position) {
+    if (closed_) return Status::closed(dir_ + ": store is closed");
+    if (!writer_) return Status();  // read-only: it writes nothing, and what it reads is on disk
+    return writer_->sync_to(position);
+  }
   const std::shared_ptr<engine::SubscriptionHub>& hub() const { return hub_; }
   Snapshots& snapshots() { return *snapshots_; }
   const std::string& dir() const { return dir_; }
@@ -185,7 +193,8 @@ class Store::Impl {
 
   // The snapshot log (engine/snapshot_store.h); its errors do not fail the open.
   void open_snapshots() {
-    Snapshots::Impl::Config config{dir_, recovered_.identity.store_id, recovered_.read_only, options_};
+    Snapshots::Impl::Config config{dir_, recovered_.identity.store_id, recovered_.read_only, options_,
+                                   [this](uint64_t position) { return sync(position); }};
     auto impl = Snapshots::Impl::open(fs_, log(), std::move(config));
     snapshot_impl_ = impl.get();
     snapshots_ = std::make_unique<Snapshots>(std::move(impl));
@@ -308,8 +317,7 @@ Result<std::optional<uint64_t>> Store::subscription_checkpoint(std::string_view 
 }
 
 Status Store::save_subscription_checkpoint(std::string_view name, uint64_t cursor) {
-  engine::SubscriptionHub& hub = *impl_->hub();
-  return hub.with_log([&](const engine::Log&) { return hub.checkpoints().save(name, cursor); });
+  return impl_->hub()->save_checkpoint(name, cursor);
 }
 
 Status Store::remove_subscription_checkpoint(std::string_view name) {
@@ -322,6 +330,7 @@ std::optional<uint64_t> Store::stream_version(std::string_view stream) const {
 }
 
 uint64_t Store::next_position() const { return impl_->log().published(); }
+Status Store::sync() { return impl_->sync(impl_->log().published()); }
 StoreStats Store::stats() const { return impl_->stats(); }
 const std::string& Store::path() const { return impl_->dir(); }
 Snapshots& Store::snapshots() { return impl_->snapshots(); }

@@ -127,9 +127,9 @@ Result<std::vector<RecordedEvent>> Subscription::Impl::wait_and_read(Clock::time
       return read.status();
     }
     if (!read->events.empty()) return std::move(read->events);
-    if (!read->exhausted) continue;  // a whole batch of other group members' events
     auto now = Clock::now();
     if (now >= deadline) return std::vector<RecordedEvent>();
+    if (!read->exhausted) continue;  // a whole batch of other group members' events
     auto until = deadline - now > kLongestWait ? now + kLongestWait : deadline;
     signal.wait_until([&] { return closed_.load(std::memory_order_acquire) || signal.published() > end; }, until);
   }
@@ -141,7 +141,7 @@ Status Subscription::Impl::save_checkpoint(uint64_t at) {
     return Status::invalid_argument("checkpoint " + std::to_string(at) + " is past the subscription's cursor " +
                                     std::to_string(cursor()) + " (events not delivered yet)");
   }
-  return hub_->with_log([&](const engine::Log&) { return hub_->checkpoints().save(options_.name, at); });
+  return hub_->save_checkpoint(options_.name, at);
 }
 
 void Subscription::Impl::stop(Status why) {
@@ -160,15 +160,30 @@ Status Subscription::Impl::status() const {
 void Subscription::Impl::close() {
   stop(Status::closed("subscription closed"));
   hub_->signal().wake_all();
-  if (thread_.joinable() && thread_.get_id() != std::this_thread::get_id()) thread_.join();
+  if (thread_.get_id() == std::this_thread::get_id()) return;  // the handler's own thread
+  std::lock_guard lock(join_mu_);
+  if (thread_.joinable()) thread_.join();
 }
 
 void Subscription::Impl::run(SubscriptionHandler handler) {
   callback_ = true;
+  std::lock_guard starting(start_mu_);
   thread_ = std::thread([this, h = std::move(handler)] {
+    { std::lock_guard started(start_mu_); }  // thread_ is assigned: the handler may compare its id
     engine::name_this_thread("cairn-subscribe");
     feed(h);
+    if (orphaned_.load(std::memory_order_acquire)) {
+      thread_.detach();
+      delete this;
+    }
   });
+}
+
+bool Subscription::Impl::orphan_if_on_handler_thread() {
+  if (!callback_ || thread_.get_id() != std::this_thread::get_id()) return false;
+  stop(Status::closed("subscription closed"));
+  orphaned_.store(true, std::memory_order_release);
+  return true;
 }
 
 void Subscription::Impl::feed(const SubscriptionHandler& handler) {
@@ -191,7 +206,9 @@ void Subscription::Impl::feed(const SubscriptionHandler& handler) {
 // --- the public wrapper ---
 
 Subscription::Subscription(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-Subscription::~Subscription() = default;
+Subscription::~Subscription() {
+  if (impl_ && impl_->orphan_if_on_handler_thread()) (void)impl_.release();  // its thread deletes it
+}
 
 Result<std::vector<RecordedEvent>> Subscription::next(std::chrono::milliseconds timeout) {
   return impl_->next(timeout);

@@ -33,6 +33,11 @@ class Subscription::Impl {
   Status status() const;
   // Starts the thread that feeds `handler`.
   void run(SubscriptionHandler handler);
+  // For ~Subscription on this subscription's own handler thread (a handler
+  // that unsubscribes by destroying its Subscription): ends delivery and
+  // hands the Impl to its thread, which deletes it once the handler has
+  // returned. Returns false elsewhere (the caller deletes it as usual).
+  bool orphan_if_on_handler_thread();
 
  private:
   Impl(std::shared_ptr<engine::SubscriptionHub> hub, SubscriptionOptions options, uint64_t start)
@@ -56,7 +61,10 @@ class Subscription::Impl {
   mutable std::mutex status_mu_;
   Status status_;  // guarded by status_mu_
   bool callback_ = false;
+  std::mutex start_mu_;  // held by run() until thread_ is assigned
+  std::mutex join_mu_;   // one close() joins thread_; any other waits for it
   std::thread thread_;
+  std::atomic<bool> orphaned_{false};  // the feed thread deletes the Impl when it ends
 };
 
 }  // namespace cairn

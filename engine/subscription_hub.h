@@ -9,9 +9,11 @@
 
 #include <cairn/status.h>
 
+#include <functional>
 #include <memory>
 #include <shared_mutex>
 #include <string>
+#include <string_view>
 
 namespace cairn::engine {
 
@@ -36,6 +38,20 @@ class SubscriptionHub {
     log_ = nullptr;
   }
 
+  // Saves `name`'s checkpoint once the events it has passed are durable
+  // (kBatch, kNone): a cursor must not outlive them, or after a power loss
+  // it would skip the events appended in their place.
+  Status save_checkpoint(std::string_view name, uint64_t cursor) {
+    return with_log([&](const Log& log) {
+      if (make_log_durable_) {
+        if (Status s = make_log_durable_(log.published()); !s.ok()) return s;
+      }
+      return checkpoints_->save(name, cursor);
+    });
+  }
+  // Set once by the store before any subscription exists (Store::sync).
+  void set_make_log_durable(std::function<Status(uint64_t)> f) { make_log_durable_ = std::move(f); }
+
   CommitSignal& signal() { return *signal_; }
   SubscriptionCheckpoints& checkpoints() { return *checkpoints_; }
   Status closed_status() const { return Status::closed(dir_ + ": store is closed"); }
@@ -45,6 +61,7 @@ class SubscriptionHub {
   const Log* log_;  // guarded by mu_; null once the store is closed
   std::shared_ptr<CommitSignal> signal_;
   std::unique_ptr<SubscriptionCheckpoints> checkpoints_;
+  std::function<Status(uint64_t)> make_log_durable_;  // null: a read-only store
   const std::string dir_;
 };
 

@@ -493,6 +493,7 @@ Result<AppendResult> Writer::admit(AppendRequest& r) {
 // byte or time budget is spent.
 bool Writer::wants_sync(const Flight& f) const {
   if (f.bytes == 0 && unsynced_bytes_ == 0) return false;
+  if (sync_wanted_.load(std::memory_order_acquire)) return true;
   bool batch = false;
   for (const auto& r : f.requests) {
     if (needs_durability(*r, Durability::kSync)) return true;
@@ -507,6 +508,7 @@ void Writer::send(bool inline_ok, bool force_sync) {
   Flight f = std::exchange(current_, Flight{});
   if (f.requests.empty() && !force_sync) return;
   f.sync = force_sync || wants_sync(f);
+  if (f.sync) sync_wanted_.store(false, std::memory_order_release);
   f.io = f.bytes > 0 || f.sync;
   f.file = &active_.segment->file();
   f.offset = active_.data_end;
@@ -876,6 +878,7 @@ void Writer::complete(Flight& f, const Status& io) {
     if (f.sync) {
       durable_position_.store(f.end_position, std::memory_order_release);
       stats_.syncs.fetch_add(1, std::memory_order_relaxed);
+      if (sync_waiters_.load(std::memory_order_acquire) > 0) release_waiters();
     }
     completed_end_ = f.data_end;
     if (write_behind_ && f.bytes > 0 && !f.sync) {
@@ -926,6 +929,35 @@ void Writer::finish(AppendRequest& r) {
     r.done(std::move(r.result));
   } catch (...) {  // deliberate swallow: a throwing callback must not stop the writer
   }
+}
+
+Status Writer::sync_to(uint64_t position) {
+  if (durable_position_.load(std::memory_order_acquire) >= position) return Status();
+  if (in_callback()) return Status::invalid_argument("sync called from an append callback would wait on itself");
+  if (Status s = start(); !s.ok()) return s;
+  sync_waiters_.fetch_add(1, std::memory_order_acq_rel);
+  Status result;
+  while (durable_position_.load(std::memory_order_acquire) < position) {
+    uint64_t seen = completions_.load(std::memory_order_acquire);
+    if (Status s = failure(); !s.ok()) {
+      result = s;
+      break;
+    }
+    {
+      std::lock_guard lock(mu_);
+      if (closing_ && completer_stop_) {  // the writer's last fdatasync has completed
+        result = Status::closed("store is closed");
+        break;
+      }
+      sync_wanted_.store(true, std::memory_order_release);
+      if (!sync_due_ || *sync_due_ > Clock::now()) sync_due_ = Clock::now();
+      wake_.notify_one();
+    }
+    if (durable_position_.load(std::memory_order_acquire) >= position) break;
+    completions_.wait(seen, std::memory_order_acquire);
+  }
+  sync_waiters_.fetch_sub(1, std::memory_order_acq_rel);
+  return durable_position_.load(std::memory_order_acquire) >= position ? Status() : result;
 }
 
 void Writer::release_waiters() {

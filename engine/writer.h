@@ -135,6 +135,11 @@ class Writer {
   // Finishes every queued request, makes everything durable, then stops the
   // threads. Idempotent.
   void close();
+  // Returns once every position below `position` is durable (an fdatasync
+  // covers it), sending one at once if none is under way: kBatch and kNone
+  // appends are made durable early. Errors: the writer's failure;
+  // kInvalidArgument from an append callback (it would wait on itself).
+  Status sync_to(uint64_t position);
   // True inside an append callback (on whichever thread completed its group).
   static bool in_callback();
   const WriterStats& stats() const { return stats_; }
@@ -289,6 +294,11 @@ class Writer {
   uint64_t unsynced_bytes_ = 0;        // written since the last fdatasync was sent
   Clock::time_point last_sync_sent_;
   std::optional<Clock::time_point> sync_due_;
+  // sync_to() asks for an fdatasync: the next flight sent carries one (and
+  // an idle writer thread sends one, sync_due_). Cleared by a flight that
+  // carries one: it covers every position published before it was sent.
+  std::atomic<bool> sync_wanted_{false};
+  std::atomic<uint32_t> sync_waiters_{0};  // in sync_to(): synced flights wake them
 
   // Completion state: the completer's, or the leader's while no flight is in.
   uint64_t completed_end_;                  // the active segment's end, acknowledged

@@ -223,6 +223,15 @@ class Store {
   // kClosed, kIOError.
   Result<CheckpointResult> checkpoint(const std::string& target_dir, const CheckpointOptions& options = {}) const;
 
+  // Makes every append acknowledged so far durable, kBatch and kNone ones
+  // included: returns once an fdatasync covers them (at once when one
+  // already has). Appends go on meanwhile. Snapshots::save and
+  // save_subscription_checkpoint do this first, so that neither outlives
+  // the events it summarizes. Errors: kClosed; kInvalidArgument from an
+  // append callback (it would wait on itself); the I/O error that stopped
+  // the store. A read-only store has nothing to sync: OK.
+  Status sync();
+
   // Finishes queued appends and makes everything written durable (kBatch
   // and kNone appends too), then rejects new ones with kClosed. Idempotent.
   Status close();

@@ -62,6 +62,8 @@ struct SubscriptionOptions {
 class Subscription {
  public:
   // Closes the subscription (and, for a callback one, joins its thread).
+  // A handler may destroy its own subscription (to unsubscribe): the
+  // handler is not called again, and its thread ends once it returns.
   ~Subscription();
   Subscription(const Subscription&) = delete;
   Subscription& operator=(const Subscription&) = delete;
@@ -85,8 +87,9 @@ class Subscription {
   Status save_checkpoint(uint64_t cursor);
 
   // Ends delivery: a waiting next() returns kClosed; a callback
-  // subscription's handler is not called again (call it from any thread but
-  // the handler's). Idempotent.
+  // subscription's handler is not called again, and close() waits for a
+  // handler call in progress (from the handler itself it returns at once).
+  // Idempotent, from any number of threads at once.
   void close();
 
   // Ok while delivering; then why delivery ended: kClosed, or the error a

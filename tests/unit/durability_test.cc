@@ -415,6 +415,66 @@ TEST_P(DurabilityTest, FailedBatchSyncStopsTheStoreAndKeepsAcknowledgedWrites) {
   expect_reopened_holds(acked);
 }
 
+// Store::sync makes kNone and kBatch appends durable with one fdatasync,
+// and sends none when nothing is left unsynced.
+TEST_P(DurabilityTest, SyncMakesEveryAcknowledgedAppendDurable) {
+  Options o = options();
+  o.durability = Durability::kNone;
+  o.batch_sync_interval_us = 600'000'000;  // kBatch's own fdatasync never comes in this test
+  open(o);
+  uint64_t before = syncs();
+  std::vector<EventSpec> all;
+  for (int i = 0; i < 20; ++i) {
+    auto e = test::make_events(3, "none" + std::to_string(i));
+    ASSERT_TRUE(append(e).ok());
+    all.insert(all.end(), e.begin(), e.end());
+  }
+  auto e = test::make_events(2, "batch");
+  ASSERT_TRUE(append(e, Durability::kBatch).ok());
+  all.insert(all.end(), e.begin(), e.end());
+  ASSERT_EQ(syncs(), before);
+  ASSERT_TRUE(store_->sync().ok());
+  EXPECT_EQ(syncs(), before + 1);
+  EXPECT_EQ(store_->stats().syncs, 1u);
+  ASSERT_TRUE(store_->sync().ok());
+  EXPECT_EQ(syncs(), before + 1) << "nothing new to sync: no fdatasync";
+  // Async appends and syncs from other threads at once.
+  std::atomic<int> done{0};
+  std::vector<std::thread> syncers;
+  for (int t = 0; t < 3; ++t) {
+    syncers.emplace_back([&] {
+      for (int i = 0; i < 20; ++i) EXPECT_TRUE(store_->sync().ok());
+    });
+  }
+  for (int i = 0; i < 200; ++i) {
+    auto more = test::make_events(1, "async" + std::to_string(i));
+    all.insert(all.end(), more.begin(), more.end());
+    store_->append_async("s", ExpectedVersion::any(), test::views(more), [&](Result<AppendResult> r) {
+      EXPECT_TRUE(r.ok()) << r.status().to_string();
+      ++done;
+    });
+  }
+  for (auto& t : syncers) t.join();
+  while (done.load() < 200) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  uint64_t mid = syncs();
+  ASSERT_TRUE(store_->sync().ok());
+  EXPECT_LE(syncs(), mid + 1);
+  EXPECT_GE(store_->stats().syncs, 2u);
+  expect_reopened_holds(all);
+}
+
+TEST_P(DurabilityTest, SyncFromACallbackOrAfterCloseIsRefused) {
+  Options o = options();
+  o.durability = Durability::kNone;
+  open(o);
+  std::promise<Status> from_callback;
+  store_->append_async("s", ExpectedVersion::any(), test::views(test::make_events(1)),
+                       [&](Result<AppendResult>) { from_callback.set_value(store_->sync()); });
+  EXPECT_EQ(from_callback.get_future().get().code(), Code::kInvalidArgument);
+  ASSERT_TRUE(store_->close().ok());
+  EXPECT_EQ(store_->sync().code(), Code::kClosed);
+}
+
 TEST_P(DurabilityTest, BadOptionsAreRefused) {
   Options o = options();
   o.durability = Durability::kDefault;

@@ -1,6 +1,9 @@
 // Subscriptions: catch-up then live without gap or duplicate, filters,
 // stream subscriptions, named durable checkpoints, closing, callbacks,
 // consumer groups, and many subscribers at once.
+#include "engine/power_loss.h"
+#include "format/index_file.h"
+#include "engine/store_open.h"
 #include "tests/test_util.h"
 
 #include <cairn/store.h>
@@ -9,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <future>
 #include <map>
 #include <random>
 #include <set>
@@ -288,6 +292,55 @@ TEST(SubscriptionTest, NamedCheckpointResumesAfterRestart) {
   EXPECT_EQ(*store->subscription_checkpoint("projection"), std::optional<uint64_t>(15));
 }
 
+// A saved cursor never outlives the events it has passed: saving it first
+// makes them durable, so after a power loss that reverts everything
+// unsynced the log still reaches the cursor, and the events appended later
+// are all delivered (none skipped under a cursor past the log's end).
+TEST(SubscriptionTest, ASavedCheckpointsEventsSurviveAPowerLoss) {
+  TempDir dir;
+  Options options;
+  options.info_log = [](std::string_view) {};
+  options.mapped_writes = false;
+  options.prepare_segments = false;
+  options.batch_sync_interval_us = 60'000'000;
+  { auto store = test::open_ok(dir.path(), options); ASSERT_TRUE(store); }
+  engine::PowerLossFileSystem power(engine::posix_file_system());
+  auto synced = test::make_events(10, "sync");
+  auto unsynced = test::make_events(10, "none");
+  {
+    auto opened = engine::open_store(power, dir.path(), options);
+    ASSERT_TRUE(opened.ok()) << opened.status().to_string();
+    std::unique_ptr<Store> store = std::move(*opened);
+    ASSERT_TRUE(store->append("a", ExpectedVersion::any(), test::views(synced), Durability::kSync).ok());
+    ASSERT_TRUE(store->append("a", ExpectedVersion::any(), test::views(unsynced), Durability::kNone).ok());
+    SubscriptionOptions o;
+    o.name = "projection";
+    auto sub = store->subscribe(o);
+    ASSERT_TRUE(sub.ok()) << sub.status().to_string();
+    auto got = (*sub)->next(1s);
+    ASSERT_TRUE(got.ok());
+    ASSERT_EQ(got->size(), 20u);
+    ASSERT_TRUE((*sub)->save_checkpoint().ok());
+    power.cut_power_now();
+    (void)store->close();
+  }
+  ASSERT_TRUE(power.restore_after_power_loss(engine::PowerLossFileSystem::Loss::kRevert, 1).ok());
+  auto store = test::open_ok(dir.path(), options);
+  ASSERT_TRUE(store);
+  ASSERT_EQ(store->next_position(), 20u) << "events the saved cursor had passed were lost";
+  EXPECT_EQ(**store->subscription_checkpoint("projection"), 20u);
+  auto later = test::make_events(15, "new");
+  ASSERT_TRUE(store->append("b", ExpectedVersion::any(), test::views(later)).ok());
+  SubscriptionOptions o;
+  o.name = "projection";
+  auto sub = store->subscribe(o);
+  ASSERT_TRUE(sub.ok());
+  auto got = (*sub)->next(1s);
+  ASSERT_TRUE(got.ok());
+  ASSERT_EQ(got->size(), later.size());
+  for (size_t i = 0; i < later.size(); ++i) test::expect_event((*got)[i], later[i], "b", i, 20 + i);
+}
+
 TEST(SubscriptionTest, CheckpointFileSurvivesATornTailAndReportsCorruption) {
   TempDir dir;
   {
@@ -421,6 +474,82 @@ TEST(SubscriptionTest, AFailingHandlerEndsOnlyItsSubscription) {
   EXPECT_EQ(calls.load(), 1);
   append_n(*store, "A-1", 5);
   EXPECT_EQ(store->next_position(), 10u);
+}
+
+// A handler that unsubscribes by destroying its own Subscription: the
+// handler is not called again, and nothing crashes (the thread cannot join
+// itself: the subscription ends once the handler returns).
+TEST(SubscriptionTest, AHandlerMayDestroyItsOwnSubscription) {
+  TempDir dir;
+  auto store = test::open_ok(dir.path());
+  append_n(*store, "A-1", 3);
+  std::unique_ptr<Subscription> holder;
+  std::atomic<bool> ready{false};
+  std::atomic<int> calls{0};
+  std::promise<void> destroyed;
+  auto sub = store->subscribe(SubscriptionOptions{}, [&](std::span<const RecordedEvent>) {
+    while (!ready.load()) std::this_thread::yield();
+    ++calls;
+    holder.reset();
+    destroyed.set_value();
+    return Status();
+  });
+  ASSERT_TRUE(sub.ok()) << sub.status().to_string();
+  holder = std::move(*sub);
+  ready = true;
+  ASSERT_EQ(destroyed.get_future().wait_for(10s), std::future_status::ready);
+  append_n(*store, "A-1", 5);
+  std::this_thread::sleep_for(50ms);
+  EXPECT_EQ(calls.load(), 1);
+  EXPECT_EQ(store->read_all(0, 100)->size(), 8u);
+}
+
+// close() from two threads at once while the handler runs: both return once
+// it has returned (one joins the thread, the other waits for that).
+TEST(SubscriptionTest, CloseFromTwoThreadsAtOnce) {
+  TempDir dir;
+  auto store = test::open_ok(dir.path());
+  append_n(*store, "A-1", 3);
+  std::atomic<bool> in_handler{false}, release{false};
+  auto sub = store->subscribe(SubscriptionOptions{}, [&](std::span<const RecordedEvent>) {
+    in_handler = true;
+    while (!release.load()) std::this_thread::sleep_for(1ms);
+    return Status();
+  });
+  ASSERT_TRUE(sub.ok());
+  while (!in_handler.load()) std::this_thread::sleep_for(1ms);
+  auto a = std::async(std::launch::async, [&] { (*sub)->close(); });
+  auto b = std::async(std::launch::async, [&] { (*sub)->close(); });
+  EXPECT_EQ(a.wait_for(50ms), std::future_status::timeout) << "close() waits for the handler call";
+  release = true;
+  ASSERT_EQ(a.wait_for(10s), std::future_status::ready);
+  ASSERT_EQ(b.wait_for(10s), std::future_status::ready);
+  EXPECT_EQ((*sub)->status().code(), Code::kClosed);
+}
+
+// next(timeout) keeps its deadline while it skips batches with nothing for
+// it: a consumer-group member that owns none of a long history's streams
+// returns (empty) after one batch instead of reading the whole history.
+TEST(SubscriptionTest, NextKeepsItsDeadlineWhileSkippingOtherMembersEvents) {
+  TempDir dir;
+  auto store = test::open_ok(dir.path());
+  append_n(*store, "Only-1", 2000, 100);
+  uint64_t owner = format::stream_hash("Only-1") % 2;
+  SubscriptionOptions o;
+  o.group_size = 2;
+  o.group_member = static_cast<uint32_t>(1 - owner);
+  o.max_batch = 16;
+  auto sub = subscribe_ok(*store, o);
+  auto got = sub->next(0ms);
+  ASSERT_TRUE(got.ok());
+  EXPECT_TRUE(got->empty());
+  EXPECT_EQ(sub->cursor(), 16u) << "one batch read, then the deadline";
+  for (int i = 0; i < 1000 && sub->cursor() < 2000; ++i) {  // a batch a call: nothing for it
+    auto rest = sub->next(0ms);
+    ASSERT_TRUE(rest.ok());
+    ASSERT_TRUE(rest->empty());
+  }
+  EXPECT_EQ(sub->cursor(), 2000u);
 }
 
 TEST(SubscriptionTest, HundredsOfSubscribersAreWokenByOneCommit) {
