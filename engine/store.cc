@@ -133,8 +133,25 @@ class Store::Impl {
   Result<CheckpointResult> checkpoint(const std::string& target, const CheckpointOptions& options) const {
     if (closed_) return Status::closed(dir_ + ": store is closed");
     auto paused = [this](const std::function<Status()>& f) { return snapshot_impl_->with_writes_paused(f); };
-    return engine::take_checkpoint({fs_, dir_, recovered_.identity, log(), paused}, target, options);
+    engine::CheckpointSource source{fs_, dir_, recovered_.identity, log(), paused, {}};
+    if (!writer_) source.reopen_log = [this]() { return reopen_log(); };
+    return engine::take_checkpoint(source, target, options);
   }
+  // A read-only view of the log as it is now (Store::checkpoint of a
+  // read-only store, engine/store_checkpoint.h).
+  Result<engine::CheckpointSource::FreshLog> reopen_log() const {
+    Options o = options_;
+    o.read_only = true;
+    auto opened = engine::open_store(fs_, dir_, o);
+    if (!opened.ok()) return opened.status();
+    std::shared_ptr<Store> fresh(std::move(*opened));
+    if (fresh->impl_->recovered_.identity.store_id != recovered_.identity.store_id) {
+      return Status::invalid_argument(dir_ + ": the store was replaced by another one since it was opened");
+    }
+    const engine::Log* log = &fresh->impl_->log();
+    return engine::CheckpointSource::FreshLog{std::move(fresh), log};
+  }
+
   // Makes every position below `position` durable (Store::sync).
   Status sync(uint64_t position) {
     if (closed_) return Status::closed(dir_ + ": store is closed");

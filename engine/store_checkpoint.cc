@@ -34,6 +34,7 @@ std::string join(const std::string& dir, std::string_view name) {
 }
 
 // Bytes of a file that, with its size, tell two versions of it apart.
+// kWhole: every byte.
 struct Range {
   uint64_t offset = 0;
   uint64_t size = 0;
@@ -52,6 +53,10 @@ Item immutable_file(std::string name, std::vector<Range> identity) {
 }
 Item mutable_file(std::string name, uint64_t length = kWhole) { return Item{std::move(name), false, length, {}}; }
 Item index_file(std::string name) { return immutable_file(std::move(name), {{0, kIndexHeaderSize}}); }
+// A sealed snapshot file's header says nothing of its records, and a
+// restored copy that saved its own snapshots has files of the same names,
+// header and size as the store's but other records: compared whole.
+Item sealed_snapshot_file(std::string name) { return immutable_file(std::move(name), {{0, kWhole}}); }
 Item sealed_segment(std::string name, uint64_t sealed_end) {
   return immutable_file(std::move(name),
                         {{0, format::kSegmentHeaderSize}, {sealed_end - format::kFooterFrameSize, format::kFooterFrameSize}});
@@ -102,12 +107,18 @@ Result<std::string> read_range(const File& file, Range r) {
 class Checkpointer {
  public:
   Checkpointer(const CheckpointSource& source, std::string target, const CheckpointOptions& options)
-      : fs_(source.fs), source_(source), target_(std::move(target)), links_(!options.copy) {}
+      : fs_(source.fs), source_(source), target_(std::move(target)), links_(!options.copy), log_(&source.log) {}
 
   Result<CheckpointResult> run() {
     if (Status s = check_not_inside(source_.dir, target_); !s.ok()) return s;
     if (Status s = begin(); !s.ok()) return s;
     if (Status s = take_metadata(); !s.ok()) return s;
+    if (source_.reopen_log) {
+      auto fresh = source_.reopen_log();
+      if (!fresh.ok()) return fresh.status();
+      fresh_ = std::move(*fresh);
+      log_ = fresh_.log;
+    }
     if (Status s = take_segments(); !s.ok()) return s;
     if (Status s = remove_stale(""); !s.ok()) return s;
     if (Status s = finish(); !s.ok()) return s;
@@ -220,7 +231,7 @@ class Checkpointer {
       if (ends_with(n, ".tmp")) continue;
       uint64_t sequence = snapshot_sequence(name, n);
       Status s = sequence > 0 && sequence < newest_snapshot
-                     ? put(immutable_file(join(name, n), {{0, format::kSnapshotFileHeaderSize}}))
+                     ? put(sealed_snapshot_file(join(name, n)))
                      : put_other(join(name, n));
       if (!gone_or_ok(s)) return s;
     }
@@ -238,13 +249,13 @@ class Checkpointer {
 
   // The segments holding [0, P), P the position published now.
   Status take_segments() {
-    const uint64_t position = source_.log.published();
+    const uint64_t position = log_->published();
     result_.position = position;
-    std::vector<const Segment*> segments = source_.log.segments();
+    std::vector<const Segment*> segments = log_->segments();
     if (segments.empty()) return Status();
     Log::BatchEnd end{0, format::kSegmentHeaderSize};
     if (position > 0) {
-      auto found = source_.log.batch_end(position);
+      auto found = log_->batch_end(position);
       if (!found.ok()) return found.status();
       end = *found;
     }
@@ -253,7 +264,7 @@ class Checkpointer {
     if (end.segment >= segments.size()) return Status::corruption(source_.dir + ": the log lost a segment");
     for (uint32_t i = 0; i <= end.segment; ++i) {
       const Segment& segment = *segments[i];
-      auto found_end = source_.log.sealed_end(i);  // opens a deferred segment's index
+      auto found_end = log_->sealed_end(i);  // opens a deferred segment's index
       if (!found_end.ok()) return found_end.status();
       uint64_t sealed_end = *found_end;
       bool last = i == end.segment;
@@ -305,12 +316,16 @@ class Checkpointer {
     if (!to_size.ok()) return to_size.status();
     if (*to_size != size) return false;
     for (Range r : item.identity) {
+      if (r.size == kWhole) r.size = size;
       if (r.offset + r.size > size) return false;
-      auto a = read_range(from, r);
-      if (!a.ok()) return a.status();
-      auto b = read_range(**to, r);
-      if (!b.ok()) return b.status();
-      if (*a != *b) return false;
+      for (uint64_t at = r.offset; at < r.offset + r.size; at += kCopyChunk) {  // a chunk at a time
+        Range chunk{at, std::min(kCopyChunk, r.offset + r.size - at)};
+        auto a = read_range(from, chunk);
+        if (!a.ok()) return a.status();
+        auto b = read_range(**to, chunk);
+        if (!b.ok()) return b.status();
+        if (*a != *b) return false;
+      }
     }
     return true;
   }
@@ -354,7 +369,9 @@ class Checkpointer {
   }
 
   // Removes what an earlier checkpoint left that the store no longer holds
-  // (and leftover *.tmp files). Directories the store does not have are left.
+  // (and leftover *.tmp files). A snapshots/ the store does not have (a
+  // restored copy saved snapshots there) is emptied; other directories the
+  // store does not have are left.
   Status remove_stale(const std::string& dir) {
     auto names = fs_.list(dir.empty() ? target_ : target_path(dir));
     if (!names.ok()) return names.status();
@@ -368,7 +385,12 @@ class Checkpointer {
       }
       auto is_dir = fs_.is_dir(target_path(name));
       if (!is_dir.ok()) return is_dir.status();
-      if (*is_dir) continue;
+      if (*is_dir) {
+        if (!dir.empty() || n != format::kSnapshotDirName) continue;
+        if (Status s = remove_stale(name); !s.ok()) return s;
+        emptied_.push_back(name);
+        continue;
+      }
       if (Status s = fs_.remove(target_path(name)); !s.ok()) return s;
       result_.files_removed++;
     }
@@ -379,6 +401,9 @@ class Checkpointer {
   Status finish() {
     for (auto it = subdirs_.rbegin(); it != subdirs_.rend(); ++it) {
       if (Status s = fs_.sync_dir(target_path(*it)); !s.ok()) return s;
+    }
+    for (const std::string& dir : emptied_) {
+      if (Status s = fs_.sync_dir(target_path(dir)); !s.ok()) return s;
     }
     if (Status s = fs_.sync_dir(target_); !s.ok()) return s;
     if (Status s = fs_.remove(target_path(format::kCheckpointMarkerName)); !s.ok()) return s;
@@ -392,7 +417,10 @@ class Checkpointer {
   std::unique_ptr<FileLock> lock_;
   std::set<std::string> taken_;       // names put into the target, relative to it
   std::vector<std::string> subdirs_;  // subdirectories copied, parents first
+  std::vector<std::string> emptied_;  // target subdirectories the store lacks, emptied
   CheckpointResult result_;
+  const Log* log_;  // the source's, or the one opened again (fresh_)
+  CheckpointSource::FreshLog fresh_;
 };
 
 }  // namespace

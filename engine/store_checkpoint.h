@@ -7,7 +7,8 @@
 //      before P is chosen, none of them can speak of a position at or past P:
 //      an index checkpoint covers only sealed (so published) segments, a
 //      snapshot or subscription checkpoint only what had been published.
-//   2. P = Log::published(). Every segment before the one holding P - 1 is
+//   2. P = Log::published() (for a read-only store, of the log opened again
+//      after step 1: CheckpointSource::reopen_log). Every segment before the one holding P - 1 is
 //      sealed and never written again: it is hard-linked (copied when links
 //      fail). The one holding P - 1 is linked whole when its footer follows
 //      the batch ending at P; otherwise its bytes [0, end of that batch) are
@@ -41,6 +42,7 @@
 #include <cairn/status.h>
 
 #include <functional>
+#include <memory>
 #include <string>
 
 namespace cairn::engine {
@@ -55,6 +57,17 @@ struct CheckpointSource {
   // snapshot log's Snapshots::Impl::with_writes_paused), so that snapshots/
   // is copied as one consistent set of files; empty: run it as it is.
   std::function<Status(const std::function<Status()>&)> snapshots_paused;
+  // A read-only store's log is the one it opened, while another process
+  // may have appended since, and saved snapshots and subscription
+  // checkpoints of those appends: metadata taken now could speak of
+  // positions past that log's end. So for a read-only store this opens the
+  // log again once the metadata is taken, and P is chosen in that view
+  // (which owns its log; empty: use `log`).
+  struct FreshLog {
+    std::shared_ptr<void> owner;  // keeps `log` alive
+    const Log* log = nullptr;
+  };
+  std::function<Result<FreshLog>()> reopen_log;
 };
 
 // Errors: kInvalidArgument (the target is inside the store, is not a

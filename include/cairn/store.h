@@ -216,7 +216,10 @@ class Store {
   // While it runs the target holds a CHECKPOINT-INCOMPLETE marker: a copy
   // interrupted (killed, or failed) is refused by Store::open with
   // kIncompleteCheckpoint until a checkpoint into it finishes.
-  // Allowed on a read-only store (the copy then holds what it opened).
+  // Allowed on a read-only store: the copy then holds the store as it is
+  // when checkpoint() runs (the log is opened again after the snapshots and
+  // subscription checkpoints are taken, since another process may have
+  // appended since this one opened it).
   // Errors: kInvalidArgument (the target is inside the store, is not a
   // directory, holds other files or another store's checkpoint), kLocked
   // (the target is open as a store, or another checkpoint writes it),

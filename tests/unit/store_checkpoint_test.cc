@@ -282,6 +282,71 @@ TEST(StoreCheckpointTest, SnapshotsAndOtherStoreFilesAreCopied) {
   EXPECT_TRUE(fs::exists(dir.sub("copy/snapshots/nested/b.bin")));
 }
 
+// A restored copy that was written to (its own snapshots), then checkpointed
+// into again from the original: its sealed snapshot file has the same name,
+// header and size as the original's but other records, and must be
+// replaced, not kept (it was compared by size and header only).
+TEST(StoreCheckpointTest, ADivergedCopysSealedSnapshotFileIsReplaced) {
+  TempDir dir;
+  Options o;
+  o.snapshot_file_bytes = 4096;
+  auto store = test::open_ok(dir.sub("store"), o);
+  ASSERT_TRUE(store);
+  ASSERT_TRUE(store->append("s", ExpectedVersion::any(), test::views(test::make_events(10))).ok());
+  ASSERT_TRUE(store->snapshots().save("s", 9, "v1", std::string(1000, 'a')).ok());
+  ASSERT_TRUE(store->checkpoint(dir.sub("copy")).ok());
+  {
+    auto restored = test::open_ok(dir.sub("copy"), o);
+    ASSERT_TRUE(restored);
+    ASSERT_TRUE(restored->snapshots().save("s", 9, "v2", std::string(1000, 'X')).ok());
+  }
+  ASSERT_TRUE(store->snapshots().save("s", 9, "v2", std::string(1000, 'b')).ok());
+  ASSERT_TRUE(store->snapshots().save("s", 9, "v1", std::string(3000, 'c')).ok());  // the file rolls: sealed
+  auto again = store->checkpoint(dir.sub("copy"));
+  ASSERT_TRUE(again.ok()) << again.status().to_string();
+  store.reset();
+  auto copy = test::open_ok(dir.sub("copy"), o);
+  ASSERT_TRUE(copy);
+  auto got = copy->snapshots().load("s", kEnd, "v2");
+  ASSERT_TRUE(got.ok() && *got) << got.status().to_string();
+  EXPECT_EQ((*got)->data, std::string(1000, 'b'));
+  auto v1 = copy->snapshots().load("s", kEnd, "v1");
+  ASSERT_TRUE(v1.ok() && *v1);
+  EXPECT_EQ((*v1)->data, std::string(3000, 'c'));
+}
+
+// The same with a store that never saved a snapshot: the copy's own
+// snapshots/ (saved after a restore) must not survive the next checkpoint.
+TEST(StoreCheckpointTest, ACopysSnapshotsAreRemovedWhenTheStoreHasNone) {
+  TempDir dir;
+  auto store = test::open_ok(dir.sub("store"));
+  ASSERT_TRUE(store);
+  ASSERT_TRUE(store->append("s", ExpectedVersion::any(), test::views(test::make_events(10))).ok());
+  ASSERT_TRUE(store->checkpoint(dir.sub("copy")).ok());
+  {
+    auto restored = test::open_ok(dir.sub("copy"));
+    ASSERT_TRUE(restored);
+    ASSERT_TRUE(restored->append("s", ExpectedVersion::any(), test::views(test::make_events(5, "restored"))).ok());
+    ASSERT_TRUE(restored->snapshots().save("s", 14, "v1", "folded from restored-*").ok());
+  }
+  auto later = test::make_events(5, "orig");
+  ASSERT_TRUE(store->append("s", ExpectedVersion::any(), test::views(later)).ok());
+  auto again = store->checkpoint(dir.sub("copy"));
+  ASSERT_TRUE(again.ok()) << again.status().to_string();
+  EXPECT_GE(again->files_removed, 1u);
+  store.reset();
+  auto copy = test::open_ok(dir.sub("copy"));
+  ASSERT_TRUE(copy);
+  ASSERT_EQ(copy->next_position(), 15u);
+  auto events = copy->read_stream("s", 10, 5);
+  ASSERT_TRUE(events.ok());
+  ASSERT_EQ(events->size(), later.size());
+  for (size_t i = 0; i < later.size(); ++i) test::expect_event((*events)[i], later[i], "s", 10 + i, 10 + i);
+  auto h = copy->snapshots().hydrate("s");
+  ASSERT_TRUE(h.ok()) << h.status().to_string();
+  EXPECT_FALSE(h->snapshot.has_value()) << "a snapshot the store never had: " << h->snapshot->data;
+}
+
 TEST(StoreCheckpointTest, ReadOnlyStoreCanBeCheckpointed) {
   TempDir dir;
   {
@@ -294,6 +359,45 @@ TEST(StoreCheckpointTest, ReadOnlyStoreCanBeCheckpointed) {
   CheckpointResult result = checkpoint_ok(*store, dir.sub("copy"));
   EXPECT_EQ(result.position, 300u);
   expect_copy_of(*store, dir.sub("copy"), 300);
+}
+
+// A read-only store (what `cairn checkpoint` opens) while another process
+// goes on appending, saving snapshots and subscription checkpoints: the
+// copy is of the store when checkpoint() runs, not when it was opened, so
+// no snapshot or cursor in it speaks of events it lacks.
+TEST(StoreCheckpointTest, ReadOnlyStoreCopiesTheLogItsMetadataSpeaksOf) {
+  TempDir dir;
+  auto writer = test::open_ok(dir.sub("store"));
+  ASSERT_TRUE(writer);
+  auto first = test::make_events(10, "old");
+  ASSERT_TRUE(writer->append("s", ExpectedVersion::any(), test::views(first)).ok());
+  Options ro;
+  ro.read_only = true;
+  auto reader = test::open_ok(dir.sub("store"), ro);
+  ASSERT_TRUE(reader);
+  ASSERT_EQ(reader->next_position(), 10u);
+  auto second = test::make_events(10, "orig");
+  ASSERT_TRUE(writer->append("s", ExpectedVersion::any(), test::views(second)).ok());
+  ASSERT_TRUE(writer->snapshots().save("s", 19, "v1", "state of old-* and orig-*").ok());
+  ASSERT_TRUE(writer->save_subscription_checkpoint("sub", 20).ok());
+
+  auto result = reader->checkpoint(dir.sub("copy"));
+  ASSERT_TRUE(result.ok()) << result.status().to_string();
+  EXPECT_EQ(result->position, 20u);
+  writer.reset();
+  reader.reset();
+  auto copy = test::open_ok(dir.sub("copy"));
+  ASSERT_TRUE(copy);
+  ASSERT_EQ(copy->next_position(), 20u);
+  auto events = copy->read_stream("s", 0, SIZE_MAX);
+  ASSERT_TRUE(events.ok());
+  ASSERT_EQ(events->size(), 20u);
+  for (size_t i = 0; i < 20; ++i) test::expect_event((*events)[i], i < 10 ? first[i] : second[i - 10], "s", i, i);
+  EXPECT_EQ(**copy->subscription_checkpoint("sub"), 20u);
+  auto h = copy->snapshots().hydrate("s", "v1");
+  ASSERT_TRUE(h.ok() && h->snapshot) << h.status().to_string();
+  EXPECT_EQ(h->snapshot->info.version, 19u);
+  EXPECT_TRUE(h->events.empty());
 }
 
 TEST(StoreCheckpointTest, LinksFallBackToCopiesOnAnotherFileSystem) {
