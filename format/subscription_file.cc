@@ -73,6 +73,27 @@ std::string record_problem(std::string_view rest) {
   return "";
 }
 
+// Whether the bad record at the start of `rest` was not the file's last
+// write, which a crash cannot explain: whole, intact records follow one
+// another from some offset after its start to the very end. A record cut
+// short (its length reaches past the end) is the last write, torn, whatever
+// its bytes hold (a name may hold a record's bytes).
+bool intact_records_follow(std::string_view rest) {
+  if (rest.size() >= kSubscriptionRecordHeaderSize) {
+    uint32_t body_size = get_u32(rest.data());
+    bool plausible = body_size >= kBodyFixedBytes + 1 && body_size <= kBodyFixedBytes + kMaxSubscriptionNameBytes;
+    if (plausible && kSubscriptionRecordHeaderSize + uint64_t{body_size} > rest.size()) return false;
+  }
+  for (size_t k = 1; k + kSubscriptionRecordHeaderSize <= rest.size(); ++k) {
+    size_t at = k;
+    while (at < rest.size() && record_problem(rest.substr(at)).empty()) {
+      at += kSubscriptionRecordHeaderSize + get_u32(rest.data() + at);
+    }
+    if (at == rest.size() && at > k) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 Result<SubscriptionsContent> decode_subscriptions(std::string_view bytes, const std::string& file) {
@@ -86,9 +107,10 @@ Result<SubscriptionsContent> decode_subscriptions(std::string_view bytes, const 
     if (std::string problem = record_problem(rest); !problem.empty()) {
       // Records are appended one write at a time, each synced before the
       // next: only the last write, at most one record long, can be cut or
-      // garbled by a crash. More bytes than that after a bad record mean
-      // the damage is elsewhere.
-      if (rest.size() <= kSubscriptionRecordHeaderSize + kBodyFixedBytes + kMaxSubscriptionNameBytes) {
+      // garbled by a crash. More bytes than that after a bad record, or
+      // intact records after it, mean the damage is elsewhere.
+      if (rest.size() <= kSubscriptionRecordHeaderSize + kBodyFixedBytes + kMaxSubscriptionNameBytes &&
+          !intact_records_follow(rest)) {
         out.torn_tail = true;
         break;
       }

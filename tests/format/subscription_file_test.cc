@@ -82,6 +82,42 @@ TEST(SubscriptionFileTest, DamageBeforeMoreRecordsIsCorruptionAtItsOffset) {
   EXPECT_EQ(content.status().message(), "dir/SUBSCRIPTIONS at offset 40: record checksum mismatch");
 }
 
+// A damaged record followed by fewer bytes than one maximal record, but by
+// whole, intact records: it was not the last write, so a crash cannot
+// explain it (those records were dropped silently until session 15).
+TEST(SubscriptionFileTest, DamageBeforeAFewIntactRecordsIsCorruptionToo) {
+  std::string file = encode_subscriptions_header(example_id());
+  size_t x_at = file.size();
+  file += encode_subscription_record("x", 100);
+  file += encode_subscription_record("y", 200);
+  file += encode_subscription_record("z", 300);
+  for (size_t byte = x_at; byte < x_at + encode_subscription_record("x", 100).size(); ++byte) {
+    std::string damaged = file;
+    damaged[byte] ^= 0x10;
+    auto content = decode_subscriptions(damaged, "S");
+    ASSERT_FALSE(content.ok()) << "byte " << byte << ": y and z dropped as a torn tail";
+    EXPECT_EQ(content.status().code(), Code::kCorruption);
+    EXPECT_EQ(content.status().message().rfind("S at offset " + std::to_string(x_at) + ": ", 0), 0u)
+        << content.status().message();
+  }
+}
+
+// A torn last record whose name holds the bytes of a whole record: the
+// embedded record does not reach the end of the file, so the tail is still
+// torn, not corruption.
+TEST(SubscriptionFileTest, ATornRecordHoldingARecordIsStillATornTail) {
+  std::string file = encode_subscriptions_header(example_id()) + encode_subscription_record("a", 1);
+  size_t whole = file.size();
+  std::string inner = encode_subscription_record("inner", 7);
+  std::string last = encode_subscription_record(inner + "tail", 2);
+  for (size_t cut = 1; cut < last.size(); ++cut) {
+    auto content = decode_subscriptions(file + last.substr(0, cut), "S");
+    ASSERT_TRUE(content.ok()) << cut << ": " << content.status().to_string();
+    EXPECT_TRUE(content->torn_tail) << cut;
+    EXPECT_EQ(content->valid_end, whole) << cut;
+  }
+}
+
 TEST(SubscriptionFileTest, BadHeadersAreTyped) {
   std::string header = encode_subscriptions_header(example_id());
   EXPECT_EQ(decode_subscriptions(header.substr(0, 39), "S").status().code(), Code::kCorruption);
