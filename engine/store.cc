@@ -36,7 +36,10 @@ class Store::Impl {
         indexer_(std::move(indexer)),
         hub_(std::make_shared<engine::SubscriptionHub>(*recovered_.log, std::move(checkpoints), dir_)) {
     clean_invalidated_ = !writer_ || !recovered_.clean_record_found;
-    if (writer_) hub_->set_make_log_durable([this](uint64_t position) { return writer_->sync_to(position); });
+    if (writer_) {
+      sync_gate_ = std::make_shared<engine::SyncGate>(*writer_);
+      hub_->set_make_log_durable([gate = sync_gate_](uint64_t position) { return gate->sync_to(position); });
+    }
     open_snapshots();
   }
 
@@ -90,6 +93,12 @@ class Store::Impl {
     hub_->close();
     if (!writer_) return Status();
     writer_->close();
+    // From an append callback the writer only stops taking appends; its
+    // thread finishes the group and the last fdatasync after the callback
+    // returns. The index checkpoint, the clean-close record and the sync
+    // gate wait for the close that joins it (~Store's, or a later call).
+    if (engine::Writer::in_callback()) return Status();
+    sync_gate_->close();
     // A failed store's active segment may end in a cut: the next open scans it.
     bool first_close = indexer_ != nullptr;
     if (indexer_ && !writer_->failed()) {
@@ -156,7 +165,7 @@ class Store::Impl {
   Status sync(uint64_t position) {
     if (closed_) return Status::closed(dir_ + ": store is closed");
     if (!writer_) return Status();  // read-only: it writes nothing, and what it reads is on disk
-    return writer_->sync_to(position);
+    return sync_gate_->sync_to(position);
   }
   const std::shared_ptr<engine::SubscriptionHub>& hub() const { return hub_; }
   Snapshots& snapshots() { return *snapshots_; }
@@ -168,6 +177,7 @@ class Store::Impl {
   Options options_;
   engine::Recovered recovered_;
   std::unique_ptr<engine::Writer> writer_;
+  std::shared_ptr<engine::SyncGate> sync_gate_;  // null when read-only
   std::unique_ptr<engine::Indexer> indexer_;  // null when read-only
   std::atomic<bool> closed_{false};
   std::shared_ptr<engine::SubscriptionHub> hub_;

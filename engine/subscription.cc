@@ -160,7 +160,7 @@ Status Subscription::Impl::status() const {
 void Subscription::Impl::close() {
   stop(Status::closed("subscription closed"));
   hub_->signal().wake_all();
-  if (thread_.get_id() == std::this_thread::get_id()) return;  // the handler's own thread
+  if (feeding_thread_.load(std::memory_order_acquire) == std::this_thread::get_id()) return;  // the handler's own
   std::lock_guard lock(join_mu_);
   if (thread_.joinable()) thread_.join();
 }
@@ -169,7 +169,8 @@ void Subscription::Impl::run(SubscriptionHandler handler) {
   callback_ = true;
   std::lock_guard starting(start_mu_);
   thread_ = std::thread([this, h = std::move(handler)] {
-    { std::lock_guard started(start_mu_); }  // thread_ is assigned: the handler may compare its id
+    { std::lock_guard started(start_mu_); }  // thread_ is assigned before anything uses it
+    feeding_thread_.store(std::this_thread::get_id(), std::memory_order_release);
     engine::name_this_thread("cairn-subscribe");
     feed(h);
     if (orphaned_.load(std::memory_order_acquire)) {
@@ -180,7 +181,7 @@ void Subscription::Impl::run(SubscriptionHandler handler) {
 }
 
 bool Subscription::Impl::orphan_if_on_handler_thread() {
-  if (!callback_ || thread_.get_id() != std::this_thread::get_id()) return false;
+  if (!callback_ || feeding_thread_.load(std::memory_order_acquire) != std::this_thread::get_id()) return false;
   stop(Status::closed("subscription closed"));
   orphaned_.store(true, std::memory_order_release);
   return true;

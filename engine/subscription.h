@@ -62,6 +62,7 @@ class Subscription::Impl {
   Status status_;  // guarded by status_mu_
   bool callback_ = false;
   std::mutex start_mu_;  // held by run() until thread_ is assigned
+  std::atomic<std::thread::id> feeding_thread_{};  // thread_'s id, read without join_mu_
   std::mutex join_mu_;   // one close() joins thread_; any other waits for it
   std::thread thread_;
   std::atomic<bool> orphaned_{false};  // the feed thread deletes the Impl when it ends

@@ -41,15 +41,18 @@ class SubscriptionHub {
   // Saves `name`'s checkpoint once the events it has passed are durable
   // (kBatch, kNone): a cursor must not outlive them, or after a power loss
   // it would skip the events appended in their place.
+  // The wait for the log is outside mu_: an append callback may close the
+  // store (close() takes mu_) on the very thread that wait needs.
   Status save_checkpoint(std::string_view name, uint64_t cursor) {
-    return with_log([&](const Log& log) {
-      if (make_log_durable_) {
-        if (Status s = make_log_durable_(log.published()); !s.ok()) return s;
-      }
-      return checkpoints_->save(name, cursor);
-    });
+    auto published = with_log([](const Log& log) -> Result<uint64_t> { return log.published(); });
+    if (!published.ok()) return published.status();
+    if (make_log_durable_) {
+      if (Status s = make_log_durable_(*published); !s.ok()) return s;
+    }
+    return with_log([&](const Log&) { return checkpoints_->save(name, cursor); });
   }
-  // Set once by the store before any subscription exists (Store::sync).
+  // Set once by the store before any subscription exists (Store::sync, through
+  // a SyncGate: it stays callable after the store is gone).
   void set_make_log_durable(std::function<Status(uint64_t)> f) { make_log_durable_ = std::move(f); }
 
   CommitSignal& signal() { return *signal_; }

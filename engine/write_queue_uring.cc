@@ -259,11 +259,13 @@ Requests UringQueue::plan(Op& op) {
 
 // Whether an earlier op without a sync of its own still has bytes to write
 // into op's file: an fdatasync queued now might start before they land.
-// mu_ held.
+// The same file may come through two descriptors (a segment's buffered one
+// and its O_DIRECT one, Options::direct_io): compared by path. mu_ held.
 bool UringQueue::uncovered_write_before(const Op& op) const {
   for (const auto& e : ops_) {
     if (e->seq >= op.seq) break;
-    if (e->fd == op.fd && e->sync == SyncState::kNone && e->left > 0 && e->status.ok()) return true;
+    bool same_file = e->fd == op.fd || e->file->path() == op.file->path();
+    if (same_file && e->sync == SyncState::kNone && e->left > 0 && e->status.ok()) return true;
   }
   return false;
 }

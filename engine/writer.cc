@@ -332,6 +332,7 @@ void Writer::run() {
   lock.lock();
   completer_stop_ = true;
   flights_cv_.notify_all();
+  release_waiters();  // a sync_to() still waiting returns (kClosed or its failure)
 }
 
 // Whether the writer thread commits a group on its own thread, as a caller
@@ -657,7 +658,8 @@ Status Writer::seal() {
   active_.segment->set_sealed_end(active_.data_end + bytes.size());
   sealed_ = true;
   if (on_sealed_) on_sealed_(active_.ordinal);
-  durable_position_.store(next_position_, std::memory_order_release);
+  durable_position_.store(next_position_, std::memory_order_seq_cst);
+  if (sync_waiters_.load(std::memory_order_seq_cst) > 0) release_waiters();
   std::lock_guard lock(mu_);
   unsynced_bytes_ = 0;
   last_sync_sent_ = Clock::now();
@@ -876,9 +878,11 @@ void Writer::complete(Flight& f, const Status& io) {
       if (f.sync) stats_.sync_ns.record(ns);
     }
     if (f.sync) {
-      durable_position_.store(f.end_position, std::memory_order_release);
+      // seq_cst with sync_to()'s pair: either it sees the new durable
+      // position, or this sees its waiter count and wakes it.
+      durable_position_.store(f.end_position, std::memory_order_seq_cst);
       stats_.syncs.fetch_add(1, std::memory_order_relaxed);
-      if (sync_waiters_.load(std::memory_order_acquire) > 0) release_waiters();
+      if (sync_waiters_.load(std::memory_order_seq_cst) > 0) release_waiters();
     }
     completed_end_ = f.data_end;
     if (write_behind_ && f.bytes > 0 && !f.sync) {
@@ -935,9 +939,9 @@ Status Writer::sync_to(uint64_t position) {
   if (durable_position_.load(std::memory_order_acquire) >= position) return Status();
   if (in_callback()) return Status::invalid_argument("sync called from an append callback would wait on itself");
   if (Status s = start(); !s.ok()) return s;
-  sync_waiters_.fetch_add(1, std::memory_order_acq_rel);
+  sync_waiters_.fetch_add(1, std::memory_order_seq_cst);
   Status result;
-  while (durable_position_.load(std::memory_order_acquire) < position) {
+  while (durable_position_.load(std::memory_order_seq_cst) < position) {
     uint64_t seen = completions_.load(std::memory_order_acquire);
     if (Status s = failure(); !s.ok()) {
       result = s;
@@ -953,7 +957,8 @@ Status Writer::sync_to(uint64_t position) {
       if (!sync_due_ || *sync_due_ > Clock::now()) sync_due_ = Clock::now();
       wake_.notify_one();
     }
-    if (durable_position_.load(std::memory_order_acquire) >= position) break;
+    if (durable_position_.load(std::memory_order_seq_cst) >= position) break;
+    if (has_failed_.load(std::memory_order_acquire)) continue;  // fail() may have bumped `seen` already
     completions_.wait(seen, std::memory_order_acquire);
   }
   sync_waiters_.fetch_sub(1, std::memory_order_acq_rel);
@@ -971,6 +976,7 @@ void Writer::fail(const Status& error, File* file) {
   failed_ = error;
   cut_file_ = file;
   has_failed_.store(true, std::memory_order_release);
+  release_waiters();  // sync_to() waiters return the failure
 }
 
 Status Writer::failure() const {

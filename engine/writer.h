@@ -74,6 +74,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <shared_mutex>
 #include <optional>
 #include <string>
 #include <thread>
@@ -348,6 +349,28 @@ class Writer {
   std::atomic<uint64_t> completions_{0};  // bumped after each group's waiters are done
   std::thread thread_;
   std::thread completer_;
+};
+
+// Lets what may outlive a store's Writer, or run beside its close (the
+// subscription hub, snapshot saves), call sync_to() safely: close() waits
+// for the calls in progress (they return once the writer has closed), and
+// later calls get kClosed.
+class SyncGate {
+ public:
+  explicit SyncGate(Writer& writer) : writer_(&writer) {}
+  Status sync_to(uint64_t position) {
+    std::shared_lock lock(mu_);
+    if (writer_ == nullptr) return Status::closed("store is closed");
+    return writer_->sync_to(position);
+  }
+  void close() {
+    std::unique_lock lock(mu_);
+    writer_ = nullptr;
+  }
+
+ private:
+  std::shared_mutex mu_;
+  Writer* writer_;  // guarded by mu_
 };
 
 }  // namespace cairn::engine

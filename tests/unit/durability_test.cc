@@ -475,6 +475,63 @@ TEST_P(DurabilityTest, SyncFromACallbackOrAfterCloseIsRefused) {
   EXPECT_EQ(store_->sync().code(), Code::kClosed);
 }
 
+// A sync (or a save that syncs first) whose fdatasync fails returns the
+// error; it waited for ever before (nothing woke it on a failure).
+TEST_P(DurabilityTest, SyncReturnsTheErrorWhenItsFdatasyncFails) {
+  Options o = options();
+  o.durability = Durability::kNone;
+  open(o);
+  ASSERT_TRUE(append(test::make_events(3, "none")).ok());
+  fs_.fail(FaultOp::kSync, 1, EIO);
+  auto syncing = std::async(std::launch::async, [&] { return store_->sync(); });
+  ASSERT_EQ(syncing.wait_for(std::chrono::seconds(10)), std::future_status::ready) << "sync() still waiting";
+  EXPECT_EQ(syncing.get().code(), Code::kIOError);
+  EXPECT_EQ(fs_.fired(), 1u);
+  EXPECT_EQ(store_->sync().code(), Code::kIOError) << "the store stays stopped";
+}
+
+TEST_P(DurabilityTest, ACheckpointSaveReturnsTheErrorWhenItsFdatasyncFails) {
+  Options o = options();
+  o.durability = Durability::kNone;
+  open(o);
+  ASSERT_TRUE(append(test::make_events(3, "none")).ok());
+  fs_.fail(FaultOp::kSync, 1, EIO);
+  auto saving = std::async(std::launch::async, [&] { return store_->save_subscription_checkpoint("sub", 1); });
+  ASSERT_EQ(saving.wait_for(std::chrono::seconds(10)), std::future_status::ready) << "the save still waiting";
+  EXPECT_EQ(saving.get().code(), Code::kIOError);
+}
+
+// An append callback closes the store while a subscription checkpoint save
+// waits for the log to be durable: the save must not hold what close()
+// needs (it held the hub's lock, on the thread close() blocked: deadlock).
+TEST_P(DurabilityTest, CloseFromAnAppendCallbackWhileACheckpointSaveWaits) {
+  Options o = options();
+  o.durability = Durability::kNone;
+  o.batch_sync_interval_us = 600'000'000;
+  open(o);
+  std::promise<void> in_callback;
+  std::promise<void> closed;
+  std::thread saver([&] {
+    in_callback.get_future().wait();
+    (void)store_->save_subscription_checkpoint("sub", 0);
+  });
+  store_->append_async("s", ExpectedVersion::any(), test::views(test::make_events(1, "cb")),
+                       [&](Result<AppendResult> r) {
+                         EXPECT_TRUE(r.ok());
+                         in_callback.set_value();
+                         std::this_thread::sleep_for(std::chrono::milliseconds(200));  // the save waits now
+                         (void)store_->close();
+                         closed.set_value();
+                       });
+  ASSERT_EQ(closed.get_future().wait_for(std::chrono::seconds(10)), std::future_status::ready)
+      << "close() from the callback is stuck";
+  saver.join();
+  store_.reset();
+  auto reopened = test::open_ok(dir_.path());
+  ASSERT_TRUE(reopened);
+  EXPECT_EQ(reopened->next_position(), 1u);
+}
+
 TEST_P(DurabilityTest, BadOptionsAreRefused) {
   Options o = options();
   o.durability = Durability::kDefault;
