@@ -130,7 +130,9 @@ void Log::replace_segment_index(uint32_t segment, std::shared_ptr<const index::S
 
 Result<std::optional<index::DirectoryStream>> Log::checkpointed_stream(std::string_view stream) const {
   if (!checkpoint_.directory) return std::optional<index::DirectoryStream>();
-  return checkpoint_.directory->find(stream);
+  auto found = checkpoint_.directory->find(stream);
+  if (!found.ok()) directory_failed_.store(true, std::memory_order_release);
+  return found;
 }
 
 // The writer's side: the checkpoint's stream runs may be read from disk, so

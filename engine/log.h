@@ -117,6 +117,8 @@ class Log {
   // versions) when only the checkpoint knows it; nullopt for a new stream.
   // `stream_hash` is index::StreamIndex::hash(stream).
   Result<std::optional<uint32_t>> find_stream(std::string_view stream, uint64_t stream_hash);
+  // Whether a lookup in the index checkpoint's stream directory has failed.
+  bool directory_failed() const { return directory_failed_.load(std::memory_order_acquire); }
   // The writer's side holds the index lock while one lives, across several
   // appends' lookups and index_batch calls (which then take it no more):
   // one exclusive lock and unlock per run of appends instead of per batch.
@@ -323,6 +325,9 @@ class Log {
   std::optional<Checkpoint> retired_;  // guarded by offered_mu_: replaced, for release_retired()
   char category_separator_;
   mutable std::vector<SegmentBitmapsAt> bitmaps_;
+  // A lookup in the index checkpoint's stream directory failed (a damaged
+  // run block): recovery then opens again without the checkpoint.
+  mutable std::atomic<bool> directory_failed_{false};
   mutable std::mutex bitmaps_load_mu_;  // bitmaps_[i] indexes segments_[i]
   std::shared_ptr<CommitSignal> commits_ = std::make_shared<CommitSignal>();
 };

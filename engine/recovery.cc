@@ -142,7 +142,12 @@ void trust_clean_record(const std::optional<format::CleanRecord>& record, const 
 
 }  // namespace
 
-Result<Recovered> recover(FileSystem& fs, const std::string& dir, const Options& options) {
+namespace {
+
+// One attempt; sets *directory_failed when a lookup in the index
+// checkpoint's stream directory failed while the log was scanned.
+Result<Recovered> recover_once(FileSystem& fs, const std::string& dir, const Options& options,
+                               bool* directory_failed) {
   Recovered out;
   out.read_only = options.read_only;
   auto is_dir = fs.is_dir(dir);
@@ -261,6 +266,11 @@ Result<Recovered> recover(FileSystem& fs, const std::string& dir, const Options&
       out.scanned_batches++;
       return out.log->index_batch(ordinal, b.offset, b.frame_size, b.batch);
     });
+    if (out.log->directory_failed()) {  // derived data, not the log: the caller opens without it
+      *directory_failed = true;
+      return scan.ok() ? Status::corruption(path + ": the index checkpoint's stream directory is damaged")
+                       : scan.status();
+    }
     if (!scan.ok()) return scan.status();
     out.tail_check_skipped = scan->tail_check_skipped;
     if (scan_options.clean_data_end != 0 && !scan->tail_check_skipped) {
@@ -312,6 +322,30 @@ Result<Recovered> recover(FileSystem& fs, const std::string& dir, const Options&
   if (!active.ok()) return active.status();
   out.active = *active;
   return out;
+}
+
+}  // namespace
+
+// The index checkpoint is derived data: a damaged block of its stream
+// directory, found only when the scan of the log after it looks a stream
+// up, must not fail the open (nor, with open_intact_prefix, cut the log at
+// a healthy batch). The first attempt (and its lock) is dropped, and the
+// store opened again with every segment scanned (verify_on_open).
+Result<Recovered> recover(FileSystem& fs, const std::string& dir, const Options& options) {
+  bool directory_failed = false;
+  auto first = recover_once(fs, dir, options, &directory_failed);
+  if (!directory_failed) return first;
+  Status why = first.ok() ? Status() : first.status();
+  first = Status::closed("dropped");  // releases the lock before the second attempt takes it
+  Options scan_all = options;
+  scan_all.verify_on_open = true;
+  bool again = false;
+  auto second = recover_once(fs, dir, scan_all, &again);
+  if (second.ok()) {
+    second->notes.push_back("index checkpoint not used: a block of its stream directory is damaged (" +
+                            why.message() + "); scanned the whole log");
+  }
+  return second;
 }
 
 }  // namespace cairn::engine

@@ -1826,5 +1826,84 @@ TEST(CachedSegmentsTest, OlderSealedSegmentsAreDroppedFromThePageCache) {
     EXPECT_EQ(watcher.drops(), want);
   }
 }
+
+// A byte flipped in the body of a stream directory run (derived data),
+// found only when the open's scan of the log after the checkpoint looks a
+// stream up: the open must not fail blaming a healthy segment, nor (with
+// open_intact_prefix) hide acknowledged events. It opens again with the
+// whole log scanned. (Found by a review in session 15.)
+TEST(DamagedRunBodyTest, TheOpenScansTheLogInsteadOfFailing) {
+  TempDir dir;
+  Options o;
+  o.segment_bytes = 64 << 10;
+  o.durability = Durability::kNone;
+  o.info_log = [](std::string_view) {};
+  auto is_index = [](const std::string& n) {
+    return n.rfind("STREAMS-", 0) == 0 || (n.size() > 4 && n.substr(n.size() - 4) == ".idx");
+  };
+  auto save_index_files = [&] {
+    std::map<std::string, std::string> out;
+    for (const auto& e : fs::directory_iterator(dir.path())) {
+      std::string n = e.path().filename().string();
+      if (is_index(n) && n.find(".tmp") == std::string::npos) out[n] = test::read_bytes(e.path().string());
+    }
+    return out;
+  };
+  auto restore_index_files = [&](const std::map<std::string, std::string>& files) {
+    for (const auto& e : fs::directory_iterator(dir.path())) {
+      if (is_index(e.path().filename().string())) fs::remove(e.path());
+    }
+    for (const auto& [n, b] : files) test::write_bytes(dir.path() + "/" + n, b);
+    fs::remove(dir.path() + "/CLEAN");
+  };
+  std::vector<EventSpec> all;
+  auto append_some = [&](Store& store, int n) {
+    for (int i = 0; i < n; ++i) {
+      auto specs = test::make_events(1 + all.size() % 3, "b" + std::to_string(all.size()));
+      ASSERT_TRUE(store.append("s-" + std::to_string(i % 20), ExpectedVersion::any(), test::views(specs)).ok());
+      all.insert(all.end(), specs.begin(), specs.end());
+    }
+  };
+  {
+    auto store = test::open_ok(dir.path(), o);
+    ASSERT_TRUE(store);
+    append_some(*store, 400);
+  }
+  auto checkpoint = save_index_files();
+  {
+    auto store = test::open_ok(dir.path(), o);
+    ASSERT_TRUE(store);
+    append_some(*store, 30);  // after the checkpoint
+  }
+  // As a kill before the close's index writes leaves it: the older
+  // checkpoint (a prefix of the log) and no clean-close record; then one
+  // byte of the newest run's body flipped.
+  restore_index_files(checkpoint);
+  std::vector<std::string> runs = test::stream_run_files(dir.path());
+  ASSERT_FALSE(runs.empty());
+  test::flip_byte(runs.back(), format::kIndexHeaderSize + 8);
+  auto check = [&](Store& store) {
+    ASSERT_EQ(store.next_position(), all.size());
+    auto read = store.read_all(0, SIZE_MAX);
+    ASSERT_TRUE(read.ok());
+    ASSERT_EQ(read->size(), all.size());
+    for (size_t i = 0; i < all.size(); ++i) ASSERT_EQ((*read)[i].data, all[i].data) << i;
+  };
+  Options prefix = o;
+  prefix.open_intact_prefix = true;
+  {
+    auto store = Store::open(dir.path(), prefix);
+    ASSERT_TRUE(store.ok()) << store.status().to_string();
+    ASSERT_NO_FATAL_FAILURE(check(**store));
+    auto more = test::make_events(1, "after");
+    ASSERT_TRUE((*store)->append("s-0", ExpectedVersion::any(), test::views(more)).ok()) << "opened read-only";
+    all.insert(all.end(), more.begin(), more.end());
+  }
+  restore_index_files(checkpoint);
+  test::flip_byte(test::stream_run_files(dir.path()).back(), format::kIndexHeaderSize + 8);
+  auto store = Store::open(dir.path(), o);
+  ASSERT_TRUE(store.ok()) << "a damaged derived file refused the open: " << store.status().to_string();
+  ASSERT_NO_FATAL_FAILURE(check(**store));
+}
 }  // namespace
 }  // namespace cairn
