@@ -16,7 +16,6 @@
 #include "format/frame.h"
 #include "index/stream_index.h"
 
-#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <mutex>

@@ -65,10 +65,13 @@ struct Hydration {
 
 class Snapshots {
  public:
-  // Saves `data` as the state of `stream` as of `version`, durably.
+  // Saves `data` as the state of `stream` as of `version`, durably, once
+  // the events appended so far are durable (Store::sync): a snapshot never
+  // outlives the events it summarizes.
   // Errors: kInvalidArgument (empty or too long stream name or schema, data
   // larger than Options::max_snapshot_bytes, a version the stream has not
-  // reached), kNotFound (the stream has no events), kReadOnly, kClosed,
+  // reached; from an append callback while kBatch/kNone appends are
+  // unsynced), kNotFound (the stream has no events), kReadOnly, kClosed,
   // kIOError (after which saves fail with kReadOnly until the store is
   // reopened; snapshots saved before stay loadable).
   Result<SnapshotInfo> save(std::string_view stream, uint64_t version, std::string_view schema,

@@ -181,8 +181,11 @@ class Store {
   // in the store's SUBSCRIPTIONS file: one small record and one fdatasync
   // per save). The checkpoint under `name`, or nullopt.
   Result<std::optional<uint64_t>> subscription_checkpoint(std::string_view name) const;
-  // Stores `cursor` under `name` (durable when it returns). Errors:
-  // kInvalidArgument (empty or too long name), kReadOnly, kClosed, kIOError.
+  // Stores `cursor` under `name` (durable when it returns), once every event
+  // appended so far is durable (sync()): a cursor never outlives the events
+  // it passed. Errors: kInvalidArgument (empty or too long name; or, from an
+  // append callback, while kBatch/kNone appends are unsynced: it would wait
+  // for its own thread), kReadOnly, kClosed, kIOError.
   Status save_subscription_checkpoint(std::string_view name, uint64_t cursor);
   // Forgets `name`'s checkpoint (kNotFound when there is none).
   Status remove_subscription_checkpoint(std::string_view name);
