@@ -231,21 +231,31 @@ Result<SnapshotInfo> Snapshots::Impl::save(std::string_view stream, uint64_t ver
                                     ", Options::max_snapshot_bytes)");
   }
   uint64_t payload_checksum = format::checksum(data);  // before the lock: 1 GiB takes ~0.1 s
-  std::lock_guard write_lock(write_mu_);
-  if (Status s = writable(); !s.ok()) return s;
-  std::optional<uint64_t> last = log_.stream_version(stream);
-  if (!last) return Status::not_found("snapshot of stream '" + std::string(stream) + "', which has no events");
-  if (version > *last) {
-    return Status::invalid_argument("snapshot at version " + std::to_string(version) + " of stream '" +
-                                    std::string(stream) + "', whose last version is " + std::to_string(*last));
-  }
+  auto check_version = [&]() -> Status {
+    std::optional<uint64_t> last = log_.stream_version(stream);
+    if (!last) return Status::not_found("snapshot of stream '" + std::string(stream) + "', which has no events");
+    if (version > *last) {
+      return Status::invalid_argument("snapshot at version " + std::to_string(version) + " of stream '" +
+                                      std::string(stream) + "', whose last version is " + std::to_string(*last));
+    }
+    return Status();
+  };
   // The snapshot must not outlive the events it summarizes: under kBatch and
   // kNone they may not be durable yet, and a power loss would take them
   // back while keeping the snapshot, which a load would then return for the
-  // events appended in their place.
+  // events appended in their place. Waited for before write_mu_: an append
+  // callback saving or pruning meanwhile would otherwise hold up, behind
+  // that lock, the very flight the wait needs. Versions only grow, so the
+  // events checked here were published before the position synced.
   if (config_.make_log_durable) {
+    if (Status s = usable(); !s.ok()) return s;
+    if (config_.read_only) return Status::read_only(config_.dir + ": store is open read-only");
+    if (Status s = check_version(); !s.ok()) return s;
     if (Status s = config_.make_log_durable(log_.published()); !s.ok()) return s;
   }
+  std::lock_guard write_lock(write_mu_);
+  if (Status s = writable(); !s.ok()) return s;
+  if (Status s = check_version(); !s.ok()) return s;
   SnapshotRecord r;
   r.stream = stream;
   r.schema = schema;

@@ -97,6 +97,7 @@ class Store::Impl {
     // returns. The index checkpoint, the clean-close record and the sync
     // gate wait for the close that joins it (~Store's, or a later call).
     if (engine::Writer::in_callback()) return Status();
+    std::lock_guard closing(close_mu_);  // two closes at once: one writes the index and CLEAN
     sync_gate_->close();
     // A failed store's active segment may end in a cut: the next open scans it.
     bool first_close = indexer_ != nullptr;
@@ -179,6 +180,7 @@ class Store::Impl {
   std::shared_ptr<engine::SyncGate> sync_gate_;  // null when read-only
   std::unique_ptr<engine::Indexer> indexer_;  // null when read-only
   std::atomic<bool> closed_{false};
+  std::mutex close_mu_;  // the part of close() after the writer has joined
   std::shared_ptr<engine::SubscriptionHub> hub_;
   // Declared last: uses the log, so it goes first.
   std::unique_ptr<Snapshots> snapshots_;

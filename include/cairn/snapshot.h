@@ -72,8 +72,9 @@ class Snapshots {
   // larger than Options::max_snapshot_bytes, a version the stream has not
   // reached; from an append callback while kBatch/kNone appends are
   // unsynced), kNotFound (the stream has no events), kReadOnly, kClosed,
-  // kIOError (after which saves fail with kReadOnly until the store is
-  // reopened; snapshots saved before stay loadable).
+  // kIOError (a failed write of the snapshot file: later saves fail with
+  // kReadOnly until the store is reopened; snapshots saved before stay
+  // loadable; a failed fdatasync of the log: the log's error, every save).
   Result<SnapshotInfo> save(std::string_view stream, uint64_t version, std::string_view schema,
                             std::string_view data);
 

@@ -7,9 +7,11 @@
 // once. Appends from many threads are group-committed: one write and one
 // fdatasync cover every append waiting at that moment.
 //
-// Durability: an append is acknowledged (returns, or its callback runs) only
-// after the bytes of its batch, and of every batch before it, are durable on
-// disk (fdatasync). Readers see an event only once it is durable.
+// Durability: with kSync (the default) an append is acknowledged (returns,
+// or its callback runs) only after the bytes of its batch, and of every
+// batch before it, are durable on disk (fdatasync); kBatch and kNone
+// acknowledge once written (see cairn::Durability, and sync()). Readers see
+// an event once it is acknowledged, never before.
 #pragma once
 
 #include <cairn/checkpoint.h>
@@ -193,7 +195,8 @@ class Store {
   // The stream's last version, or nullopt when it has no events.
   std::optional<uint64_t> stream_version(std::string_view stream) const;
 
-  // Positions below this are durable and readable (equals the event count).
+  // Positions below this are acknowledged and readable (equals the event
+  // count); durable too unless kBatch/kNone appends are not synced yet.
   uint64_t next_position() const;
 
   StoreStats stats() const;
@@ -240,6 +243,10 @@ class Store {
 
   // Finishes queued appends and makes everything written durable (kBatch
   // and kNone appends too), then rejects new ones with kClosed. Idempotent.
+  // From an append callback it only stops new appends and returns: the
+  // writer's thread finishes and syncs after the callback, and the rest of
+  // the close (index checkpoint, clean-close record) happens when the Store
+  // is destroyed or close() is called again from another thread.
   Status close();
 
   class Impl;

@@ -81,8 +81,11 @@ class Subscription {
   uint64_t cursor() const;
 
   // Stores the cursor (by default the current one: everything delivered is
-  // processed) durably under the subscription's name; kInvalidArgument
-  // when it has none. A callback subscription's handler may call it.
+  // processed) durably under the subscription's name, once the events
+  // appended so far are durable (Store::sync: it may wait for an
+  // fdatasync); kInvalidArgument when it has none (or, from an append
+  // callback, while kBatch/kNone appends are unsynced). A callback
+  // subscription's handler may call it.
   Status save_checkpoint();
   Status save_checkpoint(uint64_t cursor);
 

@@ -532,6 +532,44 @@ TEST_P(DurabilityTest, CloseFromAnAppendCallbackWhileACheckpointSaveWaits) {
   EXPECT_EQ(reopened->next_position(), 1u);
 }
 
+// A snapshot save from an append callback while another thread's save
+// waits for the log to be durable: the waiting save must not hold the
+// snapshot lock, which the callback would wait for on the very thread the
+// wait needs (deadlock before).
+TEST_P(DurabilityTest, ASnapshotSaveFromACallbackWhileAnotherWaitsForTheLog) {
+  Options o = options();
+  o.durability = Durability::kNone;
+  o.batch_sync_interval_us = 600'000'000;
+  open(o);
+  ASSERT_TRUE(append(test::make_events(3, "before")).ok());
+  std::promise<void> in_callback;
+  std::promise<Status> from_callback;
+  std::atomic<bool> waiting{false};
+  store_->append_async("s", ExpectedVersion::any(), test::views(test::make_events(1, "cb")),
+                       [&](Result<AppendResult> r) {
+                         EXPECT_TRUE(r.ok());
+                         in_callback.set_value();
+                         while (!waiting.load()) std::this_thread::yield();
+                         std::this_thread::sleep_for(std::chrono::milliseconds(100));  // the other save waits now
+                         auto saved = store_->snapshots().save("s", 2, "v1", "from the callback");
+                         from_callback.set_value(saved.ok() ? Status() : saved.status());
+                       });
+  in_callback.get_future().wait();
+  auto saving = std::async(std::launch::async, [&] {
+    waiting = true;
+    auto saved = store_->snapshots().save("s", 2, "v1", "from a thread");
+    return saved.ok() ? Status() : saved.status();
+  });
+  auto cb = from_callback.get_future();
+  ASSERT_EQ(cb.wait_for(std::chrono::seconds(10)), std::future_status::ready) << "the callback's save is stuck";
+  Status cb_status = cb.get();
+  EXPECT_TRUE(cb_status.ok() || cb_status.code() == Code::kInvalidArgument) << cb_status.to_string();
+  ASSERT_EQ(saving.wait_for(std::chrono::seconds(10)), std::future_status::ready) << "the thread's save is stuck";
+  EXPECT_TRUE(saving.get().ok());
+  auto loaded = store_->snapshots().load("s", kEnd, "v1");
+  ASSERT_TRUE(loaded.ok() && *loaded);
+}
+
 TEST_P(DurabilityTest, BadOptionsAreRefused) {
   Options o = options();
   o.durability = Durability::kDefault;
