@@ -142,15 +142,37 @@ Result<std::optional<index::DirectoryStream>> Log::checkpointed_stream_unheld(st
   return checkpointed_stream(stream);
 }
 
+// The writer's side: the version after `stream`'s last one in the index
+// checkpoint (nullopt: the checkpoint has none of it). A damaged block of
+// the stream directory fails only the reads that need it, not appends: the
+// version then comes from the covered segments' own indexes, newest first
+// (one lookup per segment, only while the directory cannot answer).
+Result<std::optional<uint64_t>> Log::checkpointed_next_version(std::string_view stream) {
+  auto slot = checkpointed_stream_unheld(stream);
+  if (slot.ok()) return *slot ? std::optional<uint64_t>((*slot)->slot.next_version) : std::nullopt;
+  if (slot.status().code() != Code::kCorruption) return slot.status();
+  HoldPause pause(*this);
+  for (size_t s = checkpoint_.segments.size(); s-- > 0;) {
+    auto idx = checkpoint_index(s);
+    if (!idx.ok()) return slot.status();  // nothing else to answer from
+    auto hit = (*idx)->find_stream(stream);
+    if (!hit.ok()) return slot.status();
+    if (!*hit) continue;
+    auto span = (*idx)->span(**hit);
+    if (!span.ok()) return slot.status();
+    return std::optional<uint64_t>((*hit)->first_version + span->version_count);
+  }
+  return std::optional<uint64_t>();
+}
+
 // The writer's thread (or recovery): adds under the lock, since readers look
 // streams up concurrently.
 Result<uint32_t> Log::ordinal_for(std::string_view stream) {
   if (auto found = streams_.find(stream)) return *found;
-  auto slot = checkpointed_stream_unheld(stream);
-  if (!slot.ok()) return slot.status();
-  uint64_t base = *slot ? (*slot)->slot.next_version : 0;
+  auto next = checkpointed_next_version(stream);
+  if (!next.ok()) return next.status();
   auto lock = writer_lock();
-  return streams_.add(stream, base);
+  return streams_.add(stream, next->value_or(0));
 }
 
 Status Log::index_batch(uint32_t segment, uint64_t offset, uint32_t frame_size,
@@ -269,11 +291,11 @@ Result<std::optional<Log::IdHit>> Log::find_id(const EventId& id) const {
 
 Result<std::optional<uint32_t>> Log::find_stream(std::string_view stream, uint64_t stream_hash) {
   if (auto found = streams_.find(stream, stream_hash)) return std::optional<uint32_t>(*found);
-  auto slot = checkpointed_stream_unheld(stream);
-  if (!slot.ok()) return slot.status();
-  if (!*slot) return std::optional<uint32_t>();
+  auto next = checkpointed_next_version(stream);
+  if (!next.ok()) return next.status();
+  if (!*next) return std::optional<uint32_t>();
   auto lock = writer_lock();
-  return std::optional<uint32_t>(streams_.add(stream, (*slot)->slot.next_version));
+  return std::optional<uint32_t>(streams_.add(stream, **next));
 }
 
 Result<uint64_t> Log::visible_versions(std::string_view stream, std::optional<index::DirectoryStream>& slot) const {

@@ -261,6 +261,7 @@ class Log {
   // Versions of `stream` readers may see (those below published()).
   Result<uint64_t> visible_versions(std::string_view stream, std::optional<index::DirectoryStream>& slot) const;
   Result<uint32_t> ordinal_for(std::string_view stream);
+  Result<std::optional<uint64_t>> checkpointed_next_version(std::string_view stream);
   // The type and category bitmaps of one segment, relative to its first
   // position (the one in its file name).
   // An indexed segment's bitmaps stay in its index file (`source`) until a
