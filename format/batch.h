@@ -62,9 +62,6 @@ class BatchView {
   // exactly. Errors are kCorruption with `where` (file and offset) prefixed.
   static Result<BatchView> decode(std::string_view body, const std::string& where);
 
-  // An empty view (count() 0), to be assigned a decoded one.
-  BatchView() = default;
-
   const BatchStamp& stamp() const { return stamp_; }
   // The view of the same bytes after restamp_batch(..., stamp) rewrote them.
   BatchView restamped(const BatchStamp& stamp) const {

@@ -38,6 +38,14 @@ class DurabilityTest : public ::testing::TestWithParam<test::WritePath> {
     return store_->append("s", ExpectedVersion::any(), test::views(events), d);
   }
   uint64_t syncs() const { return fs_.count(FaultOp::kSync); }
+  // kNone appends, and kBatch's own fdatasync never due: only Store::sync
+  // (or a save that calls it) makes them durable.
+  void open_unsynced() {
+    Options o = options();
+    o.durability = Durability::kNone;
+    o.batch_sync_interval_us = 600'000'000;
+    open(o);
+  }
   // Every spec of `expected`, in order, is stream "s" after a reopen.
   void expect_reopened_holds(const std::vector<EventSpec>& expected) {
     store_.reset();
@@ -418,10 +426,7 @@ TEST_P(DurabilityTest, FailedBatchSyncStopsTheStoreAndKeepsAcknowledgedWrites) {
 // Store::sync makes kNone and kBatch appends durable with one fdatasync,
 // and sends none when nothing is left unsynced.
 TEST_P(DurabilityTest, SyncMakesEveryAcknowledgedAppendDurable) {
-  Options o = options();
-  o.durability = Durability::kNone;
-  o.batch_sync_interval_us = 600'000'000;  // kBatch's own fdatasync never comes in this test
-  open(o);
+  open_unsynced();
   uint64_t before = syncs();
   std::vector<EventSpec> all;
   for (int i = 0; i < 20; ++i) {
@@ -464,9 +469,7 @@ TEST_P(DurabilityTest, SyncMakesEveryAcknowledgedAppendDurable) {
 }
 
 TEST_P(DurabilityTest, SyncFromACallbackOrAfterCloseIsRefused) {
-  Options o = options();
-  o.durability = Durability::kNone;
-  open(o);
+  open_unsynced();
   std::promise<Status> from_callback;
   store_->append_async("s", ExpectedVersion::any(), test::views(test::make_events(1)),
                        [&](Result<AppendResult>) { from_callback.set_value(store_->sync()); });
@@ -478,9 +481,7 @@ TEST_P(DurabilityTest, SyncFromACallbackOrAfterCloseIsRefused) {
 // A sync (or a save that syncs first) whose fdatasync fails returns the
 // error; it waited for ever before (nothing woke it on a failure).
 TEST_P(DurabilityTest, SyncReturnsTheErrorWhenItsFdatasyncFails) {
-  Options o = options();
-  o.durability = Durability::kNone;
-  open(o);
+  open_unsynced();
   ASSERT_TRUE(append(test::make_events(3, "none")).ok());
   fs_.fail(FaultOp::kSync, 1, EIO);
   auto syncing = std::async(std::launch::async, [&] { return store_->sync(); });
@@ -491,9 +492,7 @@ TEST_P(DurabilityTest, SyncReturnsTheErrorWhenItsFdatasyncFails) {
 }
 
 TEST_P(DurabilityTest, ACheckpointSaveReturnsTheErrorWhenItsFdatasyncFails) {
-  Options o = options();
-  o.durability = Durability::kNone;
-  open(o);
+  open_unsynced();
   ASSERT_TRUE(append(test::make_events(3, "none")).ok());
   fs_.fail(FaultOp::kSync, 1, EIO);
   auto saving = std::async(std::launch::async, [&] { return store_->save_subscription_checkpoint("sub", 1); });
@@ -505,10 +504,7 @@ TEST_P(DurabilityTest, ACheckpointSaveReturnsTheErrorWhenItsFdatasyncFails) {
 // waits for the log to be durable: the save must not hold what close()
 // needs (it held the hub's lock, on the thread close() blocked: deadlock).
 TEST_P(DurabilityTest, CloseFromAnAppendCallbackWhileACheckpointSaveWaits) {
-  Options o = options();
-  o.durability = Durability::kNone;
-  o.batch_sync_interval_us = 600'000'000;
-  open(o);
+  open_unsynced();
   std::promise<void> in_callback;
   std::promise<void> closed;
   std::thread saver([&] {
@@ -537,10 +533,7 @@ TEST_P(DurabilityTest, CloseFromAnAppendCallbackWhileACheckpointSaveWaits) {
 // snapshot lock, which the callback would wait for on the very thread the
 // wait needs (deadlock before).
 TEST_P(DurabilityTest, ASnapshotSaveFromACallbackWhileAnotherWaitsForTheLog) {
-  Options o = options();
-  o.durability = Durability::kNone;
-  o.batch_sync_interval_us = 600'000'000;
-  open(o);
+  open_unsynced();
   ASSERT_TRUE(append(test::make_events(3, "before")).ok());
   std::promise<void> in_callback;
   std::promise<Status> from_callback;
